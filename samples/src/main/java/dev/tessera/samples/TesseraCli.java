@@ -1,0 +1,23 @@
+package dev.tessera.samples;
+
+import java.util.Arrays;
+
+/** The {@code tessera} command-line tool. */
+public final class TesseraCli {
+    private TesseraCli() {}
+
+    public static void main(String[] args) throws Exception {
+        String command = args.length == 0 ? "help" : args[0];
+        String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
+        switch (command) {
+            case "demo" -> Demo.run(rest);
+            case "bench" -> DenseBench.run(rest);
+            default -> {
+                System.out.println("usage: tessera <command>");
+                System.out.println("  demo    generate an image and an edited image with the bundled small GauGAN");
+                System.out.println("  bench   dense CPU latency of GauGAN (Cityscapes) and DDPM (church-256), random weights");
+                if (!command.equals("help")) System.exit(2);
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+/** Tessera's public surface. */
+@NullMarked
+package dev.tessera;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,36 @@
+package dev.tessera.runtime.cpu;
+
+import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas.CblasRowMajor;
+import static org.bytedeco.openblas.global.openblas.CblasTrans;
+
+import java.nio.FloatBuffer;
+import org.bytedeco.openblas.global.openblas;
+
+/**
+ * Row-major SGEMM on native float buffers through OpenBLAS: {@code C = alpha * op(A) op(B) + beta * C}.
+ * Offsets are in floats from the start of each buffer; OpenBLAS reads the memory in place.
+ */
+public final class Blas {
+    private Blas() {}
+
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+            FloatBuffer a, int aOffset, int lda, FloatBuffer b, int bOffset, int ldb,
+            float beta, FloatBuffer c, int cOffset, int ldc) {
+        openblas.cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                m, n, k, alpha, at(a, aOffset), lda, at(b, bOffset), ldb, beta, at(c, cOffset), ldc);
+    }
+
+    /** JavaCPP passes a direct buffer's address plus its position. */
+    private static FloatBuffer at(FloatBuffer buffer, int offset) {
+        return offset == 0 ? buffer : (FloatBuffer) buffer.duplicate().position(offset);
+    }
+
+    public static void setThreads(int threads) {
+        openblas.blas_set_num_threads(threads);
+    }
+
+    public static int threads() {
+        return openblas.blas_get_num_threads();
+    }
+}

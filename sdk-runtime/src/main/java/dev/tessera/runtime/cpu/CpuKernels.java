@@ -1,0 +1,273 @@
+package dev.tessera.runtime.cpu;
+
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.tensor.Shape;
+import dev.tessera.runtime.tensor.Tensor;
+import java.nio.FloatBuffer;
+import java.util.List;
+
+/**
+ * The CPU implementation of every op: matrix work on OpenBLAS, the rest as plain loops split over
+ * the cores. Kernels write into a given output and use only the scratch buffers handed to them.
+ */
+final class CpuKernels {
+    /** Upper bound, in floats, of one im2col panel: large enough for efficient GEMMs, small enough for cache. */
+    static final int IM2COL_PANEL_FLOATS = 1 << 20;
+
+    private CpuKernels() {}
+
+    /**
+     * Convolution as GEMM: {@code out[Cout, Ho*Wo] = W[Cout, Cin*kh*kw] x cols[Cin*kh*kw, Ho*Wo]}. The
+     * im2col matrix is built a panel of output rows at a time so scratch stays bounded; a 1x1
+     * stride-1 convolution without padding reads the input directly.
+     */
+    static void conv2d(Op.Conv2d op, Tensor x, Tensor out, FloatBuffer cols) {
+        Shape xs = x.shape();
+        Shape ys = out.shape();
+        int cin = xs.c(), h = xs.h(), w = xs.w();
+        int cout = ys.c(), ho = ys.h(), wo = ys.w();
+        int kh = op.kernelH(), kw = op.kernelW();
+        int k = cin * kh * kw;
+        Op.Padding p = op.padding();
+        boolean direct = kh == 1 && kw == 1 && op.stride() == 1
+                && p.equals(Op.Padding.same(0));
+        FloatBuffer weight = op.weight().data();
+        for (int n = 0; n < xs.n(); n++) {
+            int xOff = n * cin * h * w;
+            int yOff = n * cout * ho * wo;
+            if (direct) {
+                Blas.sgemm(false, false, cout, h * w, k, 1f, weight, 0, k, x.data(), xOff, h * w, 0f, out.data(), yOff, ho * wo);
+            } else {
+                int rowsPerPanel = Math.max(1, Math.min(ho, IM2COL_PANEL_FLOATS / (k * wo)));
+                for (int y0 = 0; y0 < ho; y0 += rowsPerPanel) {
+                    int rows = Math.min(rowsPerPanel, ho - y0);
+                    im2col(op, x.data(), xOff, h, w, wo, y0, rows, cols);
+                    Blas.sgemm(false, false, cout, rows * wo, k, 1f, weight, 0, k, cols, 0, rows * wo,
+                            0f, out.data(), yOff + y0 * wo, ho * wo);
+                }
+            }
+            if (op.bias() != null) addPerChannel(out.data(), yOff, cout, ho * wo, op.bias().data());
+        }
+    }
+
+    /** Rows {@code [y0, y0+rows)} of the im2col matrix: row (c, i, j) holds x[c, y*s - top + i, x*s - left + j]. */
+    private static void im2col(Op.Conv2d op, FloatBuffer x, int xOff, int h, int w, int wo, int y0, int rows, FloatBuffer cols) {
+        int kh = op.kernelH(), kw = op.kernelW(), s = op.stride();
+        int top = op.padding().top(), left = op.padding().left();
+        int panel = rows * wo;
+        Parallel.forEach(op.inChannels() * kh * kw, r -> {
+            int c = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
+            int base = r * panel;
+            int plane = xOff + c * h * w;
+            for (int y = 0; y < rows; y++) {
+                int iy = (y0 + y) * s - top + i;
+                int dst = base + y * wo;
+                if (iy < 0 || iy >= h) {
+                    for (int ox = 0; ox < wo; ox++) cols.put(dst + ox, 0f);
+                    continue;
+                }
+                int src = plane + iy * w - left + j;
+                for (int ox = 0; ox < wo; ox++) {
+                    int ix = ox * s - left + j;
+                    cols.put(dst + ox, ix >= 0 && ix < w ? x.get(src + ox * s) : 0f);
+                }
+            }
+        });
+    }
+
+    private static void addPerChannel(FloatBuffer y, int offset, int channels, int plane, FloatBuffer bias) {
+        Parallel.forEach(channels, c -> {
+            float b = bias.get(c);
+            int base = offset + c * plane;
+            for (int i = 0; i < plane; i++) y.put(base + i, y.get(base + i) + b);
+        });
+    }
+
+    static void groupNorm(Op.GroupNorm op, Tensor x, Tensor out) {
+        Shape s = x.shape();
+        int groupChannels = s.c() / op.groups();
+        int plane = s.h() * s.w();
+        int count = groupChannels * plane;
+        FloatBuffer in = x.data(), y = out.data();
+        Parallel.forEach(s.n() * op.groups(), ng -> {
+            int start = ng * count;
+            double sum = 0, sumSq = 0;
+            for (int i = 0; i < count; i++) {
+                double v = in.get(start + i);
+                sum += v;
+                sumSq += v * v;
+            }
+            double mean = sum / count;
+            double var = Math.max(0, sumSq / count - mean * mean);
+            double inv = 1.0 / Math.sqrt(var + op.eps());
+            int firstChannel = (ng % op.groups()) * groupChannels;
+            for (int cc = 0; cc < groupChannels; cc++) {
+                float scale = (float) (op.weight().get(firstChannel + cc) * inv);
+                float shift = (float) (op.bias().get(firstChannel + cc) - mean * op.weight().get(firstChannel + cc) * inv);
+                affine(in, y, start + cc * plane, plane, scale, shift);
+            }
+        });
+    }
+
+    static void batchNorm(Op.BatchNorm op, Tensor x, Tensor out) {
+        Shape s = x.shape();
+        int plane = s.h() * s.w();
+        Parallel.forEach(s.n() * s.c(), nc -> {
+            int c = nc % s.c();
+            float scale = inverseStd(op.runningVar().get(c), op.eps());
+            affine(x.data(), out.data(), nc * plane, plane, scale, -op.runningMean().get(c) * scale);
+        });
+    }
+
+    static void spade(Op.Spade op, Tensor x, Tensor gammaBeta, Tensor out) {
+        Shape s = x.shape();
+        int c = s.c(), plane = s.h() * s.w();
+        FloatBuffer in = x.data(), gb = gammaBeta.data(), y = out.data();
+        Parallel.forEach(s.n() * c, nc -> {
+            int n = nc / c, ch = nc % c;
+            float scale = inverseStd(op.runningVar().get(ch), op.eps());
+            float shift = -op.runningMean().get(ch) * scale;
+            int xo = nc * plane;
+            int go = (n * 2 * c + ch) * plane;
+            int bo = go + c * plane;
+            for (int i = 0; i < plane; i++) {
+                float normalized = in.get(xo + i) * scale + shift;
+                y.put(xo + i, normalized * (1f + gb.get(go + i)) + gb.get(bo + i));
+            }
+        });
+    }
+
+    private static float inverseStd(float var, float eps) {
+        return (float) (1.0 / Math.sqrt(var + eps));
+    }
+
+    private static void affine(FloatBuffer in, FloatBuffer y, int start, int count, float scale, float shift) {
+        for (int i = start, end = start + count; i < end; i++) y.put(i, in.get(i) * scale + shift);
+    }
+
+    static void activation(Op.Activation op, Tensor x, Tensor out) {
+        FloatBuffer in = x.data(), y = out.data();
+        Parallel.forRanges(x.size(), (start, end) -> {
+            for (int i = start; i < end; i++) y.put(i, op.apply(in.get(i)));
+        });
+    }
+
+    /** PyTorch's nearest: source index {@code min(floor(dst * in / out), in - 1)}, computed in float. */
+    static void resizeNearest(Tensor x, Tensor out) {
+        Shape s = x.shape(), o = out.shape();
+        int[] rowSrc = nearestIndex(s.h(), o.h());
+        int[] colSrc = nearestIndex(s.w(), o.w());
+        FloatBuffer in = x.data(), y = out.data();
+        Parallel.forEach(s.n() * s.c(), nc -> {
+            int src = nc * s.h() * s.w(), dst = nc * o.h() * o.w();
+            for (int r = 0; r < o.h(); r++) {
+                int srcRow = src + rowSrc[r] * s.w(), dstRow = dst + r * o.w();
+                for (int col = 0; col < o.w(); col++) y.put(dstRow + col, in.get(srcRow + colSrc[col]));
+            }
+        });
+    }
+
+    private static int[] nearestIndex(int in, int out) {
+        float scale = (float) in / out;
+        int[] idx = new int[out];
+        for (int i = 0; i < out; i++) idx[i] = Math.min((int) Math.floor(i * scale), in - 1);
+        return idx;
+    }
+
+    /** Attention over the H*W tokens; {@code scores} is scratch of at least tokens^2 floats. */
+    static void selfAttention(Tensor qkv, Tensor out, FloatBuffer scores) {
+        Shape s = qkv.shape();
+        int c = s.c() / 3, t = s.h() * s.w();
+        for (int n = 0; n < s.n(); n++) {
+            int q = n * 3 * c * t, k = q + c * t, v = k + c * t;
+            // scores[i, j] = sum_c q[c, i] k[c, j] / sqrt(C)
+            Blas.sgemm(true, false, t, t, c, (float) (1.0 / Math.sqrt(c)), qkv.data(), q, t, qkv.data(), k, t, 0f, scores, 0, t);
+            Parallel.forEach(t, i -> softmaxRow(scores, i * t, t));
+            // out[c, i] = sum_j v[c, j] scores[i, j]
+            Blas.sgemm(false, true, c, t, t, 1f, qkv.data(), v, t, scores, 0, t, 0f, out.data(), n * c * t, t);
+        }
+    }
+
+    private static void softmaxRow(FloatBuffer a, int start, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, a.get(start + i));
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(a.get(start + i) - max);
+            a.put(start + i, e);
+            sum += e;
+        }
+        float inv = (float) (1.0 / sum);
+        for (int i = 0; i < n; i++) a.put(start + i, a.get(start + i) * inv);
+    }
+
+    static void linear(Op.Linear op, Tensor x, Tensor out) {
+        int rows = x.shape().dim(0), in = x.shape().dim(1), outF = out.shape().dim(1);
+        Blas.sgemm(false, true, rows, outF, in, 1f, x.data(), 0, in, op.weight().data(), 0, in, 0f, out.data(), 0, outF);
+        for (int r = 0; r < rows; r++) {
+            for (int f = 0; f < outF; f++) out.set(r * outF + f, out.get(r * outF + f) + op.bias().get(f));
+        }
+    }
+
+    /** DDPM's sinusoidal embedding, in float32 like the reference. */
+    static void timestepEmbedding(Op.TimestepEmbedding op, Tensor t, Tensor out) {
+        int half = op.dim() / 2;
+        float step = (float) (Math.log(10000) / (half - 1));
+        for (int n = 0; n < t.size(); n++) {
+            float time = t.get(n);
+            int row = n * op.dim();
+            for (int i = 0; i < half; i++) {
+                float arg = time * (float) Math.exp(i * -step);
+                out.set(row + i, (float) Math.sin(arg));
+                out.set(row + half + i, (float) Math.cos(arg));
+            }
+            if (op.dim() % 2 == 1) out.set(row + op.dim() - 1, 0f);
+        }
+    }
+
+    static void concat(List<Tensor> parts, Tensor out) {
+        Shape o = out.shape();
+        int perSample = o.size() / o.n();
+        int offset = 0;
+        for (Tensor part : parts) {
+            int partPerSample = part.size() / o.n();
+            for (int n = 0; n < o.n(); n++) {
+                copy(part.data(), n * partPerSample, out.data(), n * perSample + offset, partPerSample);
+            }
+            offset += partPerSample;
+        }
+    }
+
+    /** Dimension-1 slice, as a copy (the executor makes a view instead where memory allows). */
+    static void sliceChannels(Op.SliceChannels op, Tensor x, Tensor out) {
+        Shape s = x.shape();
+        int inner = s.size() / (s.dim(0) * s.dim(1));
+        for (int n = 0; n < s.dim(0); n++) {
+            copy(x.data(), (n * s.dim(1) + op.start()) * inner, out.data(), n * op.count() * inner, op.count() * inner);
+        }
+    }
+
+    static void add(Tensor a, Tensor b, Tensor out) {
+        FloatBuffer x = a.data(), z = b.data(), y = out.data();
+        if (a.shape().equals(b.shape())) {
+            Parallel.forRanges(a.size(), (start, end) -> {
+                for (int i = start; i < end; i++) y.put(i, x.get(i) + z.get(i));
+            });
+            return;
+        }
+        Shape s = a.shape();
+        int plane = s.h() * s.w();
+        Parallel.forEach(s.n() * s.c(), nc -> {
+            float v = z.get(nc);
+            for (int i = nc * plane, end = i + plane; i < end; i++) y.put(i, x.get(i) + v);
+        });
+    }
+
+    private static void copy(FloatBuffer src, int srcOffset, FloatBuffer dst, int dstOffset, int count) {
+        FloatBuffer from = src.duplicate();
+        from.position(srcOffset).limit(srcOffset + count);
+        FloatBuffer to = dst.duplicate();
+        to.position(dstOffset);
+        to.put(from);
+    }
+}

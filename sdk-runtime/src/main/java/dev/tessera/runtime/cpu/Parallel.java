@@ -1,0 +1,34 @@
+package dev.tessera.runtime.cpu;
+
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
+
+/** Splits independent iterations over the cores (the common fork-join pool plus the caller). */
+final class Parallel {
+    private static final int THREADS = Runtime.getRuntime().availableProcessors();
+
+    private Parallel() {}
+
+    /** Runs {@code body} for each i in [0, n); small loops stay on the calling thread. */
+    static void forEach(int n, IntConsumer body) {
+        if (n <= 1 || THREADS == 1) {
+            for (int i = 0; i < n; i++) body.accept(i);
+        } else {
+            IntStream.range(0, n).parallel().forEach(body);
+        }
+    }
+
+    /** Runs {@code body(start, end)} on about one contiguous range per core covering [0, n). */
+    static void forRanges(int n, RangeBody body) {
+        int parts = Math.min(THREADS * 2, Math.max(1, n / 4096));
+        if (parts <= 1) {
+            body.run(0, n);
+            return;
+        }
+        IntStream.range(0, parts).parallel().forEach(p -> body.run((int) ((long) n * p / parts), (int) ((long) n * (p + 1) / parts)));
+    }
+
+    interface RangeBody {
+        void run(int start, int end);
+    }
+}

@@ -1,0 +1,26 @@
+package dev.tessera.runtime.graph;
+
+import java.util.List;
+
+/**
+ * A model in dense form: inputs, nodes in execution order, one output. Built once per model and
+ * input size; backends run it densely and the sparse planner rewrites it.
+ */
+public record ModelGraph(String name, List<Value> inputs, List<Node> nodes, Value output) {
+    public ModelGraph {
+        inputs = List.copyOf(inputs);
+        nodes = List.copyOf(nodes);
+    }
+
+    /** Number of values, i.e. one past the largest value id. */
+    public int valueCount() {
+        return inputs.size() + nodes.size();
+    }
+
+    /** Multiply-accumulates of one dense evaluation. */
+    public long macs() {
+        long total = 0;
+        for (Node n : nodes) total += n.macs();
+        return total;
+    }
+}

@@ -1,0 +1,42 @@
+package dev.tessera.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tessera.runtime.io.SafetensorsFile;
+import dev.tessera.runtime.tensor.Tensor;
+import java.nio.file.Path;
+
+/** The reference's conformance vectors (testdata/golden, see its README) and the tolerance they set. */
+public final class Golden {
+    /** max |ours - reference| may be at most this fraction of max |reference| (float32 round-off). */
+    public static final double RELATIVE_TOLERANCE = 1e-4;
+
+    private Golden() {}
+
+    public static Path dir(String caseName) {
+        return Path.of(System.getProperty("tessera.golden", "../testdata/golden")).resolve(caseName);
+    }
+
+    public static SafetensorsFile weights(String caseName) {
+        return SafetensorsFile.open(dir(caseName).resolve("weights.safetensors"));
+    }
+
+    public static SafetensorsFile tensors(String caseName) {
+        return SafetensorsFile.open(dir(caseName).resolve("case.safetensors"));
+    }
+
+    /** Asserts the tolerance, prints the figures, and returns max |actual - expected|. */
+    public static double assertMatches(String label, Tensor expected, Tensor actual) {
+        assertEquals(expected.shape(), actual.shape(), label + ": shape");
+        double maxErr = 0, maxRef = 0;
+        for (int i = 0; i < expected.size(); i++) {
+            maxErr = Math.max(maxErr, Math.abs(actual.get(i) - expected.get(i)));
+            maxRef = Math.max(maxRef, Math.abs(expected.get(i)));
+        }
+        System.out.printf("%-28s max|err| %.3e  max|ref| %.3e  relative %.3e%n", label, maxErr, maxRef, maxErr / maxRef);
+        assertTrue(maxErr <= RELATIVE_TOLERANCE * maxRef,
+                label + ": max |err| " + maxErr + " exceeds " + RELATIVE_TOLERANCE + " x max |ref| " + maxRef);
+        return maxErr;
+    }
+}
