@@ -4,6 +4,7 @@ import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
 import static org.bytedeco.openblas.global.openblas.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas.CblasTrans;
 
+import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
 import org.bytedeco.openblas.global.openblas;
 
@@ -21,9 +22,9 @@ public final class Blas {
                 m, n, k, alpha, at(a, aOffset), lda, at(b, bOffset), ldb, beta, at(c, cOffset), ldc);
     }
 
-    /** JavaCPP passes a direct buffer's address plus its position. */
+    /** A view starting at {@code offset} (JavaCPP passes a direct buffer's address plus its position). */
     private static FloatBuffer at(FloatBuffer buffer, int offset) {
-        return offset == 0 ? buffer : (FloatBuffer) buffer.duplicate().position(offset);
+        return offset == 0 ? buffer : Tensor.range(buffer, offset, buffer.capacity());
     }
 
     public static void setThreads(int threads) {

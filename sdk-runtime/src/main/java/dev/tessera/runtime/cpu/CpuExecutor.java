@@ -10,9 +10,11 @@ import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 /**
  * Runs a {@link ModelGraph} densely on the CPU. All memory is planned when the executor is made:
@@ -69,7 +71,7 @@ public final class CpuExecutor {
 
     /** Accumulated wall time per op type (simple class name) over the profiled runs. */
     public Map<String, Long> nanosByOp() {
-        return Map.copyOf(nanosByOp);
+        return Collections.unmodifiableMap(new TreeMap<>(nanosByOp));
     }
 
     public void resetProfile() {
@@ -123,7 +125,7 @@ public final class CpuExecutor {
         else if (op instanceof Op.SelfAttention) CpuKernels.selfAttention(x, out, scores);
         else if (op instanceof Op.Linear l) CpuKernels.linear(l, x, out);
         else if (op instanceof Op.TimestepEmbedding te) CpuKernels.timestepEmbedding(te, x, out);
-        else if (op instanceof Op.Concat) CpuKernels.concat(node.inputs().stream().map(v -> values[v.id()]).toList(), out);
+        else if (op instanceof Op.Concat) CpuKernels.concat(node.inputs().stream().map(v -> values[v.id()]).collect(Collectors.toList()), out);
         else if (op instanceof Op.Add) CpuKernels.add(x, input(node, 1), out);
         else if (op instanceof Op.SliceChannels s) {
             if (!isView(node)) CpuKernels.sliceChannels(s, x, out);

@@ -264,10 +264,6 @@ final class CpuKernels {
     }
 
     private static void copy(FloatBuffer src, int srcOffset, FloatBuffer dst, int dstOffset, int count) {
-        FloatBuffer from = src.duplicate();
-        from.position(srcOffset).limit(srcOffset + count);
-        FloatBuffer to = dst.duplicate();
-        to.position(dstOffset);
-        to.put(from);
+        Tensor.range(dst, dstOffset, dstOffset + count).put(Tensor.range(src, srcOffset, srcOffset + count));
     }
 }

@@ -6,7 +6,10 @@ import dev.tessera.runtime.io.WeightSource;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * Builds a {@link ModelGraph} the way a PyTorch {@code forward} reads: each call adds one node,
@@ -29,8 +32,8 @@ public final class GraphBuilder {
     }
 
     public Value add(String name, Op op, Value... in) {
-        List<Value> args = List.of(in);
-        Shape shape = op.outputShape(args.stream().map(Value::shape).toList());
+        List<Value> args = Collections.unmodifiableList(Arrays.asList(in.clone()));
+        Shape shape = op.outputShape(args.stream().map(Value::shape).collect(Collectors.toList()));
         Value out = new Value(nextId++, shape);
         nodes.add(new Node(name, op, args, out));
         return out;

@@ -1,5 +1,7 @@
 package dev.tessera.runtime.graph;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -8,8 +10,8 @@ import java.util.List;
  */
 public record ModelGraph(String name, List<Value> inputs, List<Node> nodes, Value output) {
     public ModelGraph {
-        inputs = List.copyOf(inputs);
-        nodes = List.copyOf(nodes);
+        inputs = Collections.unmodifiableList(new ArrayList<>(inputs));
+        nodes = Collections.unmodifiableList(new ArrayList<>(nodes));
     }
 
     /** Number of values, i.e. one past the largest value id. */

@@ -1,5 +1,8 @@
 package dev.tessera.runtime.models;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -14,12 +17,12 @@ public record DdpmConfig(int resolution, int inChannels, int outChannels, int ch
     public static final float GROUP_NORM_EPS = 1e-6f;
 
     public DdpmConfig {
-        chMult = List.copyOf(chMult);
-        attnResolutions = List.copyOf(attnResolutions);
+        chMult = Collections.unmodifiableList(new ArrayList<>(chMult));
+        attnResolutions = Collections.unmodifiableList(new ArrayList<>(attnResolutions));
     }
 
     /** LSUN Church 256x256, the reference's church config. */
     public static DdpmConfig church256() {
-        return new DdpmConfig(256, 3, 3, 128, List.of(1, 1, 2, 2, 4, 4), 2, List.of(16));
+        return new DdpmConfig(256, 3, 3, 128, Arrays.asList(1, 1, 2, 2, 4, 4), 2, Collections.singletonList(16));
     }
 }

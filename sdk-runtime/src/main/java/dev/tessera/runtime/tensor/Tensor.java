@@ -1,5 +1,6 @@
 package dev.tessera.runtime.tensor;
 
+import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -34,9 +35,18 @@ public final class Tensor {
 
     /** Wraps the first {@code shape.size()} floats of {@code data} (from index 0) without copying. */
     public static Tensor wrap(Shape shape, FloatBuffer data) {
-        FloatBuffer d = data.duplicate();
-        d.position(0).limit(shape.size());
-        return new Tensor(shape, d.slice());
+        return new Tensor(shape, range(data, 0, shape.size()));
+    }
+
+    /**
+     * Floats {@code [start, end)} of {@code buffer} as a new buffer sharing its memory, position 0.
+     * (Through {@link Buffer}: the covariant {@code FloatBuffer.position(int)} is missing on Android.)
+     */
+    public static FloatBuffer range(FloatBuffer buffer, int start, int end) {
+        FloatBuffer d = buffer.duplicate();
+        ((Buffer) d).limit(end);
+        ((Buffer) d).position(start);
+        return d.slice();
     }
 
     public static Tensor of(Shape shape, float[] values) {
@@ -85,9 +95,7 @@ public final class Tensor {
         if (offset < 0 || offset + n > size()) {
             throw new IndexOutOfBoundsException("view of " + n + " floats at " + offset + " in " + shape);
         }
-        FloatBuffer d = data.duplicate();
-        d.position(offset).limit(offset + n);
-        return new Tensor(viewShape, d.slice());
+        return new Tensor(viewShape, range(data, offset, offset + n));
     }
 
     /** Same memory, another shape with the same number of elements. */
