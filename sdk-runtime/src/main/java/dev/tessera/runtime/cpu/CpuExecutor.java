@@ -14,7 +14,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs a {@link ModelGraph} densely on the CPU. All memory is planned when the executor is made:
@@ -26,8 +27,7 @@ import java.util.stream.Collectors;
 public final class CpuExecutor {
     private final ModelGraph graph;
     private final Tensor[] values;
-    private final FloatBuffer im2col;
-    private final FloatBuffer scores;
+    private final CpuKernels.Scratch scratch;
     private final Map<String, Long> nanosByOp = new TreeMap<>();
     private boolean profiling;
 
@@ -56,8 +56,7 @@ public final class CpuExecutor {
                 if (owned[dead.id()] != null) pool.give(owned[dead.id()]);
             }
         }
-        this.im2col = Tensor.allocateFloats(im2colFloats);
-        this.scores = Tensor.allocateFloats(scoreFloats);
+        this.scratch = new CpuKernels.Scratch(Tensor.allocateFloats(im2colFloats), Tensor.allocateFloats(scoreFloats));
     }
 
     public ModelGraph graph() {
@@ -85,6 +84,16 @@ public final class CpuExecutor {
      * @throws InvalidInputException if an input's shape differs from the graph's or holds NaN or Inf
      */
     public Tensor run(Tensor... inputs) {
+        return run(null, inputs);
+    }
+
+    /** Called after each node, while its inputs and output are still intact. */
+    public interface NodeObserver {
+        void afterNode(Node node, Function<Value, Tensor> values);
+    }
+
+    /** {@link #run(Tensor...)}, telling {@code observer} (if not null) after each node. */
+    public Tensor run(@Nullable NodeObserver observer, Tensor... inputs) {
         List<Value> declared = graph.inputs();
         if (inputs.length != declared.size()) {
             throw new InvalidInputException(graph.name() + " takes " + declared.size() + " inputs, got " + inputs.length);
@@ -99,13 +108,10 @@ public final class CpuExecutor {
             values[declared.get(i).id()] = inputs[i];
         }
         for (Node node : graph.nodes()) {
-            if (!profiling) {
-                execute(node);
-                continue;
-            }
-            long start = System.nanoTime();
+            long start = profiling ? System.nanoTime() : 0;
             execute(node);
-            nanosByOp.merge(node.op().getClass().getSimpleName(), System.nanoTime() - start, Long::sum);
+            if (profiling) nanosByOp.merge(node.op().getClass().getSimpleName(), System.nanoTime() - start, Long::sum);
+            if (observer != null) observer.afterNode(node, v -> values[v.id()]);
         }
         Tensor result = Tensor.zeros(graph.output().shape());
         result.copyFrom(values[graph.output().id()]);
@@ -113,29 +119,10 @@ public final class CpuExecutor {
     }
 
     private void execute(Node node) {
-        Op op = node.op();
-        Tensor out = values[node.output().id()];
-        Tensor x = values[node.inputs().get(0).id()];
-        if (op instanceof Op.Conv2d c) CpuKernels.conv2d(c, x, out, im2col);
-        else if (op instanceof Op.GroupNorm gn) CpuKernels.groupNorm(gn, x, out);
-        else if (op instanceof Op.BatchNorm bn) CpuKernels.batchNorm(bn, x, out);
-        else if (op instanceof Op.Spade sp) CpuKernels.spade(sp, x, input(node, 1), out);
-        else if (op instanceof Op.Activation a) CpuKernels.activation(a, x, out);
-        else if (op instanceof Op.ResizeNearest) CpuKernels.resizeNearest(x, out);
-        else if (op instanceof Op.SelfAttention) CpuKernels.selfAttention(x, out, scores);
-        else if (op instanceof Op.Linear l) CpuKernels.linear(l, x, out);
-        else if (op instanceof Op.TimestepEmbedding te) CpuKernels.timestepEmbedding(te, x, out);
-        else if (op instanceof Op.Concat) CpuKernels.concat(node.inputs().stream().map(v -> values[v.id()]).collect(Collectors.toList()), out);
-        else if (op instanceof Op.Add) CpuKernels.add(x, input(node, 1), out);
-        else if (op instanceof Op.SliceChannels s) {
-            if (!isView(node)) CpuKernels.sliceChannels(s, x, out);
-        } else {
-            throw new IllegalStateException("no CPU kernel for " + op);
-        }
-    }
-
-    private Tensor input(Node node, int i) {
-        return values[node.inputs().get(i).id()];
+        if (isView(node)) return;
+        Tensor[] in = new Tensor[node.inputs().size()];
+        for (int i = 0; i < in.length; i++) in[i] = values[node.inputs().get(i).id()];
+        CpuKernels.run(node.op(), in, values[node.output().id()], scratch);
     }
 
     static void requireFinite(Tensor t, String what) {
@@ -175,7 +162,7 @@ public final class CpuExecutor {
         return releases;
     }
 
-    private static int im2colFloats(Node node) {
+    static int im2colFloats(Node node) {
         if (!(node.op() instanceof Op.Conv2d c)) return 0;
         Shape y = node.output().shape();
         int k = c.inChannels() * c.kernelH() * c.kernelW();
@@ -183,28 +170,9 @@ public final class CpuExecutor {
         return k * rows * y.w();
     }
 
-    private static int scoreFloats(Node node) {
+    static int scoreFloats(Node node) {
         if (!(node.op() instanceof Op.SelfAttention)) return 0;
         int tokens = node.inputs().get(0).shape().h() * node.inputs().get(0).shape().w();
         return tokens * tokens;
-    }
-
-    /** Free buffers by capacity; {@link #take} returns the smallest that fits, else allocates. */
-    private static final class BufferPool {
-        private final List<FloatBuffer> free = new ArrayList<>();
-
-        FloatBuffer take(int floats) {
-            FloatBuffer best = null;
-            for (FloatBuffer b : free) {
-                if (b.capacity() >= floats && (best == null || b.capacity() < best.capacity())) best = b;
-            }
-            if (best == null) return Tensor.allocateFloats(floats);
-            free.remove(best);
-            return best;
-        }
-
-        void give(FloatBuffer b) {
-            free.add(b);
-        }
     }
 }

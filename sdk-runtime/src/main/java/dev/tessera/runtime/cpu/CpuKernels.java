@@ -4,7 +4,9 @@ import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The CPU implementation of every op: matrix work on OpenBLAS, the rest as plain loops split over
@@ -15,6 +17,27 @@ final class CpuKernels {
     static final int IM2COL_PANEL_FLOATS = 1 << 20;
 
     private CpuKernels() {}
+
+    /** Scratch memory an op may need: im2col panels (convolutions), attention scores. */
+    record Scratch(FloatBuffer im2col, FloatBuffer scores) {}
+
+    /** Runs {@code op} on {@code in} (one tensor per op input) into {@code out}. */
+    static void run(Op op, Tensor[] in, Tensor out, @Nullable Scratch scratch) {
+        Tensor x = in[0];
+        if (op instanceof Op.Conv2d c) conv2d(c, x, out, scratch.im2col());
+        else if (op instanceof Op.GroupNorm gn) groupNorm(gn, x, out);
+        else if (op instanceof Op.BatchNorm bn) batchNorm(bn, x, out);
+        else if (op instanceof Op.Spade sp) spade(sp, x, in[1], out);
+        else if (op instanceof Op.Activation a) activation(a, x, out);
+        else if (op instanceof Op.ResizeNearest) resizeNearest(x, out);
+        else if (op instanceof Op.SelfAttention) selfAttention(x, out, scratch.scores());
+        else if (op instanceof Op.Linear l) linear(l, x, out);
+        else if (op instanceof Op.TimestepEmbedding te) timestepEmbedding(te, x, out);
+        else if (op instanceof Op.Concat) concat(Arrays.asList(in), out);
+        else if (op instanceof Op.Add) add(x, in[1], out);
+        else if (op instanceof Op.SliceChannels s) sliceChannels(s, x, out);
+        else throw new IllegalStateException("no CPU kernel for " + op);
+    }
 
     /**
      * Convolution as GEMM: {@code out[Cout, Ho*Wo] = W[Cout, Cin*kh*kw] x cols[Cin*kh*kw, Ho*Wo]}. The
@@ -85,12 +108,25 @@ final class CpuKernels {
 
     static void groupNorm(Op.GroupNorm op, Tensor x, Tensor out) {
         Shape s = x.shape();
-        int groupChannels = s.c() / op.groups();
         int plane = s.h() * s.w();
-        int count = groupChannels * plane;
-        FloatBuffer in = x.data(), y = out.data();
-        Parallel.forEach(s.n() * op.groups(), ng -> {
-            int start = ng * count;
+        float[] scale = new float[s.c()], shift = new float[s.c()];
+        for (int n = 0; n < s.n(); n++) {
+            groupNormAffine(op, x, n, scale, shift);
+            perChannelAffine(x.data(), out.data(), n * s.c() * plane, s.c(), plane, scale, shift);
+        }
+    }
+
+    /**
+     * Group norm of sample {@code n} as a per-channel affine {@code y = x * scale + shift}: the
+     * statistics (in double) folded with the norm's weight and bias. The sparse pass reuses it.
+     */
+    static void groupNormAffine(Op.GroupNorm op, Tensor x, int n, float[] scale, float[] shift) {
+        Shape s = x.shape();
+        int groupChannels = s.c() / op.groups();
+        int count = groupChannels * s.h() * s.w();
+        FloatBuffer in = x.data();
+        Parallel.forEach(op.groups(), g -> {
+            int start = (n * op.groups() + g) * count;
             double sum = 0, sumSq = 0;
             for (int i = 0; i < count; i++) {
                 double v = in.get(start + i);
@@ -98,15 +134,17 @@ final class CpuKernels {
                 sumSq += v * v;
             }
             double mean = sum / count;
-            double var = Math.max(0, sumSq / count - mean * mean);
-            double inv = 1.0 / Math.sqrt(var + op.eps());
-            int firstChannel = (ng % op.groups()) * groupChannels;
-            for (int cc = 0; cc < groupChannels; cc++) {
-                float scale = (float) (op.weight().get(firstChannel + cc) * inv);
-                float shift = (float) (op.bias().get(firstChannel + cc) - mean * op.weight().get(firstChannel + cc) * inv);
-                affine(in, y, start + cc * plane, plane, scale, shift);
+            double inv = 1.0 / Math.sqrt(Math.max(0, sumSq / count - mean * mean) + op.eps());
+            for (int c = g * groupChannels; c < (g + 1) * groupChannels; c++) {
+                scale[c] = (float) (op.weight().get(c) * inv);
+                shift[c] = (float) (op.bias().get(c) - mean * op.weight().get(c) * inv);
             }
         });
+    }
+
+    /** {@code y[c, i] = x[c, i] * scale[c] + shift[c]} over {@code channels} planes of {@code plane} floats. */
+    static void perChannelAffine(FloatBuffer x, FloatBuffer y, int offset, int channels, int plane, float[] scale, float[] shift) {
+        Parallel.forEach(channels, c -> affine(x, y, offset + c * plane, plane, scale[c], shift[c]));
     }
 
     static void batchNorm(Op.BatchNorm op, Tensor x, Tensor out) {
@@ -167,7 +205,7 @@ final class CpuKernels {
         });
     }
 
-    private static int[] nearestIndex(int in, int out) {
+    static int[] nearestIndex(int in, int out) {
         float scale = (float) in / out;
         int[] idx = new int[out];
         for (int i = 0; i < out; i++) idx[i] = Math.min((int) Math.floor(i * scale), in - 1);
@@ -188,7 +226,7 @@ final class CpuKernels {
         }
     }
 
-    private static void softmaxRow(FloatBuffer a, int start, int n) {
+    static void softmaxRow(FloatBuffer a, int start, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) max = Math.max(max, a.get(start + i));
         double sum = 0;

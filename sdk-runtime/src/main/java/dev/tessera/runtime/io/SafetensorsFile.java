@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.jr.ob.JSON;
 import dev.tessera.InvalidWeightsException;
+import dev.tessera.runtime.tensor.Half;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.io.IOException;
@@ -322,7 +323,7 @@ public final class SafetensorsFile implements WeightSource, AutoCloseable {
         switch (dtype) {
             case F64: return (float) b.getDouble(8 * i);
             case F32: return b.getFloat(4 * i);
-            case F16: return halfToFloat(b.getShort(2 * i));
+            case F16: return Half.toFloat(b.getShort(2 * i));
             case BF16: return Float.intBitsToFloat(b.getShort(2 * i) << 16); // the top half of a float32
             default: return integerAt(b, dtype, i);
         }
@@ -338,17 +339,6 @@ public final class SafetensorsFile implements WeightSource, AutoCloseable {
             case BOOL: return b.get(i) != 0 ? 1 : 0;
             default: throw new IllegalArgumentException(dtype + " is not an integer dtype");
         }
-    }
-
-    /** IEEE 754 binary16 to float32, exactly (Float.float16ToFloat is Java 20+). */
-    static float halfToFloat(short half) {
-        int sign = (half & 0x8000) << 16, exponent = (half >>> 10) & 0x1f, mantissa = half & 0x3ff;
-        if (exponent == 0x1f) return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13)); // Inf, NaN
-        if (exponent == 0) { // zero or subnormal: mantissa * 2^-24, exact in float32
-            float v = mantissa * 0x1p-24f;
-            return sign != 0 ? -v : v;
-        }
-        return Float.intBitsToFloat(sign | ((exponent + 127 - 15) << 23) | (mantissa << 13)); // rebias
     }
 
     /** Nothing to release: mappings are unmapped by the GC once no tensor refers to them. */

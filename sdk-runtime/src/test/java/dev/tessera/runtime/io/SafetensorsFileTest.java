@@ -18,6 +18,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.tessera.InvalidWeightsException;
 import dev.tessera.runtime.io.SafetensorsTestFiles.Spec;
+import dev.tessera.runtime.tensor.Half;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -117,10 +118,10 @@ class SafetensorsFileTest {
     void f16SpecialValues() {
         float[] v = parse(single("h", "F16", shape(6), u16(0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x0400))).tensor("h").toArray();
         assertArrayEquals(new float[] {1, -2, 65504, 0x1p-24f, 1023 * 0x1p-24f, 0x1p-14f}, v);
-        assertEquals(Float.POSITIVE_INFINITY, SafetensorsFile.halfToFloat((short) 0x7c00));
-        assertEquals(Float.NEGATIVE_INFINITY, SafetensorsFile.halfToFloat((short) 0xfc00));
-        assertTrue(Float.isNaN(SafetensorsFile.halfToFloat((short) 0x7e00)));
-        assertTrue(Float.isNaN(SafetensorsFile.halfToFloat((short) 0xfc01)));
+        assertEquals(Float.POSITIVE_INFINITY, Half.toFloat((short) 0x7c00));
+        assertEquals(Float.NEGATIVE_INFINITY, Half.toFloat((short) 0xfc00));
+        assertTrue(Float.isNaN(Half.toFloat((short) 0x7e00)));
+        assertTrue(Float.isNaN(Half.toFloat((short) 0xfc01)));
     }
 
     @Test

@@ -36,7 +36,7 @@ class BadInputTest {
     @Test
     void wrongChannelCountSizeAndNaNAreNamed() {
         try (SafetensorsFile w = Golden.weights("gaugan")) {
-            CpuExecutor exec = new CpuExecutor(Gaugan.build(DenseConformanceTest.GOLDEN_GAUGAN, w));
+            CpuExecutor exec = new CpuExecutor(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w));
             InvalidInputException channels = assertThrows(InvalidInputException.class,
                     () -> exec.run(Tensor.zeros(Shape.nchw(1, 35, 128, 256))));
             assertTrue(channels.getMessage().contains("shape [1, 35, 128, 256], expected [1, 36, 128, 256]"), channels.getMessage());

@@ -8,14 +8,10 @@ import dev.tessera.runtime.graph.Value;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Dense outputs of the CPU backend against the reference's dense outputs (golden cases). */
 class DenseConformanceTest {
-
-    static final GauganConfig GOLDEN_GAUGAN = new GauganConfig(8, 36, 256, 2.0, 6);
-    static final DdpmConfig GOLDEN_DDPM = new DdpmConfig(64, 3, 3, 32, List.of(1, 2, 2), 1, List.of(16));
 
     @Test
     void convMatchesReference() {
@@ -32,7 +28,7 @@ class DenseConformanceTest {
     @Test
     void gauganMatchesReference() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            CpuExecutor exec = new CpuExecutor(Gaugan.build(GOLDEN_GAUGAN, w));
+            CpuExecutor exec = new CpuExecutor(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w));
             Golden.assertMatches("gaugan full_original", c.tensor("full_original"), exec.run(c.tensor("semantics_original")));
             Golden.assertMatches("gaugan dense_edited", c.tensor("dense_edited"), exec.run(c.tensor("semantics_edited")));
         }
@@ -41,7 +37,7 @@ class DenseConformanceTest {
     @Test
     void ddpmMatchesReference() {
         try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
-            CpuExecutor exec = new CpuExecutor(DdpmUnet.build(GOLDEN_DDPM, w));
+            CpuExecutor exec = new CpuExecutor(DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w));
             Tensor t = c.tensor("timestep");
             Golden.assertMatches("ddpm full_original", c.tensor("full_original"), exec.run(c.tensor("xt_original"), t));
             Golden.assertMatches("ddpm dense_edited", c.tensor("dense_edited"), exec.run(c.tensor("xt_edited"), t));

@@ -1,0 +1,286 @@
+package dev.tessera.runtime.cpu;
+
+import dev.tessera.InvalidInputException;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.graph.Value;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.SparsePlan;
+import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.sparse.TileGeometry;
+import dev.tessera.runtime.tensor.Shape;
+import dev.tessera.runtime.tensor.Tensor;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs full passes (filling an {@link ActivationCache}) and sparse passes ({@link SparsePlan}s) of
+ * one graph on the CPU.
+ *
+ * <p>A value needed whole in the sparse pass lives in a working map kept between edits: the first
+ * scatter copies the cached map in, later ones first restore the pixels the previous edit wrote,
+ * so a scatter costs in proportion to its tiles. Tiles come from a buffer pool that stops growing
+ * after the first edits. Not thread-safe: one executor per thread.
+ */
+public final class CpuSparseExecutor {
+    private final SparsePlanner planner;
+    private final CpuExecutor dense;
+    private final boolean[] cached;
+    private final int[] editable;
+    private final BufferPool pool = new BufferPool();
+    private final Map<Integer, Tensor> working = new HashMap<>();
+    private final Map<Integer, TileGeometry> dirty = new HashMap<>();
+    private final Map<TileGeometry, int[]> coverage = new HashMap<>();
+    private final Map<String, Long> nanosByStep = new HashMap<>();
+    private boolean profiling;
+
+    // State of one sparse pass.
+    private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
+    private final Map<Integer, Map<TileGeometry, Tensor>> tiles = new HashMap<>();
+    private final Map<Integer, Tensor> full = new HashMap<>();
+    private final List<FloatBuffer> borrowed = new ArrayList<>();
+
+    /**
+     * @param editableInputs the graph inputs an edit changes; the others must equal the full pass's
+     */
+    public CpuSparseExecutor(SparsePlanner planner, int... editableInputs) {
+        this.planner = planner;
+        this.dense = new CpuExecutor(planner.graph());
+        this.editable = editableInputs.clone();
+        ModelGraph g = planner.graph();
+        this.cached = new boolean[g.valueCount()];
+        cached[g.output().id()] = true;
+        for (Node n : g.nodes()) {
+            if (planner.sparseEligible(n)) cached[n.output().id()] = true;
+            if (!planner.changed(n.output())) continue;
+            for (Value in : n.inputs()) if (!planner.changed(in)) cached[in.id()] = true;
+        }
+    }
+
+    public SparsePlanner planner() {
+        return planner;
+    }
+
+    /** The full pass on the original inputs: returns the output and fills {@code cache}. */
+    public Tensor full(ActivationCache cache, Tensor... inputs) {
+        return dense.run((node, values) -> {
+            Value out = node.output();
+            if (cached[out.id()]) cache.put(out.id(), values.apply(out));
+            if (planner.usesCachedNorm(node)) {
+                int c = out.shape().c();
+                float[] scale = new float[c], shift = new float[c];
+                CpuKernels.groupNormAffine((Op.GroupNorm) node.op(), values.apply(node.inputs().get(0)), 0, scale, shift);
+                cache.putAffine(node.name(), scale, shift);
+            }
+        }, inputs);
+    }
+
+    /**
+     * The sparse pass: {@code plan} on the edited inputs, against the cache of the original's full pass.
+     *
+     * @throws InvalidInputException if an input's shape differs from the graph's, an input that is not
+     *     editable differs from the cached one, or an input holds NaN or Inf
+     */
+    public Tensor sparse(ActivationCache cache, SparsePlan plan, Tensor... inputs) {
+        ModelGraph g = planner.graph();
+        checkInputs(cache, inputs);
+        try {
+            for (int i = 0; i < inputs.length; i++) full.put(g.inputs().get(i).id(), inputs[i]);
+            for (SparsePlan.Step step : plan.steps()) {
+                long start = profiling ? System.nanoTime() : 0;
+                execute(step, cache);
+                if (profiling) nanosByStep.merge(stepKind(step), System.nanoTime() - start, Long::sum);
+            }
+            Tensor result = Tensor.zeros(g.output().shape());
+            result.copyFrom(planner.changed(g.output()) ? full.get(g.output().id()) : cache.map(g.output().id()).toTensor());
+            return result;
+        } finally {
+            for (FloatBuffer b : borrowed) pool.give(b);
+            borrowed.clear();
+            tiledAs.clear();
+            tiles.clear();
+            full.clear();
+        }
+    }
+
+    private void checkInputs(ActivationCache cache, Tensor[] inputs) {
+        List<Value> declared = planner.graph().inputs();
+        if (inputs.length != declared.size()) {
+            throw new InvalidInputException(planner.graph().name() + " takes " + declared.size() + " inputs, got " + inputs.length);
+        }
+        for (int i = 0; i < inputs.length; i++) {
+            Shape expected = declared.get(i).shape();
+            if (!inputs[i].shape().equals(expected)) {
+                throw new InvalidInputException("edited input " + i + " has shape " + inputs[i].shape() + ", expected "
+                        + expected + " as in the full pass");
+            }
+            CpuExecutor.requireFinite(inputs[i], "edited input " + i);
+        }
+    }
+
+    private void execute(SparsePlan.Step step, ActivationCache cache) {
+        if (step instanceof SparsePlan.Gather s) gather(s, cache);
+        else if (step instanceof SparsePlan.Scatter s) scatter(s.value(), s.geometry(), cache);
+        else if (step instanceof SparsePlan.RunTiles s) runTiles(s, cache);
+        else if (step instanceof SparsePlan.RunFull s) runFull(s, cache);
+    }
+
+    private void gather(SparsePlan.Gather s, ActivationCache cache) {
+        TileGeometry g = s.geometry();
+        Value v = s.value();
+        Tensor out = newTiles(v.shape().c(), g);
+        putTiles(v, g, out);
+        if (s.source() != v) { // a nearest resize read through its index map
+            Shape src = s.source().shape();
+            CpuTileKernels.gather(fullOf(s.source(), cache).data(), src.c(), src.h(), src.w(), g,
+                    CpuKernels.nearestIndex(src.h(), v.shape().h()), CpuKernels.nearestIndex(src.w(), v.shape().w()), out);
+        } else if (tiledAs.containsKey(v.id()) && !full.containsKey(v.id())) {
+            TileGeometry from = tiledAs.get(v.id());
+            CpuTileKernels.scatterGather(cache.map(v.id()), tiles.get(v.id()).get(from), from,
+                    coverage.computeIfAbsent(from, CpuTileKernels::coverage), g, out);
+        } else {
+            Shape sh = v.shape();
+            CpuTileKernels.gather(fullOf(v, cache).data(), sh.c(), sh.h(), sh.w(), g, null, null, out);
+        }
+    }
+
+    private void scatter(Value v, TileGeometry g, ActivationCache cache) {
+        ActivationCache.Map32 base = cache.map(v.id());
+        Tensor dst = working.get(v.id());
+        if (dst == null || !dirty.containsKey(v.id())) {
+            if (dst == null) working.put(v.id(), dst = Tensor.zeros(v.shape()));
+            base.copyTo(0, dst.data(), 0, dst.size());
+        } else {
+            CpuTileKernels.restore(base, dirty.get(v.id()), dst);
+        }
+        CpuTileKernels.scatter(tiles.get(v.id()).get(g), g, dst);
+        dirty.put(v.id(), g);
+        full.put(v.id(), dst);
+    }
+
+    private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
+        Node n = s.node();
+        Value v = n.output();
+        Tensor out = working.computeIfAbsent(v.id(), id -> Tensor.zeros(v.shape()));
+        dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
+        Tensor x = fullOf(n.inputs().get(0), cache);
+        if (s.cachedNorm()) {
+            float[][] a = cache.affine(n.name());
+            CpuKernels.perChannelAffine(x.data(), out.data(), 0, v.shape().c(), v.shape().h() * v.shape().w(), a[0], a[1]);
+        } else {
+            Tensor[] args = new Tensor[n.inputs().size()];
+            for (int i = 0; i < args.length; i++) args[i] = fullOf(n.inputs().get(i), cache);
+            CpuKernels.run(n.op(), args, out, scratch(n));
+        }
+        full.put(v.id(), out);
+    }
+
+    private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
+        Node n = s.node();
+        Op op = n.op();
+        Value v = n.output();
+        TileGeometry in = s.in(), out = s.out();
+        Tensor result;
+        if (op instanceof Op.SliceChannels slice) {
+            Tensor x = tilesOf(n.inputs().get(0), in);
+            result = x.view(slice.start() * in.positions(), tileShape(slice.count(), in));
+        } else {
+            result = newTiles(v.shape().c(), out);
+            if (op instanceof Op.Conv2d c) {
+                CpuTileKernels.conv(c, tilesOf(n.inputs().get(0), in), in, result, out, scratchFloats(convScratch(c, out)));
+            } else if (op instanceof Op.SelfAttention) {
+                Tensor qkv = fullOf(n.inputs().get(0), cache);
+                int tokens = qkv.shape().h() * qkv.shape().w();
+                CpuTileKernels.attention(qkv, out, result, scratchFloats(v.shape().c() * out.positions()),
+                        scratchFloats(out.positions() * tokens));
+            } else if (op instanceof Op.GroupNorm) {
+                float[][] a = cache.affine(n.name());
+                CpuKernels.perChannelAffine(tilesOf(n.inputs().get(0), in).data(), result.data(), 0, v.shape().c(), in.positions(), a[0], a[1]);
+                CpuTileKernels.zeroPadding(result, in);
+            } else {
+                Tensor[] args = new Tensor[n.inputs().size()];
+                for (int i = 0; i < args.length; i++) {
+                    Value a = n.inputs().get(i);
+                    args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
+                }
+                CpuKernels.run(op, args, result, null);
+                if (!(op instanceof Op.Activation)) CpuTileKernels.zeroPadding(result, in);
+            }
+        }
+        putTiles(v, out, result);
+        tiledAs.put(v.id(), out);
+    }
+
+    /** The full map of {@code v} in this pass: computed, scattered, an input, or (unchanged) cached. */
+    private Tensor fullOf(Value v, ActivationCache cache) {
+        Tensor t = full.get(v.id());
+        if (t != null) return t;
+        if (planner.changed(v)) throw new IllegalStateException("value " + v.id() + " has no full map in this plan");
+        t = cache.map(v.id()).toTensor();
+        full.put(v.id(), t);
+        return t;
+    }
+
+    private Tensor tilesOf(Value v, TileGeometry g) {
+        Tensor t = tiles.getOrDefault(v.id(), Collections.emptyMap()).get(g);
+        if (t == null) throw new IllegalStateException("value " + v.id() + " has no tiles in " + g);
+        return t;
+    }
+
+    private void putTiles(Value v, TileGeometry g, Tensor t) {
+        tiles.computeIfAbsent(v.id(), id -> new HashMap<>()).put(g, t);
+    }
+
+    /** Tiles are [1, C, 1, positions] so the NCHW pointwise kernels apply unchanged. */
+    private static Shape tileShape(int channels, TileGeometry g) {
+        return Shape.nchw(1, channels, 1, g.positions());
+    }
+
+    private Tensor newTiles(int channels, TileGeometry g) {
+        return Tensor.wrap(tileShape(channels, g), scratchFloats(channels * g.positions()));
+    }
+
+    private FloatBuffer scratchFloats(int floats) {
+        FloatBuffer b = pool.take(Math.max(1, floats));
+        borrowed.add(b);
+        return b;
+    }
+
+    private static int convScratch(Op.Conv2d c, TileGeometry out) {
+        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        int perTile = out.tileHeight() * out.tileWidth();
+        return k * perTile * Math.max(1, Math.min(out.count(), CpuKernels.IM2COL_PANEL_FLOATS / (k * perTile)));
+    }
+
+    private CpuKernels.Scratch scratch(Node n) {
+        return new CpuKernels.Scratch(scratchFloats(CpuExecutor.im2colFloats(n)), scratchFloats(CpuExecutor.scoreFloats(n)));
+    }
+
+    public void setProfiling(boolean on) {
+        profiling = on;
+    }
+
+    /** Wall time per step kind (gather, scatter, conv, attention, pointwise, full) over profiled passes. */
+    public Map<String, Long> nanosByStep() {
+        return new HashMap<>(nanosByStep);
+    }
+
+    public void resetProfile() {
+        nanosByStep.clear();
+    }
+
+    private static String stepKind(SparsePlan.Step step) {
+        if (step instanceof SparsePlan.Gather) return "gather";
+        if (step instanceof SparsePlan.Scatter) return "scatter";
+        if (step instanceof SparsePlan.RunFull) return "full ops";
+        Op op = ((SparsePlan.RunTiles) step).node().op();
+        if (op instanceof Op.Conv2d) return "tile conv";
+        if (op instanceof Op.SelfAttention) return "tile attention";
+        return "tile pointwise";
+    }
+}

@@ -1,0 +1,204 @@
+package dev.tessera.runtime.cpu;
+
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.TileGeometry;
+import dev.tessera.runtime.tensor.Tensor;
+import java.nio.FloatBuffer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * CPU kernels of the sparse pass. Tiled values are channel-major {@code [C, tiles, th, tw]}
+ * ({@link TileGeometry}); full maps are single-sample NCHW.
+ */
+final class CpuTileKernels {
+    private CpuTileKernels() {}
+
+    /**
+     * Tiles of a full map {@code src} [1, C, srcH, srcW]. With index maps, tile pixel (y, x) of the
+     * target map reads {@code src[rowMap[y], colMap[x]]} (a nearest resize read in place); pixels
+     * outside the target map are zero (the conv's zero padding).
+     */
+    static void gather(FloatBuffer src, int channels, int srcH, int srcW, TileGeometry g,
+            int @Nullable [] rowMap, int @Nullable [] colMap, Tensor out) {
+        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
+        FloatBuffer o = out.data();
+        Parallel.forEach(channels, c -> {
+            int plane = c * srcH * srcW;
+            int base = c * positions;
+            for (int t = 0; t < g.count(); t++) {
+                int r0 = g.row(t), c0 = g.col(t);
+                for (int y = 0; y < th; y++) {
+                    int row = r0 + y;
+                    int dst = base + (t * th + y) * tw;
+                    if (row < 0 || row >= g.height()) {
+                        for (int x = 0; x < tw; x++) o.put(dst + x, 0f);
+                        continue;
+                    }
+                    int srcRow = plane + (rowMap == null ? row : rowMap[row]) * srcW;
+                    for (int x = 0; x < tw; x++) {
+                        int col = c0 + x;
+                        o.put(dst + x, col < 0 || col >= g.width() ? 0f : src.get(srcRow + (colMap == null ? col : colMap[col])));
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Tiles in {@code g} of a value held as tiles in another geometry: a pixel covered by one of its
+     * tiles ({@code coverage}) reads that tile, any other pixel the value's cached full-pass map.
+     */
+    static void scatterGather(ActivationCache.Map32 base, Tensor tiles, TileGeometry from, int[] coverage,
+            TileGeometry g, Tensor out) {
+        int channels = out.size() / g.positions();
+        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
+        int h = g.height(), w = g.width();
+        int fth = from.tileHeight(), ftw = from.tileWidth(), fromPositions = from.positions();
+        FloatBuffer o = out.data(), src = tiles.data();
+        Parallel.forEach(channels, c -> {
+            for (int t = 0; t < g.count(); t++) {
+                for (int y = 0; y < th; y++) {
+                    int row = g.row(t) + y;
+                    int dst = c * positions + (t * th + y) * tw;
+                    for (int x = 0; x < tw; x++) {
+                        int col = g.col(t) + x;
+                        float v = 0f;
+                        if (row >= 0 && row < h && col >= 0 && col < w) {
+                            int tile = coverage[row * w + col];
+                            v = tile < 0 ? base.get((c * h + row) * w + col)
+                                    : src.get(c * fromPositions + (tile * fth + row - from.row(tile)) * ftw + col - from.col(tile));
+                        }
+                        o.put(dst + x, v);
+                    }
+                }
+            }
+        });
+    }
+
+    /** For each pixel of the map, the tile of {@code g} that covers it, or -1 (later tiles win). */
+    static int[] coverage(TileGeometry g) {
+        int[] map = new int[g.height() * g.width()];
+        java.util.Arrays.fill(map, -1);
+        for (int t = 0; t < g.count(); t++) {
+            for (int y = Math.max(0, g.row(t)); y < Math.min(g.height(), g.row(t) + g.tileHeight()); y++) {
+                for (int x = Math.max(0, g.col(t)); x < Math.min(g.width(), g.col(t) + g.tileWidth()); x++) {
+                    map[y * g.width() + x] = t;
+                }
+            }
+        }
+        return map;
+    }
+
+    /** Writes the in-map pixels of each tile into the full map {@code dst} [1, C, H, W]. */
+    static void scatter(Tensor tiles, TileGeometry g, Tensor dst) {
+        int channels = dst.shape().c(), h = g.height(), w = g.width();
+        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
+        FloatBuffer src = tiles.data(), d = dst.data();
+        Parallel.forEach(channels, c -> {
+            for (int t = 0; t < g.count(); t++) {
+                for (int y = Math.max(0, -g.row(t)); y < th && g.row(t) + y < h; y++) {
+                    int from = c * positions + (t * th + y) * tw;
+                    int to = (c * h + g.row(t) + y) * w + g.col(t);
+                    for (int x = Math.max(0, -g.col(t)); x < tw && g.col(t) + x < w; x++) d.put(to + x, src.get(from + x));
+                }
+            }
+        });
+    }
+
+    /** Restores the pixels under {@code g}'s tiles in {@code dst} from the cached map. */
+    static void restore(ActivationCache.Map32 base, TileGeometry g, Tensor dst) {
+        int channels = dst.shape().c(), h = g.height(), w = g.width();
+        Parallel.forEach(channels, c -> {
+            for (int t = 0; t < g.count(); t++) {
+                int x0 = Math.max(0, g.col(t)), x1 = Math.min(w, g.col(t) + g.tileWidth());
+                if (x1 <= x0) continue;
+                for (int y = Math.max(0, g.row(t)); y < Math.min(h, g.row(t) + g.tileHeight()); y++) {
+                    int at = (c * h + y) * w + x0;
+                    base.copyTo(at, dst.data(), at, x1 - x0);
+                }
+            }
+        });
+    }
+
+    /**
+     * A padding-free convolution of every tile: one GEMM per panel of tiles,
+     * {@code out[Cout, tiles*oh*ow] = W[Cout, Cin*kh*kw] x cols}.
+     */
+    static void conv(Op.Conv2d op, Tensor in, TileGeometry g, Tensor out, TileGeometry og, FloatBuffer cols) {
+        int cin = op.inChannels(), cout = op.outChannels(), kh = op.kernelH(), kw = op.kernelW(), s = op.stride();
+        int k = cin * kh * kw;
+        int oh = og.tileHeight(), ow = og.tileWidth(), outPositions = og.positions();
+        FloatBuffer weight = op.weight().data();
+        if (kh == 1 && kw == 1 && s == 1) {
+            Blas.sgemm(false, false, cout, outPositions, k, 1f, weight, 0, k, in.data(), 0, outPositions, 0f, out.data(), 0, outPositions);
+        } else {
+            int perTile = oh * ow;
+            int tilesPerPanel = Math.max(1, Math.min(g.count(), CpuKernels.IM2COL_PANEL_FLOATS / (k * perTile)));
+            for (int t0 = 0; t0 < g.count(); t0 += tilesPerPanel) {
+                int tiles = Math.min(tilesPerPanel, g.count() - t0);
+                im2col(op, in.data(), g, t0, tiles, oh, ow, cols);
+                Blas.sgemm(false, false, cout, tiles * perTile, k, 1f, weight, 0, k, cols, 0, tiles * perTile,
+                        0f, out.data(), t0 * perTile, outPositions);
+            }
+        }
+        if (op.bias() != null) {
+            FloatBuffer y = out.data(), bias = op.bias().data();
+            Parallel.forEach(cout, c -> {
+                float b = bias.get(c);
+                for (int i = c * outPositions, end = i + outPositions; i < end; i++) y.put(i, y.get(i) + b);
+            });
+        }
+    }
+
+    private static void im2col(Op.Conv2d op, FloatBuffer x, TileGeometry g, int t0, int tiles, int oh, int ow, FloatBuffer cols) {
+        int kh = op.kernelH(), kw = op.kernelW(), s = op.stride();
+        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
+        int panel = tiles * oh * ow;
+        Parallel.forEach(op.inChannels() * kh * kw, r -> {
+            int c = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
+            int dst = r * panel;
+            for (int t = t0; t < t0 + tiles; t++) {
+                int tileBase = c * positions + t * th * tw;
+                for (int y = 0; y < oh; y++) {
+                    int src = tileBase + (y * s + i) * tw + j;
+                    for (int xo = 0; xo < ow; xo++) cols.put(dst++, x.get(src + xo * s));
+                }
+            }
+        });
+    }
+
+    /** Sets the pixels of tiles that lie outside the map to zero (after an op that does not keep 0 at 0). */
+    static void zeroPadding(Tensor tiles, TileGeometry g) {
+        if (!g.hasPadding()) return;
+        int channels = tiles.size() / g.positions(), th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
+        FloatBuffer d = tiles.data();
+        Parallel.forEach(channels, c -> {
+            for (int t = 0; t < g.count(); t++) {
+                for (int y = 0; y < th; y++) {
+                    int row = g.row(t) + y;
+                    boolean rowOut = row < 0 || row >= g.height();
+                    for (int x = 0; x < tw; x++) {
+                        int col = g.col(t) + x;
+                        if (rowOut || col < 0 || col >= g.width()) d.put(c * positions + (t * th + y) * tw + x, 0f);
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Attention for the query pixels of the tiles only: keys and values are the whole (edited) map.
+     * {@code scores} needs tiles x tokens floats; {@code queries} C x positions floats.
+     */
+    static void attention(Tensor qkv, TileGeometry g, Tensor out, FloatBuffer queries, FloatBuffer scores) {
+        int c = qkv.shape().c() / 3, h = qkv.shape().h(), w = qkv.shape().w(), tokens = h * w;
+        int p = g.positions();
+        gather(qkv.data(), c, h, w, g, null, null, Tensor.wrap(dev.tessera.runtime.tensor.Shape.of(c, p), queries));
+        // scores[i, j] = sum_c q[c, i] k[c, j] / sqrt(C)
+        Blas.sgemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, 0, p, qkv.data(), c * tokens, tokens, 0f, scores, 0, tokens);
+        Parallel.forEach(p, i -> CpuKernels.softmaxRow(scores, i * tokens, tokens));
+        // out[c, i] = sum_j v[c, j] scores[i, j]
+        Blas.sgemm(false, true, c, p, tokens, 1f, qkv.data(), 2 * c * tokens, tokens, scores, 0, tokens, 0f, out.data(), 0, p);
+    }
+}

@@ -1,0 +1,80 @@
+package dev.tessera.runtime.sparse;
+
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Value;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * How one edit is computed: a list of steps over a graph's values that any backend executes. A
+ * value in the sparse pass is either unchanged (read from the activation cache), full (a whole
+ * map), or tiled (a batch of tiles in some {@link TileGeometry}); the steps move values between
+ * those forms and run nodes on full maps or on tiles.
+ */
+public final class SparsePlan {
+
+    /** One step of the plan. */
+    public sealed interface Step {}
+
+    /**
+     * Tiles of {@code value} in {@code geometry}, read from {@code source}: the value itself, or,
+     * when {@code value} is a nearest resize of {@code source}, its input read through the index map.
+     * The source is read in whatever form it has (full, cached, or tiled: then tiles win over the cache).
+     */
+    public record Gather(Value value, TileGeometry geometry, Value source) implements Step {}
+
+    /** The full map of a tiled value: its cached full-pass map with its tiles written over it. */
+    public record Scatter(Value value, TileGeometry geometry) implements Step {}
+
+    /**
+     * A node on full maps, as in the full pass, except that a group norm not run in full mode
+     * applies the affine cached by the full pass instead of recomputing statistics.
+     */
+    public record RunFull(Node node, boolean cachedNorm) implements Step {}
+
+    /**
+     * A node on tiles: inputs in {@code in} (per-channel [N, C] inputs stay full; attention reads
+     * its qkv full), output in {@code out} ({@code in} itself for pointwise ops).
+     */
+    public record RunTiles(Node node, TileGeometry in, TileGeometry out, long macs) implements Step {}
+
+    private final ModelGraph graph;
+    private final List<Step> steps;
+    private final long sparseMacs;
+
+    SparsePlan(ModelGraph graph, List<Step> steps) {
+        this.graph = graph;
+        this.steps = Collections.unmodifiableList(new ArrayList<>(steps));
+        long macs = 0;
+        for (Step s : steps) {
+            if (s instanceof RunTiles t) macs += t.macs();
+            else if (s instanceof RunFull f) macs += f.node().macs();
+        }
+        this.sparseMacs = macs;
+    }
+
+    public ModelGraph graph() {
+        return graph;
+    }
+
+    public List<Step> steps() {
+        return steps;
+    }
+
+    /** Multiply-accumulates of a dense pass of the graph. */
+    public long denseMacs() {
+        return graph.macs();
+    }
+
+    /** Multiply-accumulates of this plan. */
+    public long sparseMacs() {
+        return sparseMacs;
+    }
+
+    @Override
+    public String toString() {
+        return "SparsePlan(" + steps.size() + " steps, " + sparseMacs + " of " + denseMacs() + " MACs)";
+    }
+}

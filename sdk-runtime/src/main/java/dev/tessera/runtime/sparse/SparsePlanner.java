@@ -1,0 +1,214 @@
+package dev.tessera.runtime.sparse;
+
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.graph.Value;
+import dev.tessera.runtime.mask.ActiveBlocks;
+import dev.tessera.runtime.mask.BlockKey;
+import dev.tessera.runtime.mask.BlockSets;
+import dev.tessera.runtime.sparse.SparsePlan.Gather;
+import dev.tessera.runtime.sparse.SparsePlan.RunFull;
+import dev.tessera.runtime.sparse.SparsePlan.RunTiles;
+import dev.tessera.runtime.sparse.SparsePlan.Scatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Rewrites a dense graph into a {@link SparsePlan} for one edit.
+ *
+ * <p>Eligible convolutions run on the gathered active blocks of their input, without padding.
+ * Everything else follows from what each value's readers need (its <em>demand</em>, found walking
+ * the graph backwards): a pointwise node whose output is needed in exactly one tile geometry runs on
+ * those tiles, so normalizations and activations fuse into the gather; a nearest resize needed only
+ * as tiles is read through its index map instead of being materialized; attention whose output is
+ * needed as tiles computes queries for those tiles only; all other nodes run on full maps, and a
+ * tiled value needed full is scattered into its cached map. Values that do not depend on the
+ * edited inputs are not computed at all: the cache holds them.
+ */
+public final class SparsePlanner {
+    /** Demand marker for "the whole map". */
+    private static final Object FULL = "full";
+
+    private final ModelGraph graph;
+    private final SparsePolicy policy;
+    private final boolean[] changed;
+
+    /**
+     * @param editableInputs indices of graph inputs that differ between original and edit; values
+     *     that depend on none of them are taken from the cache
+     */
+    public SparsePlanner(ModelGraph graph, SparsePolicy policy, int... editableInputs) {
+        this.graph = graph;
+        this.policy = policy;
+        this.changed = new boolean[graph.valueCount()];
+        for (int i : editableInputs) changed[graph.inputs().get(i).id()] = true;
+        for (Node n : graph.nodes()) {
+            for (Value in : n.inputs()) changed[n.output().id()] |= changed[in.id()];
+        }
+    }
+
+    public ModelGraph graph() {
+        return graph;
+    }
+
+    public SparsePolicy policy() {
+        return policy;
+    }
+
+    /** Whether {@code v} depends on an edited input (else the sparse pass reads it from the cache). */
+    public boolean changed(Value v) {
+        return changed[v.id()];
+    }
+
+    /**
+     * Whether the conv node may run sparse under the policy, whatever the mask: the values the full
+     * pass must cache are the outputs of these nodes (the bases their tiles are scattered into).
+     */
+    public boolean sparseEligible(Node node) {
+        if (!(node.op() instanceof Op.Conv2d) || !changed[node.output().id()]) return false;
+        if (policy.fullModeNodes().contains(node.name())) return false;
+        return node.inputs().get(0).shape().h() >= policy.minSparseHeight() && node.inputs().get(0).shape().n() == 1;
+    }
+
+    /** Whether the sparse pass applies this group norm's cached affine rather than recomputing statistics. */
+    public boolean usesCachedNorm(Node node) {
+        return node.op() instanceof Op.GroupNorm && changed[node.output().id()]
+                && !policy.fullModeNodes().contains(node.name());
+    }
+
+    /** The block key of an eligible conv. */
+    public BlockKey blockKey(Node node) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        Value x = node.inputs().get(0);
+        int b = policy.blockSize(c.kernelH());
+        return BlockKey.forConv(x.shape().h(), x.shape().w(), c.kernelH(), c.kernelW(), c.stride(), c.stride(),
+                c.padding().top(), c.padding().left(), b, b);
+    }
+
+    public SparsePlan plan(BlockSets blocks) {
+        List<Node> nodes = graph.nodes();
+        Map<Node, TileGeometry> convIn = new HashMap<>();
+        for (Node n : nodes) {
+            if (!sparseEligible(n) || !blocks.masks().contains(n.inputs().get(0).shape().h(), n.inputs().get(0).shape().w())) continue;
+            ActiveBlocks active = blocks.get(blockKey(n));
+            if (active.fraction() <= policy.maxActiveFraction()) convIn.put(n, TileGeometry.of(active));
+        }
+
+        // Backwards: what each value's readers need.
+        List<Set<Object>> demand = new ArrayList<>();
+        for (int i = 0; i < graph.valueCount(); i++) demand.add(new LinkedHashSet<>());
+        demand.get(graph.output().id()).add(FULL);
+        Map<Node, Object> mode = new HashMap<>();
+        for (int i = nodes.size() - 1; i >= 0; i--) {
+            Node n = nodes.get(i);
+            Set<Object> d = demand.get(n.output().id());
+            if (!changed[n.output().id()] || d.isEmpty()) continue;
+            Object single = d.size() == 1 ? d.iterator().next() : FULL;
+            Object m;
+            if (convIn.containsKey(n)) {
+                m = convIn.get(n);
+                demand.get(n.inputs().get(0).id()).add(m);
+            } else if (single instanceof TileGeometry g && isPointwise(n)) {
+                m = g;
+                for (Value in : n.inputs()) demand.get(in.id()).add(isPerChannel(n, in) ? FULL : g);
+            } else if (n.op() instanceof Op.ResizeNearest && !d.contains(FULL)) {
+                m = Op.ResizeNearest.class;
+                demand.get(n.inputs().get(0).id()).add(FULL);
+            } else if (single instanceof TileGeometry g && n.op() instanceof Op.SelfAttention) {
+                m = g;
+                demand.get(n.inputs().get(0).id()).add(FULL);
+            } else {
+                m = FULL;
+                for (Value in : n.inputs()) demand.get(in.id()).add(FULL);
+            }
+            mode.put(n, m);
+        }
+
+        // Forwards: emit steps, converting forms where a reader needs another one.
+        Emitter e = new Emitter();
+        for (Node n : nodes) {
+            Object m = mode.get(n);
+            if (m == null) continue;
+            Value out = n.output();
+            if (convIn.containsKey(n)) {
+                TileGeometry in = convIn.get(n);
+                Op.Conv2d c = (Op.Conv2d) n.op();
+                TileGeometry o = in.convOutput(out.shape().h(), out.shape().w(), c.kernelH(), c.kernelW(), c.stride(),
+                        c.padding().top(), c.padding().left());
+                e.tiles(n.inputs().get(0), in);
+                e.steps.add(new RunTiles(n, in, o, (long) o.positions() * c.outChannels() * c.inChannels() * c.kernelH() * c.kernelW()));
+                e.tiled.put(out.id(), o);
+            } else if (m == Op.ResizeNearest.class) {
+                e.full(n.inputs().get(0));
+                for (Object g : demand.get(out.id())) {
+                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0)));
+                    e.gathered.add(new GatherKey(out.id(), (TileGeometry) g));
+                }
+            } else if (m instanceof TileGeometry g && n.op() instanceof Op.SelfAttention) {
+                e.full(n.inputs().get(0));
+                Value qkv = n.inputs().get(0);
+                long macs = 2L * g.positions() * qkv.shape().h() * qkv.shape().w() * (qkv.shape().c() / 3);
+                e.steps.add(new RunTiles(n, g, g, macs));
+                e.tiled.put(out.id(), g);
+            } else if (m instanceof TileGeometry g) {
+                for (Value in : n.inputs()) {
+                    if (isPerChannel(n, in)) e.full(in);
+                    else e.tiles(in, g);
+                }
+                e.steps.add(new RunTiles(n, g, g, 0));
+                e.tiled.put(out.id(), g);
+            } else {
+                for (Value in : n.inputs()) e.full(in);
+                e.steps.add(new RunFull(n, usesCachedNorm(n)));
+                e.full.add(out.id());
+            }
+        }
+        e.full(graph.output());
+        return new SparsePlan(graph, e.steps);
+    }
+
+    /** Ops that act on each pixel separately, so they commute with gathering tiles. */
+    private boolean isPointwise(Node n) {
+        Op op = n.op();
+        return op instanceof Op.Activation || op instanceof Op.BatchNorm || op instanceof Op.Spade
+                || op instanceof Op.Add || op instanceof Op.SliceChannels || usesCachedNorm(n);
+    }
+
+    /** The [N, C] operand of a per-channel add: broadcast, so it stays a full (tiny) tensor. */
+    private static boolean isPerChannel(Node n, Value in) {
+        return n.op() instanceof Op.Add && in.shape().rank() == 2;
+    }
+
+    private record GatherKey(int value, TileGeometry geometry) {}
+
+    /** Tracks each value's current forms while steps are emitted. */
+    private final class Emitter {
+        final List<SparsePlan.Step> steps = new ArrayList<>();
+        final Map<Integer, TileGeometry> tiled = new HashMap<>();
+        final Set<Integer> full = new HashSet<>();
+        final Set<GatherKey> gathered = new HashSet<>();
+
+        Emitter() {
+            for (Value in : graph.inputs()) full.add(in.id());
+        }
+
+        void full(Value v) {
+            if (!changed[v.id()] || full.contains(v.id())) return;
+            TileGeometry g = tiled.get(v.id());
+            if (g == null) throw new IllegalStateException("no form of value " + v.id() + " to scatter");
+            steps.add(new Scatter(v, g));
+            full.add(v.id());
+        }
+
+        void tiles(Value v, TileGeometry g) {
+            if (g.equals(tiled.get(v.id())) || !gathered.add(new GatherKey(v.id(), g))) return;
+            steps.add(new Gather(v, g, v));
+        }
+    }
+}
