@@ -3,6 +3,7 @@ package dev.tessera.runtime.cpu;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
+import java.nio.Buffer;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.List;
@@ -14,7 +15,7 @@ import org.jspecify.annotations.Nullable;
  */
 final class CpuKernels {
     /** Upper bound, in floats, of one im2col panel: large enough for efficient GEMMs, small enough for cache. */
-    static final int IM2COL_PANEL_FLOATS = 1 << 20;
+    static final int IM2COL_PANEL_FLOATS = 1 << 21;
 
     private CpuKernels() {}
 
@@ -73,29 +74,47 @@ final class CpuKernels {
         }
     }
 
-    /** Rows {@code [y0, y0+rows)} of the im2col matrix: row (c, i, j) holds x[c, y*s - top + i, x*s - left + j]. */
+    /**
+     * Rows {@code [y0, y0+rows)} of the im2col matrix: row (c, i, j) holds x[c, y*s - top + i, x*s - left + j],
+     * zero outside the input. With stride 1 each output row is one bulk copy between zero margins.
+     */
     private static void im2col(Op.Conv2d op, FloatBuffer x, int xOff, int h, int w, int wo, int y0, int rows, FloatBuffer cols) {
         int kh = op.kernelH(), kw = op.kernelW(), s = op.stride();
         int top = op.padding().top(), left = op.padding().left();
         int panel = rows * wo;
         Parallel.forEach(op.inChannels() * kh * kw, r -> {
             int c = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
-            int base = r * panel;
             int plane = xOff + c * h * w;
+            // Output columns whose input column x*s - left + j lies inside [0, w).
+            int first = Math.min(wo, Math.max(0, (left - j + s - 1) / s));
+            int end = Math.max(first, Math.min(wo, (w - 1 + left - j) / s + 1));
+            FloatBuffer src = x.duplicate(), dst = cols.duplicate();
             for (int y = 0; y < rows; y++) {
                 int iy = (y0 + y) * s - top + i;
-                int dst = base + y * wo;
+                int row = r * panel + y * wo;
                 if (iy < 0 || iy >= h) {
-                    for (int ox = 0; ox < wo; ox++) cols.put(dst + ox, 0f);
+                    for (int ox = 0; ox < wo; ox++) cols.put(row + ox, 0f);
                     continue;
                 }
-                int src = plane + iy * w - left + j;
-                for (int ox = 0; ox < wo; ox++) {
-                    int ix = ox * s - left + j;
-                    cols.put(dst + ox, ix >= 0 && ix < w ? x.get(src + ox * s) : 0f);
+                for (int ox = 0; ox < first; ox++) cols.put(row + ox, 0f);
+                for (int ox = end; ox < wo; ox++) cols.put(row + ox, 0f);
+                int from = plane + iy * w + first * s - left + j;
+                if (s == 1) {
+                    copy(src, from, dst, row + first, end - first);
+                } else {
+                    for (int ox = first; ox < end; ox++) cols.put(row + ox, x.get(from + (ox - first) * s));
                 }
             }
         });
+    }
+
+    /** Bulk copy through caller-owned duplicates (no allocation): {@code dst[at..] = src[from..]}. */
+    static void copy(FloatBuffer src, int from, FloatBuffer dst, int at, int count) {
+        ((Buffer) src).limit(from + count);
+        ((Buffer) src).position(from);
+        ((Buffer) dst).limit(at + count);
+        ((Buffer) dst).position(at);
+        dst.put(src);
     }
 
     private static void addPerChannel(FloatBuffer y, int offset, int channels, int plane, FloatBuffer bias) {
@@ -270,7 +289,7 @@ final class CpuKernels {
         for (Tensor part : parts) {
             int partPerSample = part.size() / o.n();
             for (int n = 0; n < o.n(); n++) {
-                copy(part.data(), n * partPerSample, out.data(), n * perSample + offset, partPerSample);
+                copy(part.data().duplicate(), n * partPerSample, out.data().duplicate(), n * perSample + offset, partPerSample);
             }
             offset += partPerSample;
         }
@@ -281,7 +300,7 @@ final class CpuKernels {
         Shape s = x.shape();
         int inner = s.size() / (s.dim(0) * s.dim(1));
         for (int n = 0; n < s.dim(0); n++) {
-            copy(x.data(), (n * s.dim(1) + op.start()) * inner, out.data(), n * op.count() * inner, op.count() * inner);
+            copy(x.data().duplicate(), (n * s.dim(1) + op.start()) * inner, out.data().duplicate(), n * op.count() * inner, op.count() * inner);
         }
     }
 
@@ -301,7 +320,4 @@ final class CpuKernels {
         });
     }
 
-    private static void copy(FloatBuffer src, int srcOffset, FloatBuffer dst, int dstOffset, int count) {
-        Tensor.range(dst, dstOffset, dstOffset + count).put(Tensor.range(src, srcOffset, srcOffset + count));
-    }
 }

@@ -1,6 +1,7 @@
 package dev.tessera.runtime.cpu;
 
 import dev.tessera.InvalidInputException;
+import dev.tessera.NoFullPassException;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
@@ -13,6 +14,7 @@ import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -55,6 +57,7 @@ public final class CpuSparseExecutor {
         ModelGraph g = planner.graph();
         this.cached = new boolean[g.valueCount()];
         cached[g.output().id()] = true;
+        for (Value in : g.inputs()) cached[in.id()] = !planner.changed(in); // checked against later edits
         for (Node n : g.nodes()) {
             if (planner.sparseEligible(n)) cached[n.output().id()] = true;
             if (!planner.changed(n.output())) continue;
@@ -66,8 +69,17 @@ public final class CpuSparseExecutor {
         return planner;
     }
 
+    /** A dense pass that leaves no cache (the baseline an edit is measured against). */
+    public Tensor dense(Tensor... inputs) {
+        return dense.run(inputs);
+    }
+
     /** The full pass on the original inputs: returns the output and fills {@code cache}. */
     public Tensor full(ActivationCache cache, Tensor... inputs) {
+        List<Value> declared = planner.graph().inputs();
+        for (int i = 0; i < Math.min(inputs.length, declared.size()); i++) {
+            if (cached[declared.get(i).id()]) cache.put(declared.get(i).id(), inputs[i]);
+        }
         return dense.run((node, values) -> {
             Value out = node.output();
             if (cached[out.id()]) cache.put(out.id(), values.apply(out));
@@ -89,6 +101,7 @@ public final class CpuSparseExecutor {
     public Tensor sparse(ActivationCache cache, SparsePlan plan, Tensor... inputs) {
         ModelGraph g = planner.graph();
         checkInputs(cache, inputs);
+        if (plan.isNoChange()) return cache.map(g.output().id()).toTensor().copy();
         try {
             for (int i = 0; i < inputs.length; i++) full.put(g.inputs().get(i).id(), inputs[i]);
             for (SparsePlan.Step step : plan.steps()) {
@@ -110,6 +123,9 @@ public final class CpuSparseExecutor {
 
     private void checkInputs(ActivationCache cache, Tensor[] inputs) {
         List<Value> declared = planner.graph().inputs();
+        if (!cache.contains(planner.graph().output().id())) {
+            throw new NoFullPassException("a sparse pass needs the cache of a full pass on the original; run full() first");
+        }
         if (inputs.length != declared.size()) {
             throw new InvalidInputException(planner.graph().name() + " takes " + declared.size() + " inputs, got " + inputs.length);
         }
@@ -120,7 +136,16 @@ public final class CpuSparseExecutor {
                         + expected + " as in the full pass");
             }
             CpuExecutor.requireFinite(inputs[i], "edited input " + i);
+            if (!planner.changed(declared.get(i)) && !sameAs(cache.map(declared.get(i).id()), inputs[i])) {
+                throw new InvalidInputException("input " + i + " differs from the full pass's, but edits may change only inputs "
+                        + Arrays.toString(editable) + "; run a full pass for new values of input " + i);
+            }
         }
+    }
+
+    private static boolean sameAs(ActivationCache.Map32 cached, Tensor t) {
+        for (int i = 0; i < t.size(); i++) if (Float.floatToIntBits(cached.get(i)) != Float.floatToIntBits(t.get(i))) return false;
+        return true;
     }
 
     private void execute(SparsePlan.Step step, ActivationCache cache) {

@@ -51,6 +51,7 @@ final class CpuTileKernels {
      */
     static void scatterGather(ActivationCache.Map32 base, Tensor tiles, TileGeometry from, int[] coverage,
             TileGeometry g, Tensor out) {
+        if (g.count() == 0) return;
         int channels = out.size() / g.positions();
         int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
         int h = g.height(), w = g.width();
@@ -92,6 +93,7 @@ final class CpuTileKernels {
 
     /** Writes the in-map pixels of each tile into the full map {@code dst} [1, C, H, W]. */
     static void scatter(Tensor tiles, TileGeometry g, Tensor dst) {
+        if (g.count() == 0) return;
         int channels = dst.shape().c(), h = g.height(), w = g.width();
         int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
         FloatBuffer src = tiles.data(), d = dst.data();
@@ -126,6 +128,7 @@ final class CpuTileKernels {
      * {@code out[Cout, tiles*oh*ow] = W[Cout, Cin*kh*kw] x cols}.
      */
     static void conv(Op.Conv2d op, Tensor in, TileGeometry g, Tensor out, TileGeometry og, FloatBuffer cols) {
+        if (g.count() == 0) return;
         int cin = op.inChannels(), cout = op.outChannels(), kh = op.kernelH(), kw = op.kernelW(), s = op.stride();
         int k = cin * kh * kw;
         int oh = og.tileHeight(), ow = og.tileWidth(), outPositions = og.positions();
@@ -170,7 +173,7 @@ final class CpuTileKernels {
 
     /** Sets the pixels of tiles that lie outside the map to zero (after an op that does not keep 0 at 0). */
     static void zeroPadding(Tensor tiles, TileGeometry g) {
-        if (!g.hasPadding()) return;
+        if (g.count() == 0 || !g.hasPadding()) return;
         int channels = tiles.size() / g.positions(), th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
         FloatBuffer d = tiles.data();
         Parallel.forEach(channels, c -> {
@@ -192,6 +195,7 @@ final class CpuTileKernels {
      * {@code scores} needs tiles x tokens floats; {@code queries} C x positions floats.
      */
     static void attention(Tensor qkv, TileGeometry g, Tensor out, FloatBuffer queries, FloatBuffer scores) {
+        if (g.count() == 0) return;
         int c = qkv.shape().c() / 3, h = qkv.shape().h(), w = qkv.shape().w(), tokens = h * w;
         int p = g.positions();
         gather(qkv.data(), c, h, w, g, null, null, Tensor.wrap(dev.tessera.runtime.tensor.Shape.of(c, p), queries));

@@ -1,5 +1,8 @@
 package dev.tessera.runtime.models;
 
+import dev.tessera.runtime.mask.MaskRule;
+import dev.tessera.runtime.sparse.SparsePolicy;
+
 /**
  * Hyperparameters of the reference's fused SPADE generator (GauGAN), named as in its options.
  *
@@ -22,6 +25,19 @@ public record GauganConfig(int ngf, int semanticNc, int cropSize, double aspectR
     /** The reference's Cityscapes generator (gaugan/test.py defaults: ngf 64, crop 512, aspect 2, "more"): 35 labels + instance edges, 512x256 output. */
     public static GauganConfig cityscapes() {
         return new GauganConfig(64, 36, 512, 2.0, 6);
+    }
+
+    /**
+     * The reference's sparse setting ({@code num_sparse_layers} 5): residual blocks from G_middle_1
+     * on ("more"; from up_0 with "most") run sparse; fc and conv_img stay dense.
+     */
+    public SparsePolicy sparsePolicy() {
+        return SparsePolicy.of(latentHeight() << (upsamplingLayers == 7 ? 3 : 2), "fc", "conv_img");
+    }
+
+    /** The reference runner's masks: any changed label or edge (dilated by 1), pyramid down to the latent, dilation 2. */
+    public MaskRule maskRule() {
+        return new MaskRule(1e-3f, 1, latentHeight(), latentWidth(), 2);
     }
 
     /** Width of the latent map the generator starts from. */

@@ -103,6 +103,10 @@ public final class ActivationCache {
         bytes += size;
     }
 
+    public boolean contains(int valueId) {
+        return maps.containsKey(valueId);
+    }
+
     public Map32 map(int valueId) {
         Map32 m = maps.get(valueId);
         if (m == null) throw new IllegalStateException("value " + valueId + " is not in the activation cache");

@@ -44,6 +44,16 @@ public final class SparsePlan {
     private final List<Step> steps;
     private final long sparseMacs;
 
+    /** The plan of an edit that changes nothing: the output is the cached original, bit for bit. */
+    public static SparsePlan noChange(ModelGraph graph) {
+        return new SparsePlan(graph, Collections.emptyList());
+    }
+
+    /** Whether this plan leaves everything as the full pass computed it (no steps). */
+    public boolean isNoChange() {
+        return steps.isEmpty();
+    }
+
     SparsePlan(ModelGraph graph, List<Step> steps) {
         this.graph = graph;
         this.steps = Collections.unmodifiableList(new ArrayList<>(steps));

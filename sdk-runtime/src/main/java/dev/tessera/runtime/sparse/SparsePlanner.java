@@ -1,5 +1,6 @@
 package dev.tessera.runtime.sparse;
 
+import dev.tessera.InvalidInputException;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
@@ -91,11 +92,22 @@ public final class SparsePlanner {
                 c.padding().top(), c.padding().left(), b, b);
     }
 
+    /**
+     * The plan of one edit, from its masks. (An edit whose difference mask is empty needs no plan:
+     * use {@link SparsePlan#noChange}.)
+     *
+     * @throws InvalidInputException if the masks lack the resolution of a conv that runs sparse
+     */
     public SparsePlan plan(BlockSets blocks) {
         List<Node> nodes = graph.nodes();
         Map<Node, TileGeometry> convIn = new HashMap<>();
         for (Node n : nodes) {
-            if (!sparseEligible(n) || !blocks.masks().contains(n.inputs().get(0).shape().h(), n.inputs().get(0).shape().w())) continue;
+            if (!sparseEligible(n)) continue;
+            Value x = n.inputs().get(0);
+            if (!blocks.masks().contains(x.shape().h(), x.shape().w())) {
+                throw new InvalidInputException("the edit's masks have no " + x.shape().h() + "x" + x.shape().w()
+                        + " level for " + n.name() + "; they have " + blocks.masks().resolutions());
+            }
             ActiveBlocks active = blocks.get(blockKey(n));
             if (active.fraction() <= policy.maxActiveFraction()) convIn.put(n, TileGeometry.of(active));
         }

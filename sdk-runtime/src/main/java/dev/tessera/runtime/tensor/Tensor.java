@@ -104,6 +104,13 @@ public final class Tensor {
         return new Tensor(newShape, data);
     }
 
+    /** A copy in fresh native memory. */
+    public Tensor copy() {
+        Tensor t = zeros(shape);
+        t.copyFrom(this);
+        return t;
+    }
+
     public void copyFrom(Tensor src) {
         if (src.size() != size()) throw new IllegalArgumentException("copy " + src.shape + " into " + shape);
         data.duplicate().put(src.data.duplicate());
