@@ -20,8 +20,8 @@ final class Demo {
     private Demo() {}
 
     static void run(String[] args) throws IOException {
-        Path caseDir = Path.of(DenseBench.stringOption(args, "--case", "testdata/golden/gaugan"));
-        Path out = Path.of(DenseBench.stringOption(args, "--out", "demo-output"));
+        Path caseDir = Path.of(Bench.stringOption(args, "--case", "testdata/golden/gaugan"));
+        Path out = Path.of(Bench.stringOption(args, "--out", "demo-output"));
         GauganConfig config = new GauganConfig(8, 36, 256, 2.0, 6);
         try (SafetensorsFile weights = SafetensorsFile.open(caseDir.resolve("weights.safetensors"));
                 SafetensorsFile inputs = SafetensorsFile.open(caseDir.resolve("case.safetensors"))) {

@@ -11,11 +11,13 @@ public final class TesseraCli {
         String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
         switch (command) {
             case "demo" -> Demo.run(rest);
-            case "bench" -> DenseBench.run(rest);
+            case "bench" -> Bench.run(rest);
+            case "conform" -> System.exit(Conform.run(rest));
             default -> {
                 System.out.println("usage: tessera <command>");
                 System.out.println("  demo    generate an image and an edited image with the bundled small GauGAN");
-                System.out.println("  bench   dense CPU latency of GauGAN (Cityscapes) and DDPM (church-256), random weights");
+                System.out.println("  conform <case-dir>   dense and sparse outputs against a reference case (golden format)");
+                System.out.println("  bench   CPU latency, dense and sparse, of GauGAN (Cityscapes) and DDPM (church-256), random weights");
                 if (!command.equals("help")) System.exit(2);
             }
         }

@@ -1,0 +1,239 @@
+package dev.tessera.samples;
+
+import dev.tessera.runtime.cpu.Blas;
+import dev.tessera.runtime.cpu.CpuExecutor;
+import dev.tessera.runtime.cpu.CpuSparseExecutor;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.io.RandomWeights;
+import dev.tessera.runtime.mask.BlockSets;
+import dev.tessera.runtime.mask.Mask;
+import dev.tessera.runtime.mask.MaskRule;
+import dev.tessera.runtime.models.DdpmConfig;
+import dev.tessera.runtime.models.DdpmUnet;
+import dev.tessera.runtime.models.Gaugan;
+import dev.tessera.runtime.models.GauganConfig;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.SparsePlan;
+import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.sparse.SparsePolicy;
+import dev.tessera.runtime.tensor.Shape;
+import dev.tessera.runtime.tensor.Tensor;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.Supplier;
+
+/**
+ * CPU latency of the full-size models with random weights: dense (beside OpenBLAS SGEMM throughput
+ * measured in the same process) and sparse at several edit sizes (beside the dense pass and the
+ * MAC ratio). Medians after warm-up; timed in-process around each pass.
+ *
+ * <pre>bench [--model gaugan|ddpm|all] [--runs N] [--warmup N] [--threads N] [--dense-only]
+ *       [--fractions 0.012,0.05,0.2] [--dump-masks DIR]</pre>
+ */
+final class Bench {
+    private final int runs, warmup;
+
+    private Bench(int runs, int warmup) {
+        this.runs = runs;
+        this.warmup = warmup;
+    }
+
+    static void run(String[] args) throws IOException {
+        Bench b = new Bench(intOption(args, "--runs", 5), intOption(args, "--warmup", 2));
+        int threads = intOption(args, "--threads", Runtime.getRuntime().availableProcessors());
+        String model = stringOption(args, "--model", "all");
+        boolean denseOnly = Arrays.asList(args).contains("--dense-only");
+        double[] fractions = Arrays.stream(stringOption(args, "--fractions", "0.012,0.05,0.2").split(","))
+                .mapToDouble(Double::parseDouble).toArray();
+        String dump = stringOption(args, "--dump-masks", "");
+        Blas.setThreads(threads);
+        System.out.printf("threads %d (OpenBLAS %d), warm-up %d, runs %d, medians%n", threads, Blas.threads(), b.warmup, b.runs);
+        double sgemm = sgemmGflops();
+        System.out.printf("OpenBLAS SGEMM 1024x4096x1152: %.1f GFLOP/s%n", sgemm);
+
+        if (model.equals("all") || model.equals("gaugan")) {
+            GauganConfig c = GauganConfig.cityscapes();
+            ModelGraph g = Gaugan.build(c, new RandomWeights(0));
+            Shape in = g.inputs().get(0).shape();
+            int[] labels = randomLabels(in.h(), in.w(), in.c() - 1);
+            Tensor original = oneHot(labels, in);
+            b.dense("GauGAN Cityscapes " + c.outputWidth() + "x" + c.outputHeight(), g, sgemm, original);
+            if (!denseOnly) {
+                for (double f : fractions) {
+                    Mask stroke = Strokes.paint(in.h(), in.w(), f, c.maskRule().dilation(), 11);
+                    int[] edited = labels.clone();
+                    for (int i = 0; i < edited.length; i++) if (stroke.get(i / in.w(), i % in.w())) edited[i] = 21;
+                    b.sparse("gaugan", g, c.sparsePolicy(), c.maskRule(), new Tensor[] {original},
+                            new Tensor[] {oneHot(edited, in)}, dump);
+                }
+            }
+        }
+        if (model.equals("all") || model.equals("ddpm")) {
+            DdpmConfig c = DdpmConfig.church256();
+            ModelGraph g = DdpmUnet.build(c, new RandomWeights(0));
+            Shape in = g.inputs().get(0).shape();
+            Tensor t = Tensor.of(Shape.of(1), new float[] {500f});
+            Tensor original = smoothImage(in);
+            b.dense("DDPM church-256 (one UNet step)", g, sgemm, original, t);
+            if (!denseOnly) {
+                MaskRule rule = c.maskRule(5);
+                for (double f : fractions) {
+                    Mask stroke = Strokes.paint(in.h(), in.w(), f, rule.dilation(), 12);
+                    Tensor edited = original.copy();
+                    int plane = in.h() * in.w();
+                    for (int i = 0; i < plane; i++) {
+                        if (stroke.get(i / in.w(), i % in.w())) for (int ch = 0; ch < 3; ch++) edited.set(ch * plane + i, 0.7f - 0.6f * ch);
+                    }
+                    b.sparse("ddpm", g, c.sparsePolicy(64), rule, new Tensor[] {original, t}, new Tensor[] {edited, t}, dump);
+                }
+            }
+        }
+    }
+
+    private void dense(String label, ModelGraph graph, double sgemmGflops, Tensor... inputs) {
+        CpuExecutor exec = new CpuExecutor(graph);
+        for (int i = 0; i < warmup; i++) exec.run(inputs);
+        exec.setProfiling(true);
+        double median = median(() -> exec.run(inputs));
+        long macs = graph.macs();
+        long convMacs = graph.nodes().stream().filter(n -> n.op() instanceof Op.Conv2d).mapToLong(n -> n.macs()).sum();
+        Map<String, Long> nanos = exec.nanosByOp();
+        double convSeconds = nanos.getOrDefault("Conv2d", 0L) / 1e9 / runs;
+        double convGflops = 2.0 * convMacs / convSeconds / 1e9;
+        System.out.printf("%s dense: median %.3f s, %.2f GMACs, %.1f GFLOP/s overall%n", label, median, macs / 1e9,
+                2.0 * macs / median / 1e9);
+        System.out.printf("  convolutions: %.3f s/run, %.1f GFLOP/s = %.0f%% of SGEMM%n", convSeconds, convGflops,
+                100 * convGflops / sgemmGflops);
+        nanos.forEach((op, ns) -> System.out.printf("  %-18s %8.1f ms/run%n", op, ns / 1e6 / runs));
+    }
+
+    private void sparse(String model, ModelGraph graph, SparsePolicy policy, MaskRule rule, Tensor[] original,
+            Tensor[] edited, String dumpDir) throws IOException {
+        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, policy, 0), 0);
+        Mask difference = rule.difference(original[0], edited[0]);
+        if (!dumpDir.isEmpty()) {
+            writeNpy(difference, Path.of(dumpDir, String.format("%s_%.4f.npy", model, difference.fraction())));
+        }
+        ActivationCache cache = new ActivationCache(ActivationCache.Precision.FP32, Long.MAX_VALUE);
+        exec.full(cache, original);
+        long planStart = System.nanoTime();
+        SparsePlan plan = exec.planner().plan(new BlockSets(rule.pyramid(difference)));
+        double planMs = (System.nanoTime() - planStart) / 1e6;
+        for (int i = 0; i < warmup; i++) exec.dense(edited);
+        double dense = median(() -> exec.dense(edited));
+        for (int i = 0; i < warmup; i++) exec.sparse(cache, plan, edited);
+        exec.setProfiling(true);
+        double sparse = median(() -> exec.sparse(cache, plan, edited));
+        exec.setProfiling(false);
+        double macRatio = (double) plan.denseMacs() / plan.sparseMacs();
+        double speedup = dense / sparse;
+        Map<String, Long> steps = exec.nanosByStep();
+        long total = steps.values().stream().mapToLong(Long::longValue).sum();
+        System.out.printf("%s edit %.2f%%: dense %.3f s, sparse %.3f s, speedup %.2fx, MACs %.2f -> %.2f G (ratio %.2fx),"
+                + " speedup/MAC ratio %.2f, plan %.1f ms, cache %.0f MB%n", model, 100 * difference.fraction(), dense, sparse,
+                speedup, plan.denseMacs() / 1e9, plan.sparseMacs() / 1e9, macRatio, speedup / macRatio, planMs, cache.bytes() / 1e6);
+        steps.forEach((kind, ns) -> System.out.printf("  %-15s %5.1f%%%n", kind, 100.0 * ns / total));
+        exec.resetProfile();
+    }
+
+    private double median(Supplier<Tensor> pass) {
+        double[] seconds = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            long start = System.nanoTime();
+            pass.get();
+            seconds[i] = (System.nanoTime() - start) / 1e9;
+        }
+        Arrays.sort(seconds);
+        return seconds[runs / 2];
+    }
+
+    /** Median throughput of a GEMM shaped like a mid-size 3x3 convolution. */
+    private static double sgemmGflops() {
+        int m = 1024, n = 4096, k = 1152;
+        Tensor a = randomUniform(Shape.of(m, k)), b = randomUniform(Shape.of(k, n)), c = Tensor.zeros(m, n);
+        double[] t = new double[7];
+        for (int i = 0; i < t.length; i++) {
+            long start = System.nanoTime();
+            Blas.sgemm(false, false, m, n, k, 1f, a.data(), 0, k, b.data(), 0, n, 0f, c.data(), 0, n);
+            t[i] = (System.nanoTime() - start) / 1e9;
+        }
+        Arrays.sort(t);
+        return 2.0 * m * n * k / t[t.length / 2] / 1e9;
+    }
+
+    private static Tensor randomUniform(Shape shape) {
+        SplittableRandom r = new SplittableRandom(1);
+        Tensor t = Tensor.zeros(shape);
+        for (int i = 0; i < t.size(); i++) t.set(i, (float) (r.nextDouble() * 2 - 1));
+        return t;
+    }
+
+    /** A smooth image in [-1, 1]: a few low-frequency waves per channel. */
+    private static Tensor smoothImage(Shape shape) {
+        Tensor t = Tensor.zeros(shape);
+        int plane = shape.h() * shape.w();
+        for (int c = 0; c < shape.c(); c++) {
+            for (int y = 0; y < shape.h(); y++) {
+                for (int x = 0; x < shape.w(); x++) {
+                    double v = Math.sin(0.021 * x * (c + 1) + 0.7 * c) * Math.cos(0.017 * y * (2 - c % 2) + 0.3);
+                    t.set(c * plane + y * shape.w() + x, (float) (0.9 * v));
+                }
+            }
+        }
+        return t;
+    }
+
+    /** A label map of random rectangles over {@code labels} classes. */
+    private static int[] randomLabels(int h, int w, int labels) {
+        SplittableRandom r = new SplittableRandom(2);
+        int[] label = new int[h * w];
+        for (int rect = 0; rect < 40; rect++) {
+            int y0 = r.nextInt(h), x0 = r.nextInt(w);
+            int y1 = Math.min(h, y0 + 1 + r.nextInt(h / 2)), x1 = Math.min(w, x0 + 1 + r.nextInt(w / 2));
+            int l = r.nextInt(labels);
+            if (l == 21) l = 7; // 21 is the label edits paint
+            for (int y = y0; y < y1; y++) for (int x = x0; x < x1; x++) label[y * w + x] = l;
+        }
+        return label;
+    }
+
+    /** One-hot labels; the instance-edge channel stays zero (one instance). */
+    private static Tensor oneHot(int[] labels, Shape shape) {
+        Tensor t = Tensor.zeros(shape);
+        int plane = shape.h() * shape.w();
+        for (int i = 0; i < plane; i++) t.set(labels[i] * plane + i, 1f);
+        return t;
+    }
+
+    /** A mask as a NumPy uint8 [H, W] file, so other tools can replay the same edit. */
+    private static void writeNpy(Mask m, Path file) throws IOException {
+        Files.createDirectories(file.getParent());
+        String header = "{'descr': '|u1', 'fortran_order': False, 'shape': (" + m.height() + ", " + m.width() + "), }";
+        StringBuilder padded = new StringBuilder(header);
+        while ((10 + padded.length() + 1) % 64 != 0) padded.append(' ');
+        padded.append('\n');
+        try (OutputStream out = Files.newOutputStream(file)) {
+            out.write(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0});
+            out.write(padded.length() & 0xff);
+            out.write(padded.length() >> 8);
+            out.write(padded.toString().getBytes(StandardCharsets.US_ASCII));
+            for (int y = 0; y < m.height(); y++) for (int x = 0; x < m.width(); x++) out.write(m.get(y, x) ? 1 : 0);
+        }
+    }
+
+    static int intOption(String[] args, String name, int fallback) {
+        return Integer.parseInt(stringOption(args, name, Integer.toString(fallback)));
+    }
+
+    static String stringOption(String[] args, String name, String fallback) {
+        for (int i = 0; i + 1 < args.length; i++) if (args[i].equals(name)) return args[i + 1];
+        return fallback;
+    }
+}
