@@ -25,8 +25,8 @@ import java.util.Map;
  * one graph on the CPU.
  *
  * <p>A value needed whole in the sparse pass lives in a working map kept between edits: the first
- * scatter copies the cached map in, later ones first restore the pixels the previous edit wrote,
- * so a scatter costs in proportion to its tiles. Tiles come from a buffer pool that stops growing
+ * scatter copies the cached map in, later ones against the same cache first restore the pixels the
+ * previous edit wrote, so a scatter costs in proportion to its tiles. Tiles come from a buffer pool that stops growing
  * after the first edits. Not thread-safe: one executor per thread.
  */
 public final class CpuSparseExecutor {
@@ -37,6 +37,8 @@ public final class CpuSparseExecutor {
     private final BufferPool pool = new BufferPool();
     private final Map<Integer, Tensor> working = new HashMap<>();
     private final Map<Integer, TileGeometry> dirty = new HashMap<>();
+    /** The cached map each working map equals outside its dirty tiles (a new cache means a full copy). */
+    private final Map<Integer, ActivationCache.Map32> syncedWith = new HashMap<>();
     private final Map<TileGeometry, int[]> coverage = new HashMap<>();
     private final Map<String, Long> nanosByStep = new HashMap<>();
     private boolean profiling;
@@ -177,9 +179,10 @@ public final class CpuSparseExecutor {
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {
         ActivationCache.Map32 base = cache.map(v.id());
         Tensor dst = working.get(v.id());
-        if (dst == null || !dirty.containsKey(v.id())) {
+        if (dst == null || !dirty.containsKey(v.id()) || syncedWith.get(v.id()) != base) {
             if (dst == null) working.put(v.id(), dst = Tensor.zeros(v.shape()));
             base.copyTo(0, dst.data(), 0, dst.size());
+            syncedWith.put(v.id(), base);
         } else {
             CpuTileKernels.restore(base, dirty.get(v.id()), dst);
         }

@@ -55,6 +55,31 @@ class SparseConformanceTest {
         }
     }
 
+    @Test
+    void consecutiveEditsOnOneExecutorEqualFreshOnes() {
+        try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
+            SparsePlanner planner = new SparsePlanner(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w), ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
+            // A second edit: the golden edit mirrored left-right, so its tiles differ from the first's.
+            Tensor mirrored = original.copy();
+            int w0 = 256, plane = 128 * 256;
+            for (int i = 0; i < mirrored.size(); i++) {
+                int ch = i / plane, p = i % plane, y = p / w0, x = p % w0;
+                mirrored.set(i, edited.get(ch * plane + y * w0 + (w0 - 1 - x)));
+            }
+            CpuSparseExecutor reused = new CpuSparseExecutor(planner, 0);
+            ActivationCache cache = new ActivationCache(ActivationCache.Precision.FP32, Long.MAX_VALUE);
+            reused.full(cache, original);
+            for (Tensor edit : new Tensor[] {edited, mirrored, edited}) {
+                SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(
+                        ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edit))));
+                Tensor fresh = editOnce(planner, ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(
+                        ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edit)), original, edit);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(fresh.toArray(), reused.sparse(cache, plan, edit).toArray());
+            }
+        }
+    }
+
     /** Full pass on the original, then one sparse pass on the edit; extra inputs are shared by both. */
     static Tensor editOnce(SparsePlanner planner, MaskPyramid masks, Tensor original, Tensor edited, Tensor... shared) {
         CpuSparseExecutor exec = new CpuSparseExecutor(planner, 0);
