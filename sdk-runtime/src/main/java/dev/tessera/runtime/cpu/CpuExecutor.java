@@ -28,24 +28,40 @@ public final class CpuExecutor {
     private final ModelGraph graph;
     private final Tensor[] values;
     private final CpuKernels.Scratch scratch;
+    private final Op.Activation[] fused;
+    private final boolean[] aliases;
     private final Map<String, Long> nanosByOp = new TreeMap<>();
     private boolean profiling;
 
     public CpuExecutor(ModelGraph graph) {
+        this(graph, new boolean[graph.valueCount()]);
+    }
+
+    /**
+     * @param observed values (by id) an observer must see as their op computed them, so no
+     *     activation is fused into their producer
+     */
+    public CpuExecutor(ModelGraph graph, boolean[] observed) {
         this.graph = graph;
         this.values = new Tensor[graph.valueCount()];
-        List<List<Value>> releases = releasesAfterEachNode(graph);
+        List<Node> nodes = graph.nodes();
+        this.fused = fuseActivations(graph, observed);
+        this.aliases = new boolean[nodes.size()];
+        for (int i = 0; i < nodes.size(); i++) aliases[i] = isView(nodes.get(i)) || isFusedAway(i);
+        List<List<Value>> releases = releasesAfterEachNode(graph, aliases);
         FloatBuffer[] owned = new FloatBuffer[graph.valueCount()];
         BufferPool pool = new BufferPool();
         int im2colFloats = 1, scoreFloats = 1;
-        for (int i = 0; i < graph.nodes().size(); i++) {
-            Node node = graph.nodes().get(i);
+        for (int i = 0; i < nodes.size(); i++) {
+            Node node = nodes.get(i);
             Value out = node.output();
+            Tensor src = values[node.inputs().get(0).id()];
             if (isView(node)) {
                 Op.SliceChannels slice = (Op.SliceChannels) node.op();
-                Tensor src = values[node.inputs().get(0).id()];
                 int inner = src.size() / src.shape().dim(1);
                 values[out.id()] = src.view(slice.start() * inner, out.shape());
+            } else if (aliases[i]) { // an activation applied in place by its producer
+                values[out.id()] = src;
             } else {
                 owned[out.id()] = pool.take(out.shape().size());
                 values[out.id()] = Tensor.wrap(out.shape(), owned[out.id()]);
@@ -57,6 +73,44 @@ public final class CpuExecutor {
             }
         }
         this.scratch = new CpuKernels.Scratch(Tensor.allocateFloats(im2colFloats), Tensor.allocateFloats(scoreFloats));
+    }
+
+    /**
+     * Activations that can run inside the op producing their input (saving a pass over memory):
+     * the producer is a conv, norm, SPADE or add whose output nothing else reads.
+     * Returns, per node index, the activation to apply at its end (or null).
+     */
+    private static Op.Activation[] fuseActivations(ModelGraph graph, boolean[] observed) {
+        List<Node> nodes = graph.nodes();
+        int[] readers = new int[graph.valueCount()];
+        int[] producer = new int[graph.valueCount()];
+        Arrays.fill(producer, -1);
+        for (int i = 0; i < nodes.size(); i++) {
+            producer[nodes.get(i).output().id()] = i;
+            for (Value in : nodes.get(i).inputs()) readers[in.id()]++;
+        }
+        Op.Activation[] fused = new Op.Activation[nodes.size()];
+        for (Node n : nodes) {
+            if (!(n.op() instanceof Op.Activation act)) continue;
+            Value in = n.inputs().get(0);
+            int p = producer[in.id()];
+            if (p < 0 || readers[in.id()] != 1 || in.id() == graph.output().id() || observed[in.id()] || fused[p] != null) continue;
+            Op op = nodes.get(p).op();
+            boolean fusable = op instanceof Op.Conv2d || op instanceof Op.GroupNorm || op instanceof Op.BatchNorm
+                    || op instanceof Op.Spade || op instanceof Op.Add;
+            if (fusable && !isView(nodes.get(p))) fused[p] = act;
+        }
+        return fused;
+    }
+
+    /** Whether node {@code i} is an activation that its producer applies. */
+    private boolean isFusedAway(int i) {
+        Node n = graph.nodes().get(i);
+        if (!(n.op() instanceof Op.Activation)) return false;
+        for (int p = 0; p < i; p++) {
+            if (fused[p] == n.op() && graph.nodes().get(p).output().id() == n.inputs().get(0).id()) return true;
+        }
+        return false;
     }
 
     public ModelGraph graph() {
@@ -107,9 +161,10 @@ public final class CpuExecutor {
             requireFinite(inputs[i], graph.name() + " input " + i);
             values[declared.get(i).id()] = inputs[i];
         }
-        for (Node node : graph.nodes()) {
+        for (int i = 0; i < graph.nodes().size(); i++) {
+            Node node = graph.nodes().get(i);
             long start = profiling ? System.nanoTime() : 0;
-            execute(node);
+            execute(i);
             if (profiling) nanosByOp.merge(node.op().getClass().getSimpleName(), System.nanoTime() - start, Long::sum);
             if (observer != null) observer.afterNode(node, v -> values[v.id()]);
         }
@@ -118,11 +173,12 @@ public final class CpuExecutor {
         return result;
     }
 
-    private void execute(Node node) {
-        if (isView(node)) return;
+    private void execute(int index) {
+        if (aliases[index]) return;
+        Node node = graph.nodes().get(index);
         Tensor[] in = new Tensor[node.inputs().size()];
         for (int i = 0; i < in.length; i++) in[i] = values[node.inputs().get(i).id()];
-        CpuKernels.run(node.op(), in, values[node.output().id()], scratch);
+        CpuKernels.run(node.op(), in, values[node.output().id()], scratch, fused[index]);
     }
 
     static void requireFinite(Tensor t, String what) {
@@ -140,16 +196,16 @@ public final class CpuExecutor {
     }
 
     /**
-     * For each node (by index), the values no longer needed once it has run. A view keeps its parent
-     * alive while the view is read; the graph output is never released; graph inputs belong to the caller.
+     * For each node (by index), the values no longer needed once it has run. An alias (a view, or a
+     * fused activation) keeps its parent alive while the alias is read; the graph output is never released; graph inputs belong to the caller.
      */
-    private static List<List<Value>> releasesAfterEachNode(ModelGraph graph) {
+    private static List<List<Value>> releasesAfterEachNode(ModelGraph graph, boolean[] aliases) {
         List<Node> nodes = graph.nodes();
         int[] lastReader = new int[graph.valueCount()];
         Arrays.fill(lastReader, -1);
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node n = nodes.get(i);
-            int until = isView(n) ? Math.max(i, lastReader[n.output().id()]) : i;
+            int until = aliases[i] ? Math.max(i, lastReader[n.output().id()]) : i;
             for (Value in : n.inputs()) lastReader[in.id()] = Math.max(lastReader[in.id()], until);
         }
         List<List<Value>> releases = new ArrayList<>();

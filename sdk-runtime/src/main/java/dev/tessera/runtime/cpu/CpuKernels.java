@@ -22,20 +22,27 @@ final class CpuKernels {
     /** Scratch memory an op may need: im2col panels (convolutions), attention scores. */
     record Scratch(FloatBuffer im2col, FloatBuffer scores) {}
 
-    /** Runs {@code op} on {@code in} (one tensor per op input) into {@code out}. */
-    static void run(Op op, Tensor[] in, Tensor out, @Nullable Scratch scratch) {
+    /**
+     * Runs {@code op} on {@code in} (one tensor per op input) into {@code out}, then {@code act} (if not
+     * null) in the same pass: only conv, norms, SPADE and add take one.
+     */
+    static void run(Op op, Tensor[] in, Tensor out, @Nullable Scratch scratch, Op.@Nullable Activation act) {
         Tensor x = in[0];
-        if (op instanceof Op.Conv2d c) conv2d(c, x, out, scratch.im2col());
-        else if (op instanceof Op.GroupNorm gn) groupNorm(gn, x, out);
-        else if (op instanceof Op.BatchNorm bn) batchNorm(bn, x, out);
-        else if (op instanceof Op.Spade sp) spade(sp, x, in[1], out);
+        if (act != null && !(op instanceof Op.Conv2d || op instanceof Op.GroupNorm || op instanceof Op.BatchNorm
+                || op instanceof Op.Spade || op instanceof Op.Add)) {
+            throw new IllegalArgumentException("cannot fuse an activation into " + op);
+        }
+        if (op instanceof Op.Conv2d c) conv2d(c, x, out, scratch.im2col(), act);
+        else if (op instanceof Op.GroupNorm gn) groupNorm(gn, x, out, act);
+        else if (op instanceof Op.BatchNorm bn) batchNorm(bn, x, out, act);
+        else if (op instanceof Op.Spade sp) spade(sp, x, in[1], out, act);
         else if (op instanceof Op.Activation a) activation(a, x, out);
         else if (op instanceof Op.ResizeNearest) resizeNearest(x, out);
         else if (op instanceof Op.SelfAttention) selfAttention(x, out, scratch.scores());
         else if (op instanceof Op.Linear l) linear(l, x, out);
         else if (op instanceof Op.TimestepEmbedding te) timestepEmbedding(te, x, out);
         else if (op instanceof Op.Concat) concat(Arrays.asList(in), out);
-        else if (op instanceof Op.Add) add(x, in[1], out);
+        else if (op instanceof Op.Add) add(x, in[1], out, act);
         else if (op instanceof Op.SliceChannels s) sliceChannels(s, x, out);
         else throw new IllegalStateException("no CPU kernel for " + op);
     }
@@ -45,7 +52,7 @@ final class CpuKernels {
      * im2col matrix is built a panel of output rows at a time so scratch stays bounded; a 1x1
      * stride-1 convolution without padding reads the input directly.
      */
-    static void conv2d(Op.Conv2d op, Tensor x, Tensor out, FloatBuffer cols) {
+    static void conv2d(Op.Conv2d op, Tensor x, Tensor out, FloatBuffer cols, Op.@Nullable Activation act) {
         Shape xs = x.shape();
         Shape ys = out.shape();
         int cin = xs.c(), h = xs.h(), w = xs.w();
@@ -70,7 +77,7 @@ final class CpuKernels {
                             0f, out.data(), yOff + y0 * wo, ho * wo);
                 }
             }
-            if (op.bias() != null) addPerChannel(out.data(), yOff, cout, ho * wo, op.bias().data());
+            if (op.bias() != null || act != null) biasAndActivation(out.data(), yOff, cout, ho * wo, op.bias(), act);
         }
     }
 
@@ -117,21 +124,26 @@ final class CpuKernels {
         dst.put(src);
     }
 
-    private static void addPerChannel(FloatBuffer y, int offset, int channels, int plane, FloatBuffer bias) {
+    private static void biasAndActivation(FloatBuffer y, int offset, int channels, int plane, @Nullable Tensor bias,
+            Op.@Nullable Activation act) {
         Parallel.forEach(channels, c -> {
-            float b = bias.get(c);
+            float b = bias == null ? 0f : bias.get(c);
             int base = offset + c * plane;
-            for (int i = 0; i < plane; i++) y.put(base + i, y.get(base + i) + b);
+            if (act == null) {
+                for (int i = 0; i < plane; i++) y.put(base + i, y.get(base + i) + b);
+            } else {
+                for (int i = 0; i < plane; i++) y.put(base + i, act.apply(y.get(base + i) + b));
+            }
         });
     }
 
-    static void groupNorm(Op.GroupNorm op, Tensor x, Tensor out) {
+    static void groupNorm(Op.GroupNorm op, Tensor x, Tensor out, Op.@Nullable Activation act) {
         Shape s = x.shape();
         int plane = s.h() * s.w();
         float[] scale = new float[s.c()], shift = new float[s.c()];
         for (int n = 0; n < s.n(); n++) {
             groupNormAffine(op, x, n, scale, shift);
-            perChannelAffine(x.data(), out.data(), n * s.c() * plane, s.c(), plane, scale, shift);
+            perChannelAffine(x.data(), out.data(), n * s.c() * plane, s.c(), plane, scale, shift, act);
         }
     }
 
@@ -161,22 +173,23 @@ final class CpuKernels {
         });
     }
 
-    /** {@code y[c, i] = x[c, i] * scale[c] + shift[c]} over {@code channels} planes of {@code plane} floats. */
-    static void perChannelAffine(FloatBuffer x, FloatBuffer y, int offset, int channels, int plane, float[] scale, float[] shift) {
-        Parallel.forEach(channels, c -> affine(x, y, offset + c * plane, plane, scale[c], shift[c]));
+    /** {@code y[c, i] = act(x[c, i] * scale[c] + shift[c])} over {@code channels} planes of {@code plane} floats. */
+    static void perChannelAffine(FloatBuffer x, FloatBuffer y, int offset, int channels, int plane, float[] scale, float[] shift,
+            Op.@Nullable Activation act) {
+        Parallel.forEach(channels, c -> affine(x, y, offset + c * plane, plane, scale[c], shift[c], act));
     }
 
-    static void batchNorm(Op.BatchNorm op, Tensor x, Tensor out) {
+    static void batchNorm(Op.BatchNorm op, Tensor x, Tensor out, Op.@Nullable Activation act) {
         Shape s = x.shape();
         int plane = s.h() * s.w();
         Parallel.forEach(s.n() * s.c(), nc -> {
             int c = nc % s.c();
             float scale = inverseStd(op.runningVar().get(c), op.eps());
-            affine(x.data(), out.data(), nc * plane, plane, scale, -op.runningMean().get(c) * scale);
+            affine(x.data(), out.data(), nc * plane, plane, scale, -op.runningMean().get(c) * scale, act);
         });
     }
 
-    static void spade(Op.Spade op, Tensor x, Tensor gammaBeta, Tensor out) {
+    static void spade(Op.Spade op, Tensor x, Tensor gammaBeta, Tensor out, Op.@Nullable Activation act) {
         Shape s = x.shape();
         int c = s.c(), plane = s.h() * s.w();
         FloatBuffer in = x.data(), gb = gammaBeta.data(), y = out.data();
@@ -189,7 +202,8 @@ final class CpuKernels {
             int bo = go + c * plane;
             for (int i = 0; i < plane; i++) {
                 float normalized = in.get(xo + i) * scale + shift;
-                y.put(xo + i, normalized * (1f + gb.get(go + i)) + gb.get(bo + i));
+                float v = normalized * (1f + gb.get(go + i)) + gb.get(bo + i);
+                y.put(xo + i, act == null ? v : act.apply(v));
             }
         });
     }
@@ -198,8 +212,12 @@ final class CpuKernels {
         return (float) (1.0 / Math.sqrt(var + eps));
     }
 
-    private static void affine(FloatBuffer in, FloatBuffer y, int start, int count, float scale, float shift) {
-        for (int i = start, end = start + count; i < end; i++) y.put(i, in.get(i) * scale + shift);
+    private static void affine(FloatBuffer in, FloatBuffer y, int start, int count, float scale, float shift, Op.@Nullable Activation act) {
+        if (act == null) {
+            for (int i = start, end = start + count; i < end; i++) y.put(i, in.get(i) * scale + shift);
+        } else {
+            for (int i = start, end = start + count; i < end; i++) y.put(i, act.apply(in.get(i) * scale + shift));
+        }
     }
 
     static void activation(Op.Activation op, Tensor x, Tensor out) {
@@ -304,19 +322,25 @@ final class CpuKernels {
         }
     }
 
-    static void add(Tensor a, Tensor b, Tensor out) {
+    static void add(Tensor a, Tensor b, Tensor out, Op.@Nullable Activation act) {
         FloatBuffer x = a.data(), z = b.data(), y = out.data();
         if (a.shape().equals(b.shape())) {
             Parallel.forRanges(a.size(), (start, end) -> {
-                for (int i = start; i < end; i++) y.put(i, x.get(i) + z.get(i));
+                for (int i = start; i < end; i++) {
+                    float v = x.get(i) + z.get(i);
+                    y.put(i, act == null ? v : act.apply(v));
+                }
             });
             return;
         }
         Shape s = a.shape();
         int plane = s.h() * s.w();
         Parallel.forEach(s.n() * s.c(), nc -> {
-            float v = z.get(nc);
-            for (int i = nc * plane, end = i + plane; i < end; i++) y.put(i, x.get(i) + v);
+            float bias = z.get(nc);
+            for (int i = nc * plane, end = i + plane; i < end; i++) {
+                float v = x.get(i) + bias;
+                y.put(i, act == null ? v : act.apply(v));
+            }
         });
     }
 

@@ -19,6 +19,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs full passes (filling an {@link ActivationCache}) and sparse passes ({@link SparsePlan}s) of
@@ -54,7 +55,6 @@ public final class CpuSparseExecutor {
      */
     public CpuSparseExecutor(SparsePlanner planner, int... editableInputs) {
         this.planner = planner;
-        this.dense = new CpuExecutor(planner.graph());
         this.editable = editableInputs.clone();
         ModelGraph g = planner.graph();
         this.cached = new boolean[g.valueCount()];
@@ -65,10 +65,21 @@ public final class CpuSparseExecutor {
             if (!planner.changed(n.output())) continue;
             for (Value in : n.inputs()) if (!planner.changed(in)) cached[in.id()] = true;
         }
+        this.dense = new CpuExecutor(g, cached);
     }
 
     public SparsePlanner planner() {
         return planner;
+    }
+
+    /** Exact bytes a full pass will put in a cache of this precision (for budgets, before running it). */
+    public long cacheBytes(ActivationCache.Precision precision) {
+        long floats = 0;
+        ModelGraph g = planner.graph();
+        for (int id = 0; id < cached.length; id++) if (cached[id]) floats += g.valueById(id).shape().size();
+        long affineFloats = 0;
+        for (Node n : g.nodes()) if (planner.usesCachedNorm(n)) affineFloats += 2L * n.output().shape().c();
+        return floats * (precision == ActivationCache.Precision.FP32 ? Float.BYTES : 2) + affineFloats * Float.BYTES;
     }
 
     /** A dense pass that leaves no cache (the baseline an edit is measured against). */
@@ -78,6 +89,11 @@ public final class CpuSparseExecutor {
 
     /** The full pass on the original inputs: returns the output and fills {@code cache}. */
     public Tensor full(ActivationCache cache, Tensor... inputs) {
+        return full(cache, null, inputs);
+    }
+
+    /** {@link #full(ActivationCache, Tensor...)}, telling {@code observer} (if not null) after each node. */
+    public Tensor full(ActivationCache cache, CpuExecutor.@Nullable NodeObserver observer, Tensor... inputs) {
         List<Value> declared = planner.graph().inputs();
         for (int i = 0; i < Math.min(inputs.length, declared.size()); i++) {
             if (cached[declared.get(i).id()]) cache.put(declared.get(i).id(), inputs[i]);
@@ -91,6 +107,7 @@ public final class CpuSparseExecutor {
                 CpuKernels.groupNormAffine((Op.GroupNorm) node.op(), values.apply(node.inputs().get(0)), 0, scale, shift);
                 cache.putAffine(node.name(), scale, shift);
             }
+            if (observer != null) observer.afterNode(node, values);
         }, inputs);
     }
 
@@ -101,18 +118,31 @@ public final class CpuSparseExecutor {
      *     editable differs from the cached one, or an input holds NaN or Inf
      */
     public Tensor sparse(ActivationCache cache, SparsePlan plan, Tensor... inputs) {
+        return sparse(cache, plan, false, null, inputs);
+    }
+
+    /**
+     * {@link #sparse(ActivationCache, SparsePlan, Tensor...)}; with {@code update}, the edit is then
+     * written into the cache (the reference's "sparse update"), so that the next edit is relative to
+     * this one. {@code observer} (if not null) hears after each step and may throw to cancel: the
+     * cache then stays as it was.
+     */
+    public Tensor sparse(ActivationCache cache, SparsePlan plan, boolean update, @Nullable StepObserver observer,
+            Tensor... inputs) {
         ModelGraph g = planner.graph();
         checkInputs(cache, inputs);
         if (plan.isNoChange()) return cache.map(g.output().id()).toTensor().copy();
         try {
             for (int i = 0; i < inputs.length; i++) full.put(g.inputs().get(i).id(), inputs[i]);
-            for (SparsePlan.Step step : plan.steps()) {
+            List<SparsePlan.Step> steps = plan.steps();
+            for (int i = 0; i < steps.size(); i++) {
                 long start = profiling ? System.nanoTime() : 0;
-                execute(step, cache);
-                if (profiling) nanosByStep.merge(stepKind(step), System.nanoTime() - start, Long::sum);
+                execute(steps.get(i), cache);
+                if (profiling) nanosByStep.merge(stepKind(steps.get(i)), System.nanoTime() - start, Long::sum);
+                if (observer != null) observer.afterStep(i + 1, steps.size());
             }
-            Tensor result = Tensor.zeros(g.output().shape());
-            result.copyFrom(planner.changed(g.output()) ? full.get(g.output().id()) : cache.map(g.output().id()).toTensor());
+            Tensor result = (planner.changed(g.output()) ? full.get(g.output().id()) : cache.map(g.output().id()).toTensor()).copy();
+            if (update) writeBack(cache);
             return result;
         } finally {
             for (FloatBuffer b : borrowed) pool.give(b);
@@ -120,6 +150,27 @@ public final class CpuSparseExecutor {
             tiledAs.clear();
             tiles.clear();
             full.clear();
+        }
+    }
+
+    /** Hears about progress; may throw (e.g. CancelledException) to stop the pass. */
+    public interface StepObserver {
+        void afterStep(int done, int total);
+    }
+
+    /** Writes this pass's changed cached values into the cache: whole maps, or tiles over the old map. */
+    private void writeBack(ActivationCache cache) {
+        for (int id : cache.valueIds()) {
+            ActivationCache.Map32 map = cache.map(id);
+            syncedWith.remove(id); // the working map may predate this update: copy the cache in whole next time
+            Tensor whole = full.get(id);
+            if (whole != null && planner.changed(planner.graph().valueById(id))) {
+                map.write(whole);
+            } else if (tiledAs.containsKey(id)) {
+                Tensor merged = map.toTensor();
+                CpuTileKernels.scatter(tiles.get(id).get(tiledAs.get(id)), tiledAs.get(id), merged);
+                map.write(merged);
+            }
         }
     }
 
@@ -199,11 +250,11 @@ public final class CpuSparseExecutor {
         Tensor x = fullOf(n.inputs().get(0), cache);
         if (s.cachedNorm()) {
             float[][] a = cache.affine(n.name());
-            CpuKernels.perChannelAffine(x.data(), out.data(), 0, v.shape().c(), v.shape().h() * v.shape().w(), a[0], a[1]);
+            CpuKernels.perChannelAffine(x.data(), out.data(), 0, v.shape().c(), v.shape().h() * v.shape().w(), a[0], a[1], null);
         } else {
             Tensor[] args = new Tensor[n.inputs().size()];
             for (int i = 0; i < args.length; i++) args[i] = fullOf(n.inputs().get(i), cache);
-            CpuKernels.run(n.op(), args, out, scratch(n));
+            CpuKernels.run(n.op(), args, out, scratch(n), null);
         }
         full.put(v.id(), out);
     }
@@ -228,7 +279,7 @@ public final class CpuSparseExecutor {
                         scratchFloats(out.positions() * tokens));
             } else if (op instanceof Op.GroupNorm) {
                 float[][] a = cache.affine(n.name());
-                CpuKernels.perChannelAffine(tilesOf(n.inputs().get(0), in).data(), result.data(), 0, v.shape().c(), in.positions(), a[0], a[1]);
+                CpuKernels.perChannelAffine(tilesOf(n.inputs().get(0), in).data(), result.data(), 0, v.shape().c(), in.positions(), a[0], a[1], null);
                 CpuTileKernels.zeroPadding(result, in);
             } else {
                 Tensor[] args = new Tensor[n.inputs().size()];
@@ -236,7 +287,7 @@ public final class CpuSparseExecutor {
                     Value a = n.inputs().get(i);
                     args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
                 }
-                CpuKernels.run(op, args, result, null);
+                CpuKernels.run(op, args, result, null, null);
                 if (!(op instanceof Op.Activation)) CpuTileKernels.zeroPadding(result, in);
             }
         }

@@ -19,6 +19,13 @@ public record ModelGraph(String name, List<Value> inputs, List<Node> nodes, Valu
         return inputs.size() + nodes.size();
     }
 
+    /** The value with this id (an input or a node output). */
+    public Value valueById(int id) {
+        for (Value v : inputs) if (v.id() == id) return v;
+        for (Node n : nodes) if (n.output().id() == id) return n.output();
+        throw new IllegalArgumentException("no value " + id + " in " + name);
+    }
+
     /** Multiply-accumulates of one dense evaluation. */
     public long macs() {
         long total = 0;

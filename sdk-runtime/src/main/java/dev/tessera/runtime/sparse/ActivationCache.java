@@ -32,9 +32,7 @@ public final class ActivationCache {
         private Map32(Tensor t, Precision precision) {
             shape = t.shape();
             if (precision == Precision.FP32) {
-                Tensor copy = Tensor.zeros(t.shape());
-                copy.copyFrom(t);
-                fp32 = copy.data();
+                fp32 = t.copy().data();
                 fp16 = null;
             } else {
                 fp32 = null;
@@ -57,6 +55,16 @@ public final class ActivationCache {
                 Tensor.range(dst, at, at + count).put(Tensor.range(fp32, from, from + count));
             } else {
                 for (int i = 0; i < count; i++) dst.put(at + i, Half.toFloat(fp16.get(from + i)));
+            }
+        }
+
+        /** Replaces the map's contents (a sparse update after an accepted edit). */
+        public void write(Tensor t) {
+            if (t.size() != shape.size()) throw new IllegalArgumentException("write " + t.shape() + " into " + shape);
+            if (fp32 != null) {
+                if (t.data() != fp32) Tensor.range(fp32, 0, fp32.capacity()).put(Tensor.range(t.data(), 0, t.size()));
+            } else {
+                for (int i = 0; i < t.size(); i++) fp16.put(i, Half.fromFloat(t.get(i)));
             }
         }
 

@@ -1,0 +1,107 @@
+package dev.tessera.runtime.session;
+
+import dev.tessera.EditInput;
+import dev.tessera.Image;
+import dev.tessera.InvalidInputException;
+import dev.tessera.LabelMap;
+import dev.tessera.ModelSpec;
+import dev.tessera.runtime.cpu.CpuSparseExecutor;
+import dev.tessera.runtime.mask.BlockSets;
+import dev.tessera.runtime.mask.Mask;
+import dev.tessera.runtime.models.GauganConfig;
+import dev.tessera.runtime.models.SemanticMap;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.SparsePlan;
+import dev.tessera.runtime.tensor.Tensor;
+import java.time.Duration;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/** Label-map editing with GauGAN: one cache, sparse passes against the accepted label map. */
+final class GauganSession extends BaseSession {
+    private final CpuSparseExecutor exec;
+    private @Nullable ActivationCache cache;
+    private long lastMacs;
+    private double lastFraction;
+
+    GauganSession(LoadedModel model) {
+        super(model);
+        exec = new CpuSparseExecutor(model.planner, 0);
+    }
+
+    @Override
+    Image runFull(EditInput original, Run run) {
+        Tensor input = encode(original);
+        ActivationCache.Precision precision = precision(model.spec());
+        model.reserve(this, exec.cacheBytes(precision));
+        ActivationCache fresh = new ActivationCache(precision, model.spec().cacheBudgetBytes());
+        int nodes = model.graph.nodes().size();
+        int[] done = {0};
+        Tensor out = exec.full(fresh, (node, values) -> run.step("full pass", ++done[0], nodes), input);
+        cache = fresh;
+        lastMacs = denseMacs();
+        return toImage(out);
+    }
+
+    @Override
+    Image runEdit(EditInput accepted, EditInput edited, boolean commit, Run run, Map<String, Duration> phases) {
+        Tensor base = encode(accepted), input = encode(edited);
+        long t0 = System.nanoTime();
+        Mask difference = model.maskRule.difference(base, input);
+        long t1 = System.nanoTime();
+        SparsePlan plan = difference.isEmpty() ? SparsePlan.noChange(model.graph)
+                : model.planner.plan(new BlockSets(model.maskRule.pyramid(difference)));
+        long t2 = System.nanoTime();
+        Tensor out = exec.sparse(cache, plan, commit, (done, total) -> run.step("edit", done, total), input);
+        phases.put("mask", Duration.ofNanos(t1 - t0));
+        phases.put("plan", Duration.ofNanos(t2 - t1));
+        phases.put("sparse pass", Duration.ofNanos(System.nanoTime() - t2));
+        lastMacs = plan.sparseMacs();
+        lastFraction = difference.fraction();
+        return toImage(out);
+    }
+
+    private Tensor encode(EditInput in) {
+        GauganConfig c = model.gaugan;
+        if (!(in instanceof LabelMap m)) throw new InvalidInputException("GauGAN edits label maps, got " + in.getClass().getSimpleName());
+        if (m.width() != c.outputWidth() || m.height() != c.outputHeight()) {
+            throw new InvalidInputException("label map is " + m.width() + "x" + m.height() + ", the model takes "
+                    + c.outputWidth() + "x" + c.outputHeight());
+        }
+        return SemanticMap.of(m.labels(), m.instances(), m.height(), m.width(), c.semanticNc() - 1);
+    }
+
+    static Image toImage(Tensor rgb) {
+        return new Image(rgb.shape().w(), rgb.shape().h(), rgb.toArray());
+    }
+
+    static ActivationCache.Precision precision(ModelSpec spec) {
+        return spec.cachePrecision() == ModelSpec.CachePrecision.FP16 ? ActivationCache.Precision.FP16 : ActivationCache.Precision.FP32;
+    }
+
+    @Override
+    long denseMacs() {
+        return model.graph.macs();
+    }
+
+    @Override
+    long lastMacs() {
+        return lastMacs;
+    }
+
+    @Override
+    double lastEditedFraction() {
+        return lastFraction;
+    }
+
+    @Override
+    void dropCache() {
+        cache = null;
+    }
+
+    @Override
+    long cacheBytes() {
+        ActivationCache c = cache;
+        return c == null ? 0 : c.bytes();
+    }
+}
