@@ -15,7 +15,7 @@ import org.jspecify.annotations.Nullable;
  */
 final class CpuKernels {
     /** Upper bound, in floats, of one im2col panel: large enough for efficient GEMMs, small enough for cache. */
-    static final int IM2COL_PANEL_FLOATS = 1 << 21;
+    static final int IM2COL_PANEL_FLOATS = 1 << 23;
 
     private CpuKernels() {}
 
@@ -157,20 +157,31 @@ final class CpuKernels {
         int count = groupChannels * s.h() * s.w();
         FloatBuffer in = x.data();
         Parallel.forEach(op.groups(), g -> {
-            int start = (n * op.groups() + g) * count;
-            double sum = 0, sumSq = 0;
-            for (int i = 0; i < count; i++) {
-                double v = in.get(start + i);
-                sum += v;
-                sumSq += v * v;
-            }
-            double mean = sum / count;
-            double inv = 1.0 / Math.sqrt(Math.max(0, sumSq / count - mean * mean) + op.eps());
+            double[] stats = sumAndSquares(in, (n * op.groups() + g) * count, count);
+            double mean = stats[0] / count;
+            double inv = 1.0 / Math.sqrt(Math.max(0, stats[1] / count - mean * mean) + op.eps());
             for (int c = g * groupChannels; c < (g + 1) * groupChannels; c++) {
                 scale[c] = (float) (op.weight().get(c) * inv);
                 shift[c] = (float) (op.bias().get(c) - mean * op.weight().get(c) * inv);
             }
         });
+    }
+
+    /** Sum and sum of squares in double, four independent accumulators so the adds overlap. */
+    private static double[] sumAndSquares(FloatBuffer x, int start, int count) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+        int i = start, end = start + count, end4 = start + (count & ~3);
+        for (; i < end4; i += 4) {
+            double a = x.get(i), b = x.get(i + 1), c = x.get(i + 2), d = x.get(i + 3);
+            s0 += a; s1 += b; s2 += c; s3 += d;
+            q0 += a * a; q1 += b * b; q2 += c * c; q3 += d * d;
+        }
+        for (; i < end; i++) {
+            double a = x.get(i);
+            s0 += a;
+            q0 += a * a;
+        }
+        return new double[] {s0 + s1 + s2 + s3, q0 + q1 + q2 + q3};
     }
 
     /** {@code y[c, i] = act(x[c, i] * scale[c] + shift[c])} over {@code channels} planes of {@code plane} floats. */
