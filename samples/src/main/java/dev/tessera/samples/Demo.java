@@ -1,63 +1,116 @@
 package dev.tessera.samples;
 
-import dev.tessera.runtime.cpu.CpuExecutor;
-import dev.tessera.runtime.io.SafetensorsFile;
-import dev.tessera.runtime.models.Gaugan;
+import dev.tessera.EditProgress;
+import dev.tessera.EditResult;
+import dev.tessera.EditSession;
+import dev.tessera.Image;
+import dev.tessera.LabelMap;
+import dev.tessera.ModelHandle;
+import dev.tessera.ModelSpec;
+import dev.tessera.Tessera;
+import dev.tessera.runtime.mask.ActiveBlocks;
+import dev.tessera.runtime.mask.BlockKey;
+import dev.tessera.runtime.mask.BlockSets;
+import dev.tessera.runtime.mask.MaskRule;
 import dev.tessera.runtime.models.GauganConfig;
-import dev.tessera.runtime.tensor.Tensor;
+import java.awt.Color;
+import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import javax.imageio.ImageIO;
 
 /**
- * The README's main job, as far as the engine goes today: the small GauGAN of the conformance case
- * (reference weights, a Cityscapes label map and an edited copy) run densely on the CPU backend;
- * prints latency and MACs and writes both images. {@code demo [--case DIR] [--out DIR]}
+ * The README's main job: the bundled GauGAN (trained on procedural scenes, tools/demo_gaugan)
+ * generates an image from the built-in label map, then a scripted brush stroke paints trees across
+ * the road and only the tiles that cover it are recomputed. Writes original.png, edited.png and
+ * side-by-side.png (labels | original | edited, recomputed tiles outlined) and prints dense vs
+ * sparse time and MACs. {@code demo [--out DIR]}
  */
 final class Demo {
     private Demo() {}
 
-    static void run(String[] args) throws IOException {
-        Path caseDir = Path.of(Bench.stringOption(args, "--case", "testdata/golden/gaugan"));
+    static void run(String[] args) throws Exception {
         Path out = Path.of(Bench.stringOption(args, "--out", "demo-output"));
-        GauganConfig config = new GauganConfig(8, 36, 256, 2.0, 6);
-        try (SafetensorsFile weights = SafetensorsFile.open(caseDir.resolve("weights.safetensors"));
-                SafetensorsFile inputs = SafetensorsFile.open(caseDir.resolve("case.safetensors"))) {
-            CpuExecutor exec = new CpuExecutor(Gaugan.build(config, weights));
-            Tensor original = exec.run(inputs.tensor("semantics_original"));
-            long start = System.nanoTime();
-            Tensor edited = exec.run(inputs.tensor("semantics_edited"));
-            double ms = (System.nanoTime() - start) / 1e6;
-            double changed = 0;
-            for (int i = 0; i < edited.size(); i++) changed = Math.max(changed, Math.abs(edited.get(i) - original.get(i)));
+        GauganConfig config = DemoScene.config();
+        Path weights = Files.createTempFile("tessera-demo", ".safetensors");
+        try (InputStream in = Demo.class.getResourceAsStream("/demo/weights.safetensors")) {
+            Files.copy(in, weights, StandardCopyOption.REPLACE_EXISTING);
+        }
+        ModelSpec spec = ModelSpec.gaugan(weights).with("ngf", config.ngf()).with("semantic_nc", config.semanticNc())
+                .with("crop_size", config.cropSize()).with("aspect_ratio", config.aspectRatio()).with("num_upsampling_layers", "more");
+        DemoScene.Scene original = DemoScene.original(config.outputHeight(), config.outputWidth());
+        DemoScene.Scene edited = DemoScene.edited(config.outputHeight(), config.outputWidth());
+        try (ModelHandle model = Tessera.load(spec); EditSession session = model.newSession()) {
+            System.out.println("GauGAN demo model, " + config.outputWidth() + "x" + config.outputHeight() + ", on "
+                    + model.backend() + " (" + model.device() + ")");
+            EditResult generated = session.generateAsync(labelMap(original), Demo::progressBar).get();
+            // Timings after one warm-up of each path (the JIT compiles the sparse kernels on first use).
+            session.editAsync(labelMap(edited), Demo::progressBar).get();
+            session.revert();
+            EditResult edit = session.editAsync(labelMap(edited), Demo::progressBar).get();
+            EditResult dense;
+            try (EditSession fresh = model.newSession()) {
+                fresh.generate(labelMap(edited));
+                dense = fresh.generateAsync(labelMap(edited), Demo::progressBar).get();
+            }
+            System.err.print("\r" + " ".repeat(60) + "\r");
+
             Files.createDirectories(out);
-            writePng(original, out.resolve("original.png"));
-            writePng(edited, out.resolve("edited.png"));
-            System.out.printf("GauGAN %dx%d, CPU backend, dense: %.1f ms, %.2f GMACs; max |edited - original| %.4f%n",
-                    config.outputWidth(), config.outputHeight(), ms, exec.graph().macs() / 1e9, changed);
-            System.out.println("wrote " + out.resolve("original.png") + " and " + out.resolve("edited.png"));
+            ImageIO.write(toImage(generated.image()), "png", out.resolve("original.png").toFile());
+            ImageIO.write(toImage(edit.image()), "png", out.resolve("edited.png").toFile());
+            ImageIO.write(sideBySide(original, generated.image(), edit.image(), recomputedTiles(config, original, edited)),
+                    "png", out.resolve("side-by-side.png").toFile());
+
+            double denseMs = dense.total().toNanos() / 1e6, sparseMs = edit.total().toNanos() / 1e6;
+            System.out.printf("edit: %.2f%% of the label map changed (brush stroke: trees across the road)%n", 100 * edit.editedFraction());
+            System.out.printf("dense (full pass on the edited map): %7.1f ms, %.2f GMACs%n", denseMs, dense.denseMacs() / 1e9);
+            System.out.printf("sparse (incremental edit):           %7.1f ms, %.2f GMACs%n", sparseMs, edit.sparseMacs() / 1e9);
+            System.out.printf("speedup %.1fx at %.1fx fewer MACs; phases %s%n", denseMs / sparseMs, edit.macRatio(), edit.phases());
+            System.out.println("wrote " + out.resolve("original.png") + ", " + out.resolve("edited.png") + ", " + out.resolve("side-by-side.png"));
+        } finally {
+            Files.deleteIfExists(weights);
         }
     }
 
-    /** Writes an RGB tensor [1, 3, H, W] in [-1, 1], stretched to the full 0..255 range to show structure. */
-    static void writePng(Tensor rgb, Path file) throws IOException {
-        int h = rgb.shape().h(), w = rgb.shape().w(), plane = h * w;
-        float min = Float.MAX_VALUE, max = -Float.MAX_VALUE;
-        for (int i = 0; i < rgb.size(); i++) {
-            min = Math.min(min, rgb.get(i));
-            max = Math.max(max, rgb.get(i));
-        }
-        float scale = max > min ? 255f / (max - min) : 0f;
-        BufferedImage image = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                int i = y * w + x, pixel = 0;
-                for (int c = 0; c < 3; c++) pixel = pixel << 8 | Math.round((rgb.get(c * plane + i) - min) * scale);
-                image.setRGB(x, y, pixel);
-            }
-        }
-        ImageIO.write(image, "png", file.toFile());
+    private static LabelMap labelMap(DemoScene.Scene s) {
+        return new LabelMap(s.width(), s.height(), s.labels(), s.instances());
+    }
+
+    /** A one-line progress bar on stderr, redrawn when it grows. */
+    static void progressBar(EditProgress p) {
+        int filled = (int) (30 * p.fraction());
+        if (p.done() > 1 && filled == (int) (30 * (p.done() - 1.0) / p.total())) return;
+        System.err.printf("\r%-10s [%s%s] %3.0f%%", p.phase(), "#".repeat(filled), ".".repeat(30 - filled), 100 * p.fraction());
+    }
+
+    /** The 4x4 output tiles of the last block's convolutions: the pixels the edit recomputed at full resolution. */
+    private static ActiveBlocks recomputedTiles(GauganConfig config, DemoScene.Scene original, DemoScene.Scene edited) {
+        MaskRule rule = config.maskRule();
+        BlockSets blocks = new BlockSets(rule.pyramid(rule.difference(original.semantics(), edited.semantics())));
+        return blocks.get(BlockKey.forConv(config.outputHeight(), config.outputWidth(), 3, 1, 1, 6));
+    }
+
+    private static BufferedImage sideBySide(DemoScene.Scene labels, Image before, Image after, ActiveBlocks tiles) {
+        int w = before.width(), h = before.height();
+        BufferedImage out = new BufferedImage(3 * w, h, BufferedImage.TYPE_INT_RGB);
+        out.setRGB(0, 0, w, h, DemoScene.colorize(labels.labels()), 0, w);
+        out.setRGB(w, 0, w, h, before.toRgbPixels(), 0, w);
+        out.setRGB(2 * w, 0, w, h, after.toRgbPixels(), 0, w);
+        Graphics2D g = out.createGraphics();
+        g.setColor(new Color(255, 40, 40));
+        int tile = 4; // a 6x6 input block of a 3x3 conv yields a 4x4 output tile one pixel in
+        for (int i = 0; i < tiles.count(); i++) g.drawRect(2 * w + tiles.col(i) + 1, tiles.row(i) + 1, tile - 1, tile - 1);
+        g.dispose();
+        return out;
+    }
+
+    private static BufferedImage toImage(Image image) {
+        BufferedImage out = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_INT_RGB);
+        out.setRGB(0, 0, image.width(), image.height(), image.toRgbPixels(), 0, image.width());
+        return out;
     }
 }
