@@ -13,11 +13,15 @@ public final class TesseraCli {
             case "demo" -> Demo.run(rest);
             case "bench" -> Bench.run(rest);
             case "conform" -> System.exit(Conform.run(rest));
+            case "edit" -> Edit.run(rest);
+            case "devices" -> Devices.run();
             default -> {
                 System.out.println("usage: tessera <command>");
-                System.out.println("  demo    generate an image and an edited image with the bundled small GauGAN");
-                System.out.println("  conform <case-dir>   dense and sparse outputs against a reference case (golden format)");
-                System.out.println("  bench   CPU latency, dense and sparse, of GauGAN (Cityscapes) and DDPM (church-256), random weights");
+                System.out.println("  demo     generate an image and an edited image with the bundled small GauGAN");
+                System.out.println("  edit     --model gaugan|ddpm --weights W --original A.png --edited B.png [--out DIR] [--set k=v]");
+                System.out.println("  devices  backends and devices, best first");
+                System.out.println("  conform  <case-dir>: dense and sparse outputs against a reference case (golden format)");
+                System.out.println("  bench    CPU latency, dense and sparse, of GauGAN (Cityscapes) and DDPM (church-256), random weights");
                 if (!command.equals("help")) System.exit(2);
             }
         }

@@ -354,9 +354,9 @@ public final class CpuSparseExecutor {
     }
 
     private static String stepKind(SparsePlan.Step step) {
-        if (step instanceof SparsePlan.Gather) return "gather";
+        if (step instanceof SparsePlan.Gather g) return g.source() != g.value() ? "gather (through resize)" : "gather";
         if (step instanceof SparsePlan.Scatter) return "scatter";
-        if (step instanceof SparsePlan.RunFull) return "full ops";
+        if (step instanceof SparsePlan.RunFull f) return "full " + f.node().op().getClass().getSimpleName();
         Op op = ((SparsePlan.RunTiles) step).node().op();
         if (op instanceof Op.Conv2d) return "tile conv";
         if (op instanceof Op.SelfAttention) return "tile attention";
