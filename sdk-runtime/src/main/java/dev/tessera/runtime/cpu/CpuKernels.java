@@ -115,6 +115,20 @@ final class CpuKernels {
         });
     }
 
+    /** {@code dst[0..count) = src[from..]} through a caller-owned duplicate {@code src}. */
+    static void copyInto(FloatBuffer src, int from, float[] dst, int count) {
+        ((Buffer) src).limit(from + count);
+        ((Buffer) src).position(from);
+        src.get(dst, 0, count);
+    }
+
+    /** {@code dst[at..] = src[0..count)} through a caller-owned duplicate {@code dst}. */
+    static void copyFrom(float[] src, FloatBuffer dst, int at, int count) {
+        ((Buffer) dst).limit(at + count);
+        ((Buffer) dst).position(at);
+        dst.put(src, 0, count);
+    }
+
     /** Bulk copy through caller-owned duplicates (no allocation): {@code dst[at..] = src[from..]}. */
     static void copy(FloatBuffer src, int from, FloatBuffer dst, int at, int count) {
         ((Buffer) src).limit(from + count);

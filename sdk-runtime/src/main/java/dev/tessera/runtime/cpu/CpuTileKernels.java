@@ -154,21 +154,42 @@ final class CpuTileKernels {
         }
     }
 
+    /**
+     * Rows (c, i, j) of the im2col matrix of tiles {@code [t0, t0+tiles)}. Each row is built in a
+     * heap array from a bulk copy of channel c's tiles and written back in bulk: element-wise
+     * access to native buffers costs a bounds check per float.
+     */
     private static void im2col(Op.Conv2d op, FloatBuffer x, TileGeometry g, int t0, int tiles, int oh, int ow, FloatBuffer cols) {
         int kh = op.kernelH(), kw = op.kernelW(), s = op.stride();
-        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
+        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions(), perTile = th * tw;
         int panel = tiles * oh * ow;
         Parallel.forEach(op.inChannels() * kh * kw, r -> {
             int c = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
-            int dst = r * panel;
-            for (int t = t0; t < t0 + tiles; t++) {
-                int tileBase = c * positions + t * th * tw;
+            Scratch scratch = SCRATCH.get();
+            float[] src = scratch.floats(0, tiles * perTile), row = scratch.floats(1, panel);
+            FloatBuffer in = x.duplicate(), out = cols.duplicate();
+            CpuKernels.copyInto(in, c * positions + t0 * perTile, src, tiles * perTile);
+            int d = 0;
+            for (int t = 0; t < tiles; t++) {
                 for (int y = 0; y < oh; y++) {
-                    int src = tileBase + (y * s + i) * tw + j;
-                    for (int xo = 0; xo < ow; xo++) cols.put(dst++, x.get(src + xo * s));
+                    int from = t * perTile + (y * s + i) * tw + j;
+                    for (int xo = 0; xo < ow; xo++) row[d++] = src[from + xo * s];
                 }
             }
+            CpuKernels.copyFrom(row, out, r * panel, panel);
         });
+    }
+
+    /** Per-thread heap arrays, grown on demand, so kernels allocate nothing in steady state. */
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static final class Scratch {
+        private final float[][] arrays = new float[2][0];
+
+        float[] floats(int slot, int count) {
+            if (arrays[slot].length < count) arrays[slot] = new float[count];
+            return arrays[slot];
+        }
     }
 
     /** Sets the pixels of tiles that lie outside the map to zero (after an op that does not keep 0 at 0). */

@@ -105,7 +105,7 @@ public sealed interface Op {
                 case RELU: return v > 0 ? v : 0f;
                 case LEAKY_RELU: return v > 0 ? v : v * slope;
                 case SILU: return v * FastMath.sigmoid(v);
-                default: return (float) Math.tanh(v);
+                default: return 2f * FastMath.sigmoid(2f * v) - 1f; // tanh; Math.tanh is StrictMath's, slow
             }
         }
 
