@@ -126,12 +126,12 @@ final class Conform {
     }
 
     private static boolean report(String label, Tensor expected, Tensor actual) {
-        double maxErr = 0, maxRef = 0;
-        for (int i = 0; i < expected.size(); i++) {
-            maxErr = Math.max(maxErr, Math.abs(actual.get(i) - expected.get(i)));
-            maxRef = Math.max(maxRef, Math.abs(expected.get(i)));
+        if (!expected.shape().equals(actual.shape())) {
+            System.out.printf("%-30s shape %s, reference %s  FAIL%n", label, actual.shape(), expected.shape());
+            return false;
         }
-        boolean ok = expected.shape().equals(actual.shape()) && maxErr <= TOLERANCE * maxRef;
+        double maxErr = actual.maxAbsDifference(expected), maxRef = expected.maxAbs();
+        boolean ok = maxErr <= TOLERANCE * maxRef;
         System.out.printf("%-30s max abs error %.3e, relative %.3e  %s%n", label, maxErr, maxErr / maxRef, ok ? "ok" : "FAIL");
         return ok;
     }

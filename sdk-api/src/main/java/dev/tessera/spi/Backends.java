@@ -22,6 +22,12 @@ public final class Backends {
         return list;
     }
 
+    /** The best-ranked available provider (the CPU backend is always available). */
+    public static BackendProvider best() {
+        for (BackendProvider p : all()) if (p.unavailableReason() == null) return p;
+        throw new BackendUnavailableException("no backend is available (is sdk-runtime on the class path?)");
+    }
+
     /**
      * The provider to use: {@code requested} if given, else the one TESSERA_BACKEND names, else the
      * best-ranked available one.
@@ -44,7 +50,6 @@ public final class Backends {
             for (BackendProvider p : all) names.add(p.name());
             throw new BackendUnavailableException("no backend named '" + name + "'; found " + names);
         }
-        for (BackendProvider p : all) if (p.unavailableReason() == null) return p;
-        throw new BackendUnavailableException("no backend is available (is sdk-runtime on the class path?)");
+        return best();
     }
 }

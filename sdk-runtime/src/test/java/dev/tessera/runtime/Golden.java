@@ -29,11 +29,7 @@ public final class Golden {
     /** Asserts the tolerance, prints the figures, and returns max |actual - expected|. */
     public static double assertMatches(String label, Tensor expected, Tensor actual) {
         assertEquals(expected.shape(), actual.shape(), label + ": shape");
-        double maxErr = 0, maxRef = 0;
-        for (int i = 0; i < expected.size(); i++) {
-            maxErr = Math.max(maxErr, Math.abs(actual.get(i) - expected.get(i)));
-            maxRef = Math.max(maxRef, Math.abs(expected.get(i)));
-        }
+        double maxErr = actual.maxAbsDifference(expected), maxRef = expected.maxAbs();
         System.out.printf("%-28s max|err| %.3e  max|ref| %.3e  relative %.3e%n", label, maxErr, maxRef, maxErr / maxRef);
         assertTrue(maxErr <= RELATIVE_TOLERANCE * maxRef,
                 label + ": max |err| " + maxErr + " exceeds " + RELATIVE_TOLERANCE + " x max |ref| " + maxRef);

@@ -20,7 +20,7 @@ public final class Blas {
      * passes and low-resolution layers are made of such GEMMs.
      */
     static final long SINGLE_THREAD_MACS = 1L << 30;
-    static final int SINGLE_THREAD_COLUMNS = 1024;
+    static final int SINGLE_THREAD_COLUMNS = 512;
 
     private static volatile int threads = Runtime.getRuntime().availableProcessors();
     private static int current = -1;

@@ -42,10 +42,9 @@ abstract class BaseSession implements EditSession {
 
     abstract long denseMacs();
 
-    /** MACs of the last edit (or the dense MACs after a full pass). */
-    abstract long lastMacs();
-
-    abstract double lastEditedFraction();
+    /** Set by {@link #runFull} and {@link #runEdit}: MACs of the last run, share of the input it changed. */
+    long lastMacs;
+    double lastFraction;
 
     abstract void dropCache();
 
@@ -101,7 +100,7 @@ abstract class BaseSession implements EditSession {
             Image image = runEdit(base, edited, false, run, phases);
             pendingInput = edited;
             pendingImage = image;
-            return result(image, lastEditedFraction(), lastMacs(), phases, recomputed);
+            return result(image, lastFraction, lastMacs, phases, recomputed);
         });
     }
 

@@ -28,8 +28,6 @@ final class DiffusionSession extends BaseSession {
     private final Tensor noise;
     private ActivationCache @Nullable [] caches;
     private Tensor[] baseline; // accepted trajectory after each step (blended outside edit masks)
-    private long lastMacs;
-    private double lastFraction;
 
     DiffusionSession(LoadedModel model, int noiseLevel, int steps, long seed) {
         super(model);
@@ -110,16 +108,6 @@ final class DiffusionSession extends BaseSession {
     @Override
     long denseMacs() {
         return model.graph.macs() * sdedit.steps();
-    }
-
-    @Override
-    long lastMacs() {
-        return lastMacs;
-    }
-
-    @Override
-    double lastEditedFraction() {
-        return lastFraction;
     }
 
     @Override

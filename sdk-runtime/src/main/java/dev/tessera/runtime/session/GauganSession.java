@@ -21,8 +21,6 @@ import org.jspecify.annotations.Nullable;
 final class GauganSession extends BaseSession {
     private final CpuSparseExecutor exec;
     private @Nullable ActivationCache cache;
-    private long lastMacs;
-    private double lastFraction;
 
     GauganSession(LoadedModel model) {
         super(model);
@@ -82,16 +80,6 @@ final class GauganSession extends BaseSession {
     @Override
     long denseMacs() {
         return model.graph.macs();
-    }
-
-    @Override
-    long lastMacs() {
-        return lastMacs;
-    }
-
-    @Override
-    double lastEditedFraction() {
-        return lastFraction;
     }
 
     @Override

@@ -16,7 +16,6 @@ import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.sparse.SparsePolicy;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -179,9 +178,5 @@ final class LoadedModel implements ModelHandle {
         int i = names.indexOf(String.valueOf(v));
         if (i < 0) throw new InvalidInputException("num_upsampling_layers must be one of " + names + ", got " + v);
         return 5 + i;
-    }
-
-    static <T> List<T> unmodifiable(List<T> l) {
-        return Collections.unmodifiableList(l);
     }
 }

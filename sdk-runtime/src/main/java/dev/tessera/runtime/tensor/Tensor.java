@@ -104,6 +104,21 @@ public final class Tensor {
         return new Tensor(newShape, data);
     }
 
+    /** max |this - other| over all elements; the shapes must be equal. */
+    public double maxAbsDifference(Tensor other) {
+        if (!other.shape.equals(shape)) throw new IllegalArgumentException("compare " + shape + " with " + other.shape);
+        double max = 0;
+        for (int i = 0, n = size(); i < n; i++) max = Math.max(max, Math.abs(data.get(i) - other.data.get(i)));
+        return max;
+    }
+
+    /** max |element|. */
+    public double maxAbs() {
+        double max = 0;
+        for (int i = 0, n = size(); i < n; i++) max = Math.max(max, Math.abs(data.get(i)));
+        return max;
+    }
+
     /** A copy in fresh native memory. */
     public Tensor copy() {
         Tensor t = zeros(shape);

@@ -29,7 +29,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -180,7 +179,4 @@ class SessionTest {
         assertTrue(e.getMessage().contains("no backend named 'quantum'"), e.getMessage());
         assertEquals("cpu", Backends.choose("cpu").name());
     }
-
-    @AfterAll
-    static void done() {}
 }

@@ -54,8 +54,7 @@ class ActivationCacheTest {
                 bytes[p.ordinal()] = cache.bytes();
             }
             assertTrue(bytes[1] < 0.51 * bytes[0], bytes[1] + " vs " + bytes[0]);
-            double maxErr = 0;
-            for (int i = 0; i < outputs[0].size(); i++) maxErr = Math.max(maxErr, Math.abs(outputs[0].get(i) - outputs[1].get(i)));
+            double maxErr = outputs[0].maxAbsDifference(outputs[1]);
             System.out.printf("gaugan fp16 cache: %d bytes (fp32 %d), max |fp16 - fp32| %.2e%n", bytes[1], bytes[0], maxErr);
             assertTrue(maxErr < 1e-3, "fp16 cache error " + maxErr);
         }

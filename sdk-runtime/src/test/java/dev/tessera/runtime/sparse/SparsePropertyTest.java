@@ -122,11 +122,7 @@ class SparsePropertyTest {
     }
 
     private static void assertClose(Tensor expected, Tensor actual, String label) {
-        double maxErr = 0, maxRef = 0;
-        for (int i = 0; i < expected.size(); i++) {
-            maxErr = Math.max(maxErr, Math.abs(expected.get(i) - actual.get(i)));
-            maxRef = Math.max(maxRef, Math.abs(expected.get(i)));
-        }
+        double maxErr = actual.maxAbsDifference(expected), maxRef = expected.maxAbs();
         assertTrue(maxErr <= 1e-5 * Math.max(1, maxRef), label + ": max |err| " + maxErr + ", max |ref| " + maxRef);
     }
 }
