@@ -116,7 +116,7 @@ final class Bench {
 
     private void sparse(String model, ModelGraph graph, SparsePolicy policy, MaskRule rule, Tensor[] original,
             Tensor[] edited, String dumpDir) throws IOException {
-        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, policy, 0), 0);
+        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, policy, 0));
         Mask difference = rule.difference(original[0], edited[0]);
         if (!dumpDir.isEmpty()) {
             writeNpy(difference, Path.of(dumpDir, String.format("%s_%.4f.npy", model, difference.fraction())));

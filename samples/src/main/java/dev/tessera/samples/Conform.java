@@ -57,7 +57,7 @@ final class Conform {
                 System.err.println("conform: case '" + kind + "' is not supported (conv, gaugan, ddpm are)");
                 return 2;
             }
-            CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(k.graph, k.policy, 0), 0);
+            CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(k.graph, k.policy, 0));
             ActivationCache cache = new ActivationCache(ActivationCache.Precision.FP32, Long.MAX_VALUE);
             boolean ok = report("dense  full_original", c.tensor("full_original"), exec.full(cache, k.inputs(k.original)));
             ok &= report("dense  dense_edited", c.tensor("dense_edited"), exec.dense(k.inputs(k.edited)));

@@ -13,8 +13,6 @@ import dev.tessera.runtime.mask.BlockKey;
 import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.mask.MaskRule;
 import dev.tessera.runtime.models.GauganConfig;
-import java.awt.Color;
-import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.InputStream;
@@ -100,11 +98,22 @@ final class Demo {
         out.setRGB(0, 0, w, h, DemoScene.colorize(labels.labels()), 0, w);
         out.setRGB(w, 0, w, h, before.toRgbPixels(), 0, w);
         out.setRGB(2 * w, 0, w, h, after.toRgbPixels(), 0, w);
-        Graphics2D g = out.createGraphics();
-        g.setColor(new Color(255, 40, 40));
-        int tile = 4; // a 6x6 input block of a 3x3 conv yields a 4x4 output tile one pixel in
-        for (int i = 0; i < tiles.count(); i++) g.drawRect(2 * w + tiles.col(i) + 1, tiles.row(i) + 1, tile - 1, tile - 1);
-        g.dispose();
+        // Outline the union of the recomputed 4x4 output tiles (a 6x6 input block of a 3x3 conv yields
+        // the 4x4 tile one pixel in): red where a recomputed pixel has a neighbour that was not.
+        boolean[] recomputed = new boolean[w * h];
+        for (int i = 0; i < tiles.count(); i++) {
+            for (int y = Math.max(0, tiles.row(i) + 1); y < Math.min(h, tiles.row(i) + 5); y++) {
+                for (int x = Math.max(0, tiles.col(i) + 1); x < Math.min(w, tiles.col(i) + 5); x++) recomputed[y * w + x] = true;
+            }
+        }
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                if (!recomputed[y * w + x]) continue;
+                boolean edge = y == 0 || x == 0 || y == h - 1 || x == w - 1 || !recomputed[(y - 1) * w + x]
+                        || !recomputed[(y + 1) * w + x] || !recomputed[y * w + x - 1] || !recomputed[y * w + x + 1];
+                if (edge) out.setRGB(2 * w + x, y, 0xFF2828);
+            }
+        }
         return out;
     }
 

@@ -14,7 +14,6 @@ import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -27,14 +26,13 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A value needed whole in the sparse pass lives in a working map kept between edits: the first
  * scatter copies the cached map in, later ones against the same cache first restore the pixels the
- * previous edit wrote, so a scatter costs in proportion to its tiles. Tiles come from a buffer pool that stops growing
- * after the first edits. Not thread-safe: one executor per thread.
+ * previous edit wrote, so a scatter costs in proportion to its tiles. Tiles come from a buffer pool
+ * that stops growing after the first edits. Not thread-safe: one executor per thread.
  */
 public final class CpuSparseExecutor {
     private final SparsePlanner planner;
     private final CpuExecutor dense;
     private final boolean[] cached;
-    private final int[] editable;
     private final BufferPool pool = new BufferPool();
     private final Map<Integer, Tensor> working = new HashMap<>();
     private final Map<Integer, TileGeometry> dirty = new HashMap<>();
@@ -50,12 +48,9 @@ public final class CpuSparseExecutor {
     private final Map<Integer, Tensor> full = new HashMap<>();
     private final List<FloatBuffer> borrowed = new ArrayList<>();
 
-    /**
-     * @param editableInputs the graph inputs an edit changes; the others must equal the full pass's
-     */
-    public CpuSparseExecutor(SparsePlanner planner, int... editableInputs) {
+    /** Inputs the planner does not count as edited must be equal in the full and the sparse pass. */
+    public CpuSparseExecutor(SparsePlanner planner) {
         this.planner = planner;
-        this.editable = editableInputs.clone();
         ModelGraph g = planner.graph();
         this.cached = new boolean[g.valueCount()];
         cached[g.output().id()] = true;
@@ -190,8 +185,8 @@ public final class CpuSparseExecutor {
             }
             CpuExecutor.requireFinite(inputs[i], "edited input " + i);
             if (!planner.changed(declared.get(i)) && !sameAs(cache.map(declared.get(i).id()), inputs[i])) {
-                throw new InvalidInputException("input " + i + " differs from the full pass's, but edits may change only inputs "
-                        + Arrays.toString(editable) + "; run a full pass for new values of input " + i);
+                throw new InvalidInputException("input " + i + " differs from the full pass's, but edits may not change it;"
+                        + " run a full pass for new values of input " + i);
             }
         }
     }

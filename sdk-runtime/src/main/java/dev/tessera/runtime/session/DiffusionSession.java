@@ -38,7 +38,7 @@ final class DiffusionSession extends BaseSession {
         int[] timesteps = new int[steps];
         for (int i = 0; i < steps; i++) timesteps[i] = (int) Math.round((double) i * noiseLevel / (steps - 1));
         this.sdedit = new SdEdit(NoiseSchedule.ddpmDefault(), timesteps);
-        this.exec = new CpuSparseExecutor(model.planner, 0);
+        this.exec = new CpuSparseExecutor(model.planner);
         int r = model.ddpm.resolution();
         this.noise = Tensor.zeros(Shape.nchw(1, 3, r, r));
         Random random = new Random(seed);

@@ -24,7 +24,7 @@ final class GauganSession extends BaseSession {
 
     GauganSession(LoadedModel model) {
         super(model);
-        exec = new CpuSparseExecutor(model.planner, 0);
+        exec = new CpuSparseExecutor(model.planner);
     }
 
     @Override

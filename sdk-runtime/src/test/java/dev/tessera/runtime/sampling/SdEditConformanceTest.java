@@ -22,7 +22,7 @@ class SdEditConformanceTest {
         try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
             SparsePlanner planner = new SparsePlanner(DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w),
                     ModelsForTests.GOLDEN_DDPM.sparsePolicy(32), 0);
-            CpuSparseExecutor exec = new CpuSparseExecutor(planner, 0);
+            CpuSparseExecutor exec = new CpuSparseExecutor(planner);
             Tensor original = c.tensor("x0_original"), edited = c.tensor("x0_edited"), noise = c.tensor("noise");
             Mask mask = Mask.fromTensor(c.tensor("difference_mask"));
             SdEdit sdedit = new SdEdit(NoiseSchedule.ddpmDefault(), new int[] {0, 100, 200});

@@ -47,7 +47,7 @@ class ActivationCacheTest {
             Tensor[] outputs = new Tensor[2];
             long[] bytes = new long[2];
             for (ActivationCache.Precision p : ActivationCache.Precision.values()) {
-                CpuSparseExecutor exec = new CpuSparseExecutor(planner, 0);
+                CpuSparseExecutor exec = new CpuSparseExecutor(planner);
                 ActivationCache cache = new ActivationCache(p, Long.MAX_VALUE);
                 exec.full(cache, c.tensor("semantics_original"));
                 outputs[p.ordinal()] = exec.sparse(cache, plan, c.tensor("semantics_edited"));

@@ -67,7 +67,7 @@ class SparseConformanceTest {
                 int ch = i / plane, p = i % plane, y = p / w0, x = p % w0;
                 mirrored.set(i, edited.get(ch * plane + y * w0 + (w0 - 1 - x)));
             }
-            CpuSparseExecutor reused = new CpuSparseExecutor(planner, 0);
+            CpuSparseExecutor reused = new CpuSparseExecutor(planner);
             ActivationCache cache = new ActivationCache(ActivationCache.Precision.FP32, Long.MAX_VALUE);
             reused.full(cache, original);
             for (Tensor edit : new Tensor[] {edited, mirrored, edited}) {
@@ -82,7 +82,7 @@ class SparseConformanceTest {
 
     /** Full pass on the original, then one sparse pass on the edit; extra inputs are shared by both. */
     static Tensor editOnce(SparsePlanner planner, MaskPyramid masks, Tensor original, Tensor edited, Tensor... shared) {
-        CpuSparseExecutor exec = new CpuSparseExecutor(planner, 0);
+        CpuSparseExecutor exec = new CpuSparseExecutor(planner);
         ActivationCache cache = new ActivationCache(ActivationCache.Precision.FP32, Long.MAX_VALUE);
         exec.full(cache, concat(original, shared));
         SparsePlan plan = planner.plan(new BlockSets(masks));

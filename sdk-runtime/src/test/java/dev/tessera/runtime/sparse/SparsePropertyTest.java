@@ -32,7 +32,7 @@ class SparsePropertyTest {
     @ValueSource(longs = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
     void fullMaskEqualsDenseWithFixedAffineNorms(long seed) {
         ModelGraph graph = randomGraph(seed, false);
-        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(1), 0), 0);
+        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(1), 0));
         Tensor original = random(graph.inputs().get(0).shape(), seed), edited = random(graph.inputs().get(0).shape(), seed + 100);
         ActivationCache cache = newCache();
         exec.full(cache, original);
@@ -46,8 +46,8 @@ class SparsePropertyTest {
         ModelGraph graph = randomGraph(seed, true);
         Tensor original = random(graph.inputs().get(0).shape(), seed), edited = random(graph.inputs().get(0).shape(), seed + 100);
         // Sparse everywhere vs. nothing sparse: both apply the original's cached statistics.
-        CpuSparseExecutor sparse = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(1), 0), 0);
-        CpuSparseExecutor denseCached = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(Integer.MAX_VALUE), 0), 0);
+        CpuSparseExecutor sparse = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(1), 0));
+        CpuSparseExecutor denseCached = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(Integer.MAX_VALUE), 0));
         ActivationCache a = newCache(), b = newCache();
         sparse.full(a, original);
         denseCached.full(b, original);
@@ -60,7 +60,7 @@ class SparsePropertyTest {
     @ValueSource(longs = {31, 32, 33, 34})
     void emptyMaskGivesTheCachedOriginalBitForBit(long seed) {
         ModelGraph graph = randomGraph(seed, seed % 2 == 0);
-        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(1), 0), 0);
+        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, SparsePolicy.of(1), 0));
         Tensor original = random(graph.inputs().get(0).shape(), seed);
         ActivationCache cache = newCache();
         float[] cached = exec.full(cache, original).toArray();
