@@ -56,19 +56,22 @@ final class CpuTileKernels {
         int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
         int h = g.height(), w = g.width();
         int fth = from.tileHeight(), ftw = from.tileWidth(), fromPositions = from.positions();
-        FloatBuffer o = out.data(), src = tiles.data();
+        FloatBuffer o = out.data(), src = tiles.data(), fp32 = base.fp32();
         Parallel.forEach(channels, c -> {
+            int plane = c * h * w, fromChannel = c * fromPositions;
             for (int t = 0; t < g.count(); t++) {
+                int r0 = g.row(t), c0 = g.col(t);
                 for (int y = 0; y < th; y++) {
-                    int row = g.row(t) + y;
+                    int row = r0 + y;
                     int dst = c * positions + (t * th + y) * tw;
+                    boolean rowInside = row >= 0 && row < h;
                     for (int x = 0; x < tw; x++) {
-                        int col = g.col(t) + x;
+                        int col = c0 + x;
                         float v = 0f;
-                        if (row >= 0 && row < h && col >= 0 && col < w) {
-                            int tile = coverage[row * w + col];
-                            v = tile < 0 ? base.get((c * h + row) * w + col)
-                                    : src.get(c * fromPositions + (tile * fth + row - from.row(tile)) * ftw + col - from.col(tile));
+                        if (rowInside && col >= 0 && col < w) {
+                            int p = row * w + col, tile = coverage[p];
+                            if (tile >= 0) v = src.get(fromChannel + (tile * fth + row - from.row(tile)) * ftw + col - from.col(tile));
+                            else v = fp32 != null ? fp32.get(plane + p) : base.get(plane + p);
                         }
                         o.put(dst + x, v);
                     }
@@ -110,14 +113,18 @@ final class CpuTileKernels {
 
     /** Restores the pixels under {@code g}'s tiles in {@code dst} from the cached map. */
     static void restore(ActivationCache.Map32 base, TileGeometry g, Tensor dst) {
+        if (g.count() == 0) return;
         int channels = dst.shape().c(), h = g.height(), w = g.width();
+        FloatBuffer fp32 = base.fp32();
         Parallel.forEach(channels, c -> {
+            FloatBuffer from = fp32 == null ? null : fp32.duplicate(), to = dst.data().duplicate();
             for (int t = 0; t < g.count(); t++) {
                 int x0 = Math.max(0, g.col(t)), x1 = Math.min(w, g.col(t) + g.tileWidth());
                 if (x1 <= x0) continue;
                 for (int y = Math.max(0, g.row(t)); y < Math.min(h, g.row(t) + g.tileHeight()); y++) {
                     int at = (c * h + y) * w + x0;
-                    base.copyTo(at, dst.data(), at, x1 - x0);
+                    if (from != null) CpuKernels.copy(from, at, to, at, x1 - x0);
+                    else base.copyTo(at, dst.data(), at, x1 - x0);
                 }
             }
         });
@@ -155,28 +162,31 @@ final class CpuTileKernels {
     }
 
     /**
-     * Rows (c, i, j) of the im2col matrix of tiles {@code [t0, t0+tiles)}. Each row is built in a
-     * heap array from a bulk copy of channel c's tiles and written back in bulk: element-wise
-     * access to native buffers costs a bounds check per float.
+     * Rows (c, i, j) of the im2col matrix of tiles {@code [t0, t0+tiles)}, a channel per task: its
+     * tiles are copied once into a heap array, each row is built there and written back in bulk
+     * (element-wise access to native buffers costs a bounds check per float).
      */
     private static void im2col(Op.Conv2d op, FloatBuffer x, TileGeometry g, int t0, int tiles, int oh, int ow, FloatBuffer cols) {
         int kh = op.kernelH(), kw = op.kernelW(), s = op.stride();
         int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions(), perTile = th * tw;
         int panel = tiles * oh * ow;
-        Parallel.forEach(op.inChannels() * kh * kw, r -> {
-            int c = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
+        Parallel.forEach(op.inChannels(), c -> {
             Scratch scratch = SCRATCH.get();
             float[] src = scratch.floats(0, tiles * perTile), row = scratch.floats(1, panel);
             FloatBuffer in = x.duplicate(), out = cols.duplicate();
             CpuKernels.copyInto(in, c * positions + t0 * perTile, src, tiles * perTile);
-            int d = 0;
-            for (int t = 0; t < tiles; t++) {
-                for (int y = 0; y < oh; y++) {
-                    int from = t * perTile + (y * s + i) * tw + j;
-                    for (int xo = 0; xo < ow; xo++) row[d++] = src[from + xo * s];
+            for (int i = 0; i < kh; i++) {
+                for (int j = 0; j < kw; j++) {
+                    int d = 0;
+                    for (int t = 0; t < tiles; t++) {
+                        for (int y = 0; y < oh; y++) {
+                            int from = t * perTile + (y * s + i) * tw + j;
+                            for (int xo = 0; xo < ow; xo++) row[d++] = src[from + xo * s];
+                        }
+                    }
+                    CpuKernels.copyFrom(row, out, ((c * kh + i) * kw + j) * panel, panel);
                 }
             }
-            CpuKernels.copyFrom(row, out, r * panel, panel);
         });
     }
 

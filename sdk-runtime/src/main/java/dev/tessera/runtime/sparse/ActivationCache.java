@@ -12,6 +12,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a full pass on the original input leaves for the sparse passes: the maps that tiles are
@@ -43,6 +44,11 @@ public final class ActivationCache {
 
         public Shape shape() {
             return shape;
+        }
+
+        /** The float32 storage, for bulk reads by kernels; null when stored as float16. */
+        public @Nullable FloatBuffer fp32() {
+            return fp32;
         }
 
         public float get(int index) {
