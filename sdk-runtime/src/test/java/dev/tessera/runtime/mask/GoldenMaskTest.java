@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.runtime.Golden;
 import dev.tessera.runtime.io.SafetensorsFile;
+import dev.tessera.runtime.models.ModelsForTests;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
@@ -23,10 +24,11 @@ class GoldenMaskTest {
     @Test
     void gaugan() {
         SafetensorsFile f = Golden.tensors("gaugan");
-        Mask diff = DifferenceMask.of(f.tensor("semantics_original"), f.tensor("semantics_edited"), 1e-3f, 1);
+        MaskRule rule = ModelsForTests.GOLDEN_GAUGAN.maskRule(); // the runner's eps 1e-3, dilation 1, pyramid to 2x4 with dilation 2
+        Mask diff = rule.difference(f.tensor("semantics_original"), f.tensor("semantics_edited"));
         assertMaskEquals("gaugan difference_mask", Mask.fromTensor(f.tensor("difference_mask")), diff);
         assertEquals(0.0379, diff.fraction(), 5e-5, "README: 3.79% of pixels");
-        MaskPyramid pyramid = MaskPyramid.of(diff, 2, 4, 2);
+        MaskPyramid pyramid = rule.pyramid(diff);
         checkPyramid(f, pyramid, "gaugan");
         checkBlocks(f, pyramid, "gaugan", 9);
     }
@@ -34,10 +36,11 @@ class GoldenMaskTest {
     @Test
     void ddpm() {
         SafetensorsFile f = Golden.tensors("ddpm");
-        Mask diff = DifferenceMask.of(f.tensor("x0_original"), f.tensor("x0_edited"), 0.01f, 2);
+        MaskRule rule = ModelsForTests.GOLDEN_DDPM.maskRule(2); // eps 0.01, dilation 2, pyramid to 16x16 with dilation 1
+        Mask diff = rule.difference(f.tensor("x0_original"), f.tensor("x0_edited"));
         assertMaskEquals("ddpm difference_mask", Mask.fromTensor(f.tensor("difference_mask")), diff);
         assertEquals(0.0242, diff.fraction(), 5e-5, "README: 2.42% of pixels");
-        MaskPyramid pyramid = MaskPyramid.of(diff, 16, 16, 1);
+        MaskPyramid pyramid = rule.pyramid(diff);
         checkPyramid(f, pyramid, "ddpm");
         checkBlocks(f, pyramid, "ddpm", 6);
     }
