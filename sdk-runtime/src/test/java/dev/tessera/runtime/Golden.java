@@ -26,13 +26,17 @@ public final class Golden {
         return SafetensorsFile.open(dir(caseName).resolve("case.safetensors"));
     }
 
-    /** Asserts the tolerance, prints the figures, and returns max |actual - expected|. */
+    /** Asserts the float32 tolerance, prints the figures, and returns max |actual - expected|. */
     public static double assertMatches(String label, Tensor expected, Tensor actual) {
+        return assertMatches(label, expected, actual, RELATIVE_TOLERANCE);
+    }
+
+    /** Asserts max |actual - expected| <= relative x max |expected|, prints the figures, returns the error. */
+    public static double assertMatches(String label, Tensor expected, Tensor actual, double relative) {
         assertEquals(expected.shape(), actual.shape(), label + ": shape");
         double maxErr = actual.maxAbsDifference(expected), maxRef = expected.maxAbs();
-        System.out.printf("%-28s max|err| %.3e  max|ref| %.3e  relative %.3e%n", label, maxErr, maxRef, maxErr / maxRef);
-        assertTrue(maxErr <= RELATIVE_TOLERANCE * maxRef,
-                label + ": max |err| " + maxErr + " exceeds " + RELATIVE_TOLERANCE + " x max |ref| " + maxRef);
+        System.out.printf("%-40s max|err| %.3e  max|ref| %.3e  relative %.3e%n", label, maxErr, maxRef, maxErr / maxRef);
+        assertTrue(maxErr <= relative * maxRef, label + ": max |err| " + maxErr + " exceeds " + relative + " x max |ref| " + maxRef);
         return maxErr;
     }
 }

@@ -2,6 +2,8 @@ package dev.tessera.runtime.cpu;
 
 import dev.tessera.InvalidInputException;
 import dev.tessera.NoFullPassException;
+import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
@@ -29,8 +31,9 @@ import org.jspecify.annotations.Nullable;
  * previous edit wrote, so a scatter costs in proportion to its tiles. Tiles come from a buffer pool
  * that stops growing after the first edits. Not thread-safe: one executor per thread.
  */
-public final class CpuSparseExecutor {
+public final class CpuSparseExecutor implements GraphExecutor {
     private final SparsePlanner planner;
+    private final ActivationCache.Precision precision;
     private final CpuExecutor dense;
     private final boolean[] cached;
     private final BufferPool pool = new BufferPool();
@@ -48,36 +51,34 @@ public final class CpuSparseExecutor {
     private final Map<Integer, Tensor> full = new HashMap<>();
     private final List<FloatBuffer> borrowed = new ArrayList<>();
 
-    /** Inputs the planner does not count as edited must be equal in the full and the sparse pass. */
+    /** An executor whose caches hold float32 maps. */
     public CpuSparseExecutor(SparsePlanner planner) {
+        this(planner, ActivationCache.Precision.FP32);
+    }
+
+    /** Inputs the planner does not count as edited must be equal in the full and the sparse pass. */
+    public CpuSparseExecutor(SparsePlanner planner, ActivationCache.Precision precision) {
         this.planner = planner;
-        ModelGraph g = planner.graph();
-        this.cached = new boolean[g.valueCount()];
-        cached[g.output().id()] = true;
-        for (Value in : g.inputs()) cached[in.id()] = !planner.changed(in); // checked against later edits
-        for (Node n : g.nodes()) {
-            if (planner.sparseEligible(n)) cached[n.output().id()] = true;
-            if (!planner.changed(n.output())) continue;
-            for (Value in : n.inputs()) if (!planner.changed(in)) cached[in.id()] = true;
-        }
-        this.dense = new CpuExecutor(g, cached);
+        this.precision = precision;
+        this.cached = planner.cachedValues();
+        this.dense = new CpuExecutor(planner.graph(), cached);
     }
 
     public SparsePlanner planner() {
         return planner;
     }
 
-    /** Exact bytes a full pass will put in a cache of this precision (for budgets, before running it). */
-    public long cacheBytes(ActivationCache.Precision precision) {
-        long floats = 0;
-        ModelGraph g = planner.graph();
-        for (int id = 0; id < cached.length; id++) if (cached[id]) floats += g.valueById(id).shape().size();
-        long affineFloats = 0;
-        for (Node n : g.nodes()) if (planner.usesCachedNorm(n)) affineFloats += 2L * n.output().shape().c();
-        return floats * (precision == ActivationCache.Precision.FP32 ? Float.BYTES : 2) + affineFloats * Float.BYTES;
+    @Override
+    public long cacheBytes() {
+        return planner.cacheBytes(precision);
     }
 
-    /** A dense pass that leaves no cache (the baseline an edit is measured against). */
+    @Override
+    public ActivationCache newCache(long budgetBytes) {
+        return new ActivationCache(precision, budgetBytes);
+    }
+
+    @Override
     public Tensor dense(Tensor... inputs) {
         return dense.run(inputs);
     }
@@ -87,12 +88,14 @@ public final class CpuSparseExecutor {
         return full(cache, null, inputs);
     }
 
-    /** {@link #full(ActivationCache, Tensor...)}, telling {@code observer} (if not null) after each node. */
-    public Tensor full(ActivationCache cache, CpuExecutor.@Nullable NodeObserver observer, Tensor... inputs) {
+    @Override
+    public Tensor full(ActivationCache cache, @Nullable Progress progress, Tensor... inputs) {
         List<Value> declared = planner.graph().inputs();
         for (int i = 0; i < Math.min(inputs.length, declared.size()); i++) {
             if (cached[declared.get(i).id()]) cache.put(declared.get(i).id(), inputs[i]);
         }
+        int nodes = planner.graph().nodes().size();
+        int[] done = {0};
         return dense.run((node, values) -> {
             Value out = node.output();
             if (cached[out.id()]) cache.put(out.id(), values.apply(out));
@@ -102,7 +105,7 @@ public final class CpuSparseExecutor {
                 CpuKernels.groupNormAffine((Op.GroupNorm) node.op(), values.apply(node.inputs().get(0)), 0, scale, shift);
                 cache.putAffine(node.name(), scale, shift);
             }
-            if (observer != null) observer.afterNode(node, values);
+            if (progress != null) progress.step(++done[0], nodes);
         }, inputs);
     }
 
@@ -116,16 +119,11 @@ public final class CpuSparseExecutor {
         return sparse(cache, plan, false, null, inputs);
     }
 
-    /**
-     * {@link #sparse(ActivationCache, SparsePlan, Tensor...)}; with {@code update}, the edit is then
-     * written into the cache (the reference's "sparse update"), so that the next edit is relative to
-     * this one. {@code observer} (if not null) hears after each step and may throw to cancel: the
-     * cache then stays as it was.
-     */
-    public Tensor sparse(ActivationCache cache, SparsePlan plan, boolean update, @Nullable StepObserver observer,
+    @Override
+    public Tensor sparse(ActivationCache cache, SparsePlan plan, boolean update, @Nullable Progress progress,
             Tensor... inputs) {
         ModelGraph g = planner.graph();
-        checkInputs(cache, inputs);
+        Inputs.checkSparse(planner, cache, inputs);
         if (plan.isNoChange()) return cache.map(g.output().id()).toTensor().copy();
         try {
             for (int i = 0; i < inputs.length; i++) full.put(g.inputs().get(i).id(), inputs[i]);
@@ -134,7 +132,7 @@ public final class CpuSparseExecutor {
                 long start = profiling ? System.nanoTime() : 0;
                 execute(steps.get(i), cache);
                 if (profiling) nanosByStep.merge(stepKind(steps.get(i)), System.nanoTime() - start, Long::sum);
-                if (observer != null) observer.afterStep(i + 1, steps.size());
+                if (progress != null) progress.step(i + 1, steps.size());
             }
             Tensor result = (planner.changed(g.output()) ? full.get(g.output().id()) : cache.map(g.output().id()).toTensor()).copy();
             if (update) writeBack(cache);
@@ -146,11 +144,6 @@ public final class CpuSparseExecutor {
             tiles.clear();
             full.clear();
         }
-    }
-
-    /** Hears about progress; may throw (e.g. CancelledException) to stop the pass. */
-    public interface StepObserver {
-        void afterStep(int done, int total);
     }
 
     /** Writes this pass's changed cached values into the cache: whole maps, or tiles over the old map. */
@@ -167,33 +160,6 @@ public final class CpuSparseExecutor {
                 map.write(merged);
             }
         }
-    }
-
-    private void checkInputs(ActivationCache cache, Tensor[] inputs) {
-        List<Value> declared = planner.graph().inputs();
-        if (!cache.contains(planner.graph().output().id())) {
-            throw new NoFullPassException("a sparse pass needs the cache of a full pass on the original; run full() first");
-        }
-        if (inputs.length != declared.size()) {
-            throw new InvalidInputException(planner.graph().name() + " takes " + declared.size() + " inputs, got " + inputs.length);
-        }
-        for (int i = 0; i < inputs.length; i++) {
-            Shape expected = declared.get(i).shape();
-            if (!inputs[i].shape().equals(expected)) {
-                throw new InvalidInputException("edited input " + i + " has shape " + inputs[i].shape() + ", expected "
-                        + expected + " as in the full pass");
-            }
-            CpuExecutor.requireFinite(inputs[i], "edited input " + i);
-            if (!planner.changed(declared.get(i)) && !sameAs(cache.map(declared.get(i).id()), inputs[i])) {
-                throw new InvalidInputException("input " + i + " differs from the full pass's, but edits may not change it;"
-                        + " run a full pass for new values of input " + i);
-            }
-        }
-    }
-
-    private static boolean sameAs(ActivationCache.Map32 cached, Tensor t) {
-        for (int i = 0; i < t.size(); i++) if (Float.floatToIntBits(cached.get(i)) != Float.floatToIntBits(t.get(i))) return false;
-        return true;
     }
 
     private void execute(SparsePlan.Step step, ActivationCache cache) {
@@ -333,6 +299,14 @@ public final class CpuSparseExecutor {
 
     private CpuKernels.Scratch scratch(Node n) {
         return new CpuKernels.Scratch(scratchFloats(CpuExecutor.im2colFloats(n)), scratchFloats(CpuExecutor.scoreFloats(n)));
+    }
+
+    /** Drops the working maps (host memory only: nothing native to free). */
+    @Override
+    public void close() {
+        working.clear();
+        dirty.clear();
+        syncedWith.clear();
     }
 
     public void setProfiling(boolean on) {

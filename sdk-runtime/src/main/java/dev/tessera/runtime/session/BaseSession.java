@@ -50,6 +50,9 @@ abstract class BaseSession implements EditSession {
 
     abstract long cacheBytes();
 
+    /** Frees the session's executor (its working memory on the device). */
+    abstract void closeExecutor();
+
     @Override
     public EditResult generate(EditInput original) {
         return generate(original, new Run(null, new AtomicBoolean()));
@@ -159,6 +162,7 @@ abstract class BaseSession implements EditSession {
             if (!closed) {
                 closed = true;
                 dropCache();
+                closeExecutor();
                 model.unregister(this);
             }
             return null;

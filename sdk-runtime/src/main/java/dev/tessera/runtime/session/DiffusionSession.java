@@ -3,7 +3,7 @@ package dev.tessera.runtime.session;
 import dev.tessera.EditInput;
 import dev.tessera.Image;
 import dev.tessera.InvalidInputException;
-import dev.tessera.runtime.cpu.CpuSparseExecutor;
+import dev.tessera.runtime.backend.GraphExecutor;
 import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.mask.Mask;
 import dev.tessera.runtime.sampling.NoiseSchedule;
@@ -23,7 +23,7 @@ import org.jspecify.annotations.Nullable;
  * cache, keeping the accepted trajectory outside the edit mask.
  */
 final class DiffusionSession extends BaseSession {
-    private final CpuSparseExecutor exec;
+    private final GraphExecutor exec;
     private final SdEdit sdedit;
     private final Tensor noise;
     private ActivationCache @Nullable [] caches;
@@ -38,7 +38,7 @@ final class DiffusionSession extends BaseSession {
         int[] timesteps = new int[steps];
         for (int i = 0; i < steps; i++) timesteps[i] = (int) Math.round((double) i * noiseLevel / (steps - 1));
         this.sdedit = new SdEdit(NoiseSchedule.ddpmDefault(), timesteps);
-        this.exec = new CpuSparseExecutor(model.planner);
+        this.exec = model.deviceModel.newExecutor(model.planner);
         int r = model.ddpm.resolution();
         this.noise = Tensor.zeros(Shape.nchw(1, 3, r, r));
         Random random = new Random(seed);
@@ -49,16 +49,21 @@ final class DiffusionSession extends BaseSession {
     @Override
     Image runFull(EditInput original, Run run) {
         Tensor x0 = encode(original);
-        ActivationCache.Precision precision = GauganSession.precision(model.spec());
-        model.reserve(this, sdedit.steps() * exec.cacheBytes(precision));
+        model.reserve(this, sdedit.steps() * exec.cacheBytes());
         ActivationCache[] fresh = new ActivationCache[sdedit.steps()];
         Tensor[] trajectory = new Tensor[sdedit.steps()];
-        for (int step = 0; step < sdedit.steps(); step++) {
-            fresh[step] = new ActivationCache(precision, model.spec().cacheBudgetBytes());
-            exec.full(fresh[step], sdedit.originalSample(x0, noise, step), timestep(sdedit.timestep(step)));
-            trajectory[step] = sdedit.originalSample(x0, noise, step + 1);
-            run.step("full pass", step + 1, sdedit.steps());
+        try {
+            for (int step = 0; step < sdedit.steps(); step++) {
+                fresh[step] = exec.newCache(model.spec().cacheBudgetBytes());
+                exec.full(fresh[step], null, sdedit.originalSample(x0, noise, step), timestep(sdedit.timestep(step)));
+                trajectory[step] = sdedit.originalSample(x0, noise, step + 1);
+                run.step("full pass", step + 1, sdedit.steps());
+            }
+        } catch (RuntimeException e) {
+            close(fresh);
+            throw e;
         }
+        dropCache();
         caches = fresh;
         baseline = trajectory;
         lastMacs = denseMacs();
@@ -112,7 +117,17 @@ final class DiffusionSession extends BaseSession {
 
     @Override
     void dropCache() {
+        if (caches != null) close(caches);
         caches = null;
+    }
+
+    private static void close(ActivationCache[] caches) {
+        for (ActivationCache c : caches) if (c != null) c.close();
+    }
+
+    @Override
+    void closeExecutor() {
+        exec.close();
     }
 
     @Override

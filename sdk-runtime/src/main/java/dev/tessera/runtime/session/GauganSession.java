@@ -5,7 +5,7 @@ import dev.tessera.Image;
 import dev.tessera.InvalidInputException;
 import dev.tessera.LabelMap;
 import dev.tessera.ModelSpec;
-import dev.tessera.runtime.cpu.CpuSparseExecutor;
+import dev.tessera.runtime.backend.GraphExecutor;
 import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.mask.Mask;
 import dev.tessera.runtime.models.GauganConfig;
@@ -19,23 +19,27 @@ import org.jspecify.annotations.Nullable;
 
 /** Label-map editing with GauGAN: one cache, sparse passes against the accepted label map. */
 final class GauganSession extends BaseSession {
-    private final CpuSparseExecutor exec;
+    private final GraphExecutor exec;
     private @Nullable ActivationCache cache;
 
     GauganSession(LoadedModel model) {
         super(model);
-        exec = new CpuSparseExecutor(model.planner);
+        exec = model.deviceModel.newExecutor(model.planner);
     }
 
     @Override
     Image runFull(EditInput original, Run run) {
         Tensor input = encode(original);
-        ActivationCache.Precision precision = precision(model.spec());
-        model.reserve(this, exec.cacheBytes(precision));
-        ActivationCache fresh = new ActivationCache(precision, model.spec().cacheBudgetBytes());
-        int nodes = model.graph.nodes().size();
-        int[] done = {0};
-        Tensor out = exec.full(fresh, (node, values) -> run.step("full pass", ++done[0], nodes), input);
+        model.reserve(this, exec.cacheBytes());
+        ActivationCache fresh = exec.newCache(model.spec().cacheBudgetBytes());
+        Tensor out;
+        try {
+            out = exec.full(fresh, (done, total) -> run.step("full pass", done, total), input);
+        } catch (RuntimeException e) {
+            fresh.close();
+            throw e;
+        }
+        dropCache();
         cache = fresh;
         lastMacs = denseMacs();
         return toImage(out);
@@ -84,7 +88,13 @@ final class GauganSession extends BaseSession {
 
     @Override
     void dropCache() {
+        if (cache != null) cache.close();
         cache = null;
+    }
+
+    @Override
+    void closeExecutor() {
+        exec.close();
     }
 
     @Override

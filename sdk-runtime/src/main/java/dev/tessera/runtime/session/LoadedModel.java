@@ -5,6 +5,8 @@ import dev.tessera.InvalidInputException;
 import dev.tessera.ModelHandle;
 import dev.tessera.ModelSpec;
 import dev.tessera.OverBudgetException;
+import dev.tessera.runtime.backend.ComputeBackend;
+import dev.tessera.runtime.backend.DeviceModel;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.MaskRule;
@@ -22,12 +24,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * A model loaded on the CPU backend: its graph (weights shared by all sessions), its sparse
- * planner, and the cache budget its sessions share (least recently used cache dropped first).
+ * A model loaded on a backend: its graph and its weights on the device (shared by all sessions),
+ * its sparse planner, and the cache budget its sessions share (least recently used cache dropped first).
  */
 final class LoadedModel implements ModelHandle {
     private final ModelSpec spec;
-    private final String device;
+    private final String backend;
+    final DeviceModel deviceModel;
     final ModelGraph graph;
     final SparsePlanner planner;
     final MaskRule maskRule;
@@ -37,9 +40,9 @@ final class LoadedModel implements ModelHandle {
     private final ExecutorService async;
     private boolean closed;
 
-    LoadedModel(ModelSpec spec, String device) {
+    LoadedModel(ModelSpec spec, String backend, ComputeBackend compute) {
         this.spec = spec;
-        this.device = device;
+        this.backend = backend;
         Map<String, Object> h = spec.hyperparameters();
         try (SafetensorsFile weights = SafetensorsFile.open(spec.weights())) {
             if (spec.architecture() == ModelSpec.Architecture.GAUGAN) {
@@ -63,6 +66,7 @@ final class LoadedModel implements ModelHandle {
                 maskRule = ddpm.maskRule(integer(h, "mask_dilate_radius", 5));
             }
         }
+        deviceModel = compute.load(graph, GauganSession.precision(spec));
         async = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "tessera-" + spec.architecture().name().toLowerCase());
             t.setDaemon(true);
@@ -77,12 +81,12 @@ final class LoadedModel implements ModelHandle {
 
     @Override
     public String backend() {
-        return "cpu";
+        return backend;
     }
 
     @Override
     public String device() {
-        return device;
+        return deviceModel.device();
     }
 
     @Override
@@ -148,6 +152,7 @@ final class LoadedModel implements ModelHandle {
         }
         for (BaseSession s : open) s.close();
         async.shutdownNow();
+        deviceModel.close();
     }
 
     private static int integer(Map<String, Object> h, String key, int fallback) {

@@ -3,16 +3,18 @@ package dev.tessera.runtime.session;
 import dev.tessera.BackendUnavailableException;
 import dev.tessera.ModelHandle;
 import dev.tessera.ModelSpec;
+import dev.tessera.runtime.backend.ComputeBackend;
 import dev.tessera.spi.BackendProvider;
 import dev.tessera.spi.EngineProvider;
 
-/** sdk-runtime's engine: builds the model graph from the spec and opens it on the CPU backend. */
+/** sdk-runtime's engine: builds the model graph from the spec and loads it on the chosen backend. */
 public final class RuntimeEngine implements EngineProvider {
     @Override
     public ModelHandle load(ModelSpec spec, BackendProvider backend) {
-        if (!backend.name().equals("cpu")) {
-            throw new BackendUnavailableException("backend '" + backend.name() + "' has no engine in this runtime yet; use \"cpu\"");
+        if (!(backend instanceof ComputeBackend compute)) {
+            throw new BackendUnavailableException("backend '" + backend.name() + "' cannot run model graphs (it implements no "
+                    + ComputeBackend.class.getSimpleName() + ")");
         }
-        return new LoadedModel(spec, backend.devices().get(0).name());
+        return new LoadedModel(spec, backend.name(), compute);
     }
 }

@@ -18,14 +18,32 @@ import org.jspecify.annotations.Nullable;
  * What a full pass on the original input leaves for the sparse passes: the maps that tiles are
  * scattered into, the values an edit does not change, and each group norm's per-channel affine
  * (one cache per diffusion step). Its size in bytes is exact: the sum of what it holds. Maps are
- * stored as float32, or as float16 to halve the memory at the cost of rounding.
+ * stored as float32, or as float16 to halve the memory at the cost of rounding. The CPU backend
+ * stores {@link Map32}s in host memory; a GPU backend stores its own {@link Entry}s in device memory,
+ * which {@link #close} frees.
  */
-public final class ActivationCache {
+public final class ActivationCache implements AutoCloseable {
     /** Storage precision of cached maps. */
     public enum Precision { FP32, FP16 }
 
-    /** One cached map, read back as float32 whatever its storage. */
-    public static final class Map32 {
+    /** What the cache holds for one value or one norm: its exact size; native memory is freed on close. */
+    public interface Entry extends AutoCloseable {
+        long bytes();
+
+        @Override
+        default void close() {}
+    }
+
+    /** A group norm's per-channel affine {@code y = x * scale + shift} in host memory. */
+    private record HostAffine(float[] scale, float[] shift) implements Entry {
+        @Override
+        public long bytes() {
+            return 2L * Float.BYTES * scale.length;
+        }
+    }
+
+    /** One cached map in host memory, read back as float32 whatever its storage. */
+    public static final class Map32 implements Entry {
         private final Shape shape;
         private final FloatBuffer fp32;
         private final ShortBuffer fp16;
@@ -82,15 +100,16 @@ public final class ActivationCache {
             return t;
         }
 
-        long bytes() {
+        @Override
+        public long bytes() {
             return (long) shape.size() * (fp32 != null ? Float.BYTES : 2);
         }
     }
 
     private final Precision precision;
     private final long budgetBytes;
-    private final Map<Integer, Map32> maps = new HashMap<>();
-    private final Map<String, float[][]> affines = new HashMap<>();
+    private final Map<Integer, Entry> maps = new HashMap<>();
+    private final Map<String, Entry> affines = new HashMap<>();
     private long bytes;
 
     /** A cache that refuses ({@link OverBudgetException}) to hold more than {@code budgetBytes}. */
@@ -99,17 +118,37 @@ public final class ActivationCache {
         this.budgetBytes = budgetBytes;
     }
 
-    /** Stores a copy of {@code t} as the full-pass map of value {@code valueId}. */
+    /** Stores a copy of {@code t} in host memory as the full-pass map of value {@code valueId}. */
     public void put(int valueId, Tensor t) {
-        long size = (long) t.size() * (precision == Precision.FP32 ? Float.BYTES : 2);
-        charge(size);
+        charge((long) t.size() * (precision == Precision.FP32 ? Float.BYTES : 2));
         maps.put(valueId, new Map32(t, precision));
+    }
+
+    /** Stores a backend's entry as the full-pass map of value {@code valueId}; closes it if over budget. */
+    public void put(int valueId, Entry entry) {
+        chargeOrClose(entry);
+        maps.put(valueId, entry);
     }
 
     /** Stores a group norm's per-channel {@code y = x * scale + shift} seen in the full pass. */
     public void putAffine(String node, float[] scale, float[] shift) {
         charge(2L * Float.BYTES * scale.length);
-        affines.put(node, new float[][] {scale.clone(), shift.clone()});
+        affines.put(node, new HostAffine(scale.clone(), shift.clone()));
+    }
+
+    /** Stores a backend's entry for a group norm's affine; closes it if over budget. */
+    public void putAffine(String node, Entry entry) {
+        chargeOrClose(entry);
+        affines.put(node, entry);
+    }
+
+    private void chargeOrClose(Entry entry) {
+        try {
+            charge(entry.bytes());
+        } catch (OverBudgetException e) {
+            entry.close();
+            throw e;
+        }
     }
 
     private void charge(long size) {
@@ -121,17 +160,31 @@ public final class ActivationCache {
         return maps.containsKey(valueId);
     }
 
+    /** The host map of a value (CPU backend). */
     public Map32 map(int valueId) {
-        Map32 m = maps.get(valueId);
-        if (m == null) throw new IllegalStateException("value " + valueId + " is not in the activation cache");
-        return m;
+        return entry(valueId, Map32.class);
     }
 
-    /** [scale, shift] of a group norm node. */
+    /** The entry of a value, of the type the backend that filled this cache stores. */
+    public <T extends Entry> T entry(int valueId, Class<T> type) {
+        Entry e = maps.get(valueId);
+        if (e == null) throw new IllegalStateException("value " + valueId + " is not in the activation cache");
+        if (!type.isInstance(e)) throw new IllegalStateException("value " + valueId + " is cached by another backend");
+        return type.cast(e);
+    }
+
+    /** [scale, shift] of a group norm node, in host memory (CPU backend). */
     public float[][] affine(String node) {
-        float[][] a = affines.get(node);
+        HostAffine a = affineEntry(node, HostAffine.class);
+        return new float[][] {a.scale(), a.shift()};
+    }
+
+    /** A group norm's affine entry, of the type the backend that filled this cache stores. */
+    public <T extends Entry> T affineEntry(String node, Class<T> type) {
+        Entry a = affines.get(node);
         if (a == null) throw new IllegalStateException("no cached statistics for " + node);
-        return a;
+        if (!type.isInstance(a)) throw new IllegalStateException("statistics of " + node + " are cached by another backend");
+        return type.cast(a);
     }
 
     public Set<Integer> valueIds() {
@@ -149,5 +202,15 @@ public final class ActivationCache {
 
     public Precision precision() {
         return precision;
+    }
+
+    /** Frees what the cache holds (device memory of GPU backends); it is empty afterwards. */
+    @Override
+    public void close() {
+        for (Entry e : maps.values()) e.close();
+        for (Entry e : affines.values()) e.close();
+        maps.clear();
+        affines.clear();
+        bytes = 0;
     }
 }

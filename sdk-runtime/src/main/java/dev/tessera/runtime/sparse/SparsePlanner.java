@@ -83,6 +83,33 @@ public final class SparsePlanner {
                 && !policy.fullModeNodes().contains(node.name());
     }
 
+    /**
+     * The values (by id) a full pass must cache for sparse passes: the graph output, inputs no edit
+     * changes, the outputs of sparse-eligible convs (scatter bases), and unchanged values that changed
+     * nodes read.
+     */
+    public boolean[] cachedValues() {
+        boolean[] cached = new boolean[graph.valueCount()];
+        cached[graph.output().id()] = true;
+        for (Value in : graph.inputs()) cached[in.id()] = !changed(in);
+        for (Node n : graph.nodes()) {
+            if (sparseEligible(n)) cached[n.output().id()] = true;
+            if (!changed(n.output())) continue;
+            for (Value in : n.inputs()) if (!changed(in)) cached[in.id()] = true;
+        }
+        return cached;
+    }
+
+    /** Exact bytes a full pass puts in a cache of this precision: cached maps plus group-norm affines. */
+    public long cacheBytes(ActivationCache.Precision precision) {
+        boolean[] cached = cachedValues();
+        long floats = 0;
+        for (int id = 0; id < cached.length; id++) if (cached[id]) floats += graph.valueById(id).shape().size();
+        long affineFloats = 0;
+        for (Node n : graph.nodes()) if (usesCachedNorm(n)) affineFloats += 2L * n.output().shape().c();
+        return floats * (precision == ActivationCache.Precision.FP32 ? Float.BYTES : 2) + affineFloats * Float.BYTES;
+    }
+
     /** The block key of an eligible conv. */
     public BlockKey blockKey(Node node) {
         Op.Conv2d c = (Op.Conv2d) node.op();

@@ -50,6 +50,11 @@ public final class TileGeometry {
     public int row(int tile) { return origins[2 * tile]; }
     public int col(int tile) { return origins[2 * tile + 1]; }
 
+    /** Puts the corners (row0, col0, row1, col1, ...) into {@code dst} at its position (for uploads to a device). */
+    public void writeOrigins(java.nio.IntBuffer dst) {
+        dst.put(origins);
+    }
+
     /** Floats per channel: tiles x tileHeight x tileWidth. */
     public int positions() {
         return count() * tileHeight * tileWidth;

@@ -16,44 +16,8 @@ import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
-/** Sparse outputs of the CPU backend against the reference's sparse outputs (golden cases). */
+/** The CPU sparse executor's reuse of its working maps between edits (golden conformance: CpuConformanceTest). */
 class SparseConformanceTest {
-
-    @Test
-    void convMatchesReference() {
-        try (SafetensorsFile w = Golden.weights("conv"); SafetensorsFile c = Golden.tensors("conv")) {
-            GraphBuilder g = new GraphBuilder(w);
-            Value x = g.input(Shape.nchw(1, 16, 64, 64));
-            ModelGraph graph = g.build("conv", g.conv("example_module.conv", x, 32, 3));
-            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(1), 0);
-            Tensor out = editOnce(planner, MaskPyramid.ofMasks(Mask.fromTensor(c.tensor("masks/64x64"))),
-                    c.tensor("original"), c.tensor("edited"));
-            Golden.assertMatches("conv sparse_edited", c.tensor("sparse_edited"), out);
-        }
-    }
-
-    @Test
-    void gauganMatchesReference() {
-        try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
-            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(8, "fc", "conv_img"), 0);
-            MaskPyramid masks = MaskPyramid.of(Mask.fromTensor(c.tensor("difference_mask")), 2, 4, 2);
-            Tensor out = editOnce(planner, masks, c.tensor("semantics_original"), c.tensor("semantics_edited"));
-            Golden.assertMatches("gaugan sparse_edited", c.tensor("sparse_edited"), out);
-        }
-    }
-
-    @Test
-    void ddpmMatchesReferenceWithPerChannelAttentionNorm() {
-        try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
-            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
-            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(32, "conv_in", "norm_out", "conv_out"), 0);
-            MaskPyramid masks = MaskPyramid.of(Mask.fromTensor(c.tensor("difference_mask")), 16, 16, 1);
-            Tensor t = c.tensor("timestep");
-            Tensor out = editOnce(planner, masks, c.tensor("xt_original"), c.tensor("xt_edited"), t);
-            Golden.assertMatches("ddpm sparse_edited_attnfix", c.tensor("sparse_edited_attnfix"), out);
-        }
-    }
 
     @Test
     void consecutiveEditsOnOneExecutorEqualFreshOnes() {

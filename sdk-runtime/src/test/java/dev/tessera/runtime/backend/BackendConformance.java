@@ -1,0 +1,163 @@
+package dev.tessera.runtime.backend;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.tessera.runtime.Golden;
+import dev.tessera.runtime.graph.GraphBuilder;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Value;
+import dev.tessera.runtime.io.SafetensorsFile;
+import dev.tessera.runtime.mask.BlockSets;
+import dev.tessera.runtime.mask.Mask;
+import dev.tessera.runtime.mask.MaskPyramid;
+import dev.tessera.runtime.models.DdpmUnet;
+import dev.tessera.runtime.models.Gaugan;
+import dev.tessera.runtime.models.ModelsForTests;
+import dev.tessera.runtime.sampling.NoiseSchedule;
+import dev.tessera.runtime.sampling.SdEdit;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.SparsePlan;
+import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.sparse.SparsePolicy;
+import dev.tessera.runtime.tensor.Shape;
+import dev.tessera.runtime.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The golden cases (testdata/golden) on one backend: dense outputs against the reference's dense
+ * outputs, sparse against its sparse outputs, the 3-step DDIM SDEdit loop, and consecutive edits
+ * with cache updates. Each backend's test extends this with its {@link ComputeBackend}, precision
+ * and tolerance (relative to max |reference|).
+ */
+public abstract class BackendConformance {
+    protected abstract ComputeBackend backend();
+
+    protected ActivationCache.Precision precision() {
+        return ActivationCache.Precision.FP32;
+    }
+
+    protected double tolerance() {
+        return Golden.RELATIVE_TOLERANCE;
+    }
+
+    private void check(String label, Tensor expected, Tensor actual) {
+        Golden.assertMatches(getClass().getSimpleName() + " " + label, expected, actual, tolerance());
+    }
+
+    @Test
+    void conv() {
+        try (SafetensorsFile w = Golden.weights("conv"); SafetensorsFile c = Golden.tensors("conv")) {
+            GraphBuilder g = new GraphBuilder(w);
+            Value x = g.input(Shape.nchw(1, 16, 64, 64));
+            ModelGraph graph = g.build("conv", g.conv("example_module.conv", x, 32, 3));
+            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(1), 0);
+            MaskPyramid masks = MaskPyramid.ofMasks(Mask.fromTensor(c.tensor("masks/64x64")));
+            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
+                check("conv full_original", c.tensor("full_original"), exec.dense(c.tensor("original")));
+                check("conv dense_edited", c.tensor("dense_edited"), exec.dense(c.tensor("edited")));
+                check("conv sparse_edited", c.tensor("sparse_edited"), editOnce(exec, planner, masks, c.tensor("original"), c.tensor("edited")));
+            }
+        }
+    }
+
+    @Test
+    void gaugan() {
+        try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
+            ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
+            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(8, "fc", "conv_img"), 0);
+            MaskPyramid masks = MaskPyramid.of(Mask.fromTensor(c.tensor("difference_mask")), 2, 4, 2);
+            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
+                check("gaugan full_original", c.tensor("full_original"), exec.dense(c.tensor("semantics_original")));
+                check("gaugan dense_edited", c.tensor("dense_edited"), exec.dense(c.tensor("semantics_edited")));
+                check("gaugan sparse_edited", c.tensor("sparse_edited"),
+                        editOnce(exec, planner, masks, c.tensor("semantics_original"), c.tensor("semantics_edited")));
+            }
+        }
+    }
+
+    @Test
+    void ddpmWithPerChannelAttentionNorm() {
+        try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
+            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
+            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(32, "conv_in", "norm_out", "conv_out"), 0);
+            MaskPyramid masks = MaskPyramid.of(Mask.fromTensor(c.tensor("difference_mask")), 16, 16, 1);
+            Tensor t = c.tensor("timestep");
+            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
+                check("ddpm full_original", c.tensor("full_original"), exec.dense(c.tensor("xt_original"), t));
+                check("ddpm dense_edited", c.tensor("dense_edited"), exec.dense(c.tensor("xt_edited"), t));
+                check("ddpm sparse_edited_attnfix", c.tensor("sparse_edited_attnfix"),
+                        editOnce(exec, planner, masks, c.tensor("xt_original"), c.tensor("xt_edited"), t));
+            }
+        }
+    }
+
+    @Test
+    void ddimSdEditLoop() {
+        try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
+            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
+            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_DDPM.sparsePolicy(32), 0);
+            Tensor original = c.tensor("x0_original"), edited = c.tensor("x0_edited"), noise = c.tensor("noise");
+            Mask mask = Mask.fromTensor(c.tensor("difference_mask"));
+            SdEdit sdedit = new SdEdit(NoiseSchedule.ddpmDefault(), new int[] {0, 100, 200});
+            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
+                Tensor dense = sdedit.run(original, edited, noise, mask, (x, t, step) -> exec.dense(x, timestep(t)));
+                check("ddim_final_dense", c.tensor("ddim_final_dense"), dense);
+                SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_DDPM.maskRule(2).pyramid(mask)));
+                Tensor sparse = sdedit.run(original, edited, noise, mask, (x, t, step) -> {
+                    try (ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
+                        exec.full(cache, null, sdedit.originalSample(original, noise, step), timestep(t));
+                        return exec.sparse(cache, plan, false, null, x, timestep(t));
+                    }
+                });
+                check("ddim_final_sparse_attnfix", c.tensor("ddim_final_sparse_attnfix"), sparse);
+            }
+        }
+    }
+
+    /** Accepted edits update the cache; an edit back to the original then reproduces the original's output. */
+    @Test
+    void acceptedEditsKeepTheCacheConsistent() {
+        try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
+            ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
+            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
+            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner);
+                    ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
+                assertEquals(exec.cacheBytes(), cacheBytesAfterFull(exec, cache, original));
+                check("gaugan sparse (accepted)", c.tensor("sparse_edited"), exec.sparse(cache, plan(planner, original, edited), true, null, edited));
+                check("gaugan back to original", c.tensor("full_original"), exec.sparse(cache, plan(planner, edited, original), true, null, original));
+                SparsePlan none = SparsePlan.noChange(graph);
+                check("gaugan no change", c.tensor("full_original"), exec.sparse(cache, none, false, null, original));
+            }
+        }
+    }
+
+    private static long cacheBytesAfterFull(GraphExecutor exec, ActivationCache cache, Tensor original) {
+        exec.full(cache, null, original);
+        return cache.bytes();
+    }
+
+    private static SparsePlan plan(SparsePlanner planner, Tensor from, Tensor to) {
+        return planner.plan(new BlockSets(ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(from, to))));
+    }
+
+    /** Full pass on the original, then one sparse pass on the edit; extra inputs are shared by both. */
+    private static Tensor editOnce(GraphExecutor exec, SparsePlanner planner, MaskPyramid masks, Tensor original, Tensor edited,
+            Tensor... shared) {
+        try (ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
+            exec.full(cache, null, concat(original, shared));
+            return exec.sparse(cache, planner.plan(new BlockSets(masks)), false, null, concat(edited, shared));
+        }
+    }
+
+    private static Tensor[] concat(Tensor first, Tensor[] rest) {
+        Tensor[] all = new Tensor[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
+    }
+
+    private static Tensor timestep(int t) {
+        return Tensor.of(Shape.of(1), new float[] {t});
+    }
+}
