@@ -1,5 +1,8 @@
 package dev.tessera.samples;
 
+import dev.tessera.runtime.backend.ComputeBackend;
+import dev.tessera.runtime.backend.DeviceModel;
+import dev.tessera.runtime.backend.GraphExecutor;
 import dev.tessera.runtime.cpu.Blas;
 import dev.tessera.runtime.cpu.CpuExecutor;
 import dev.tessera.runtime.cpu.CpuSparseExecutor;
@@ -19,6 +22,7 @@ import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.sparse.SparsePolicy;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
+import dev.tessera.spi.Backends;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -30,33 +34,49 @@ import java.util.SplittableRandom;
 import java.util.function.Supplier;
 
 /**
- * CPU latency of the full-size models with random weights: dense (beside OpenBLAS SGEMM throughput
- * measured in the same process) and sparse at several edit sizes (beside the dense pass and the
- * MAC ratio). Medians after warm-up; timed in-process around each pass.
+ * Latency of the full-size models with random weights: dense and sparse at several edit sizes
+ * (beside the dense pass and the MAC ratio). Medians after warm-up; timed in-process around each
+ * pass (a pass ends when its output is on the host). On the CPU, also OpenBLAS SGEMM throughput
+ * and time per op and per sparse step kind.
  *
- * <pre>bench [--model gaugan|ddpm|all] [--runs N] [--warmup N] [--threads N] [--dense-only]
- *       [--fractions 0.012,0.05,0.2] [--dump-masks DIR]</pre>
+ * <pre>bench [--backend cpu|cuda|...] [--precision fp32|fp16] [--model gaugan|ddpm|all] [--runs N]
+ *       [--warmup N] [--threads N] [--dense-only] [--fractions 0.012,0.05,0.2] [--dump-masks DIR]</pre>
  */
 final class Bench {
     private final int runs, warmup;
+    private final ComputeBackend backend;
+    private final ActivationCache.Precision precision;
 
-    private Bench(int runs, int warmup) {
+    private Bench(int runs, int warmup, ComputeBackend backend, ActivationCache.Precision precision) {
         this.runs = runs;
         this.warmup = warmup;
+        this.backend = backend;
+        this.precision = precision;
+    }
+
+    private boolean onCpu() {
+        return backend instanceof dev.tessera.runtime.cpu.CpuBackendProvider;
     }
 
     static void run(String[] args) throws IOException {
-        Bench b = new Bench(intOption(args, "--runs", 5), intOption(args, "--warmup", 2));
+        ComputeBackend backend = (ComputeBackend) Backends.choose(stringOption(args, "--backend", "cpu"));
+        ActivationCache.Precision precision = ActivationCache.Precision.valueOf(stringOption(args, "--precision", "fp32").toUpperCase());
+        Bench b = new Bench(intOption(args, "--runs", 5), intOption(args, "--warmup", 2), backend, precision);
         int threads = intOption(args, "--threads", Runtime.getRuntime().availableProcessors());
         String model = stringOption(args, "--model", "all");
         boolean denseOnly = Arrays.asList(args).contains("--dense-only");
         double[] fractions = Arrays.stream(stringOption(args, "--fractions", "0.012,0.05,0.2").split(","))
                 .mapToDouble(Double::parseDouble).toArray();
         String dump = stringOption(args, "--dump-masks", "");
-        Blas.setThreads(threads);
-        System.out.printf("threads %d (OpenBLAS %d), warm-up %d, runs %d, medians%n", threads, Blas.threads(), b.warmup, b.runs);
-        double sgemm = sgemmGflops();
-        System.out.printf("OpenBLAS SGEMM 1024x4096x1152: %.1f GFLOP/s%n", sgemm);
+        System.out.printf("backend %s (%s), %s, warm-up %d, runs %d, medians%n", ((dev.tessera.spi.BackendProvider) backend).name(),
+                ((dev.tessera.spi.BackendProvider) backend).devices().get(0).name(), precision, b.warmup, b.runs);
+        double sgemm = 0;
+        if (b.onCpu()) {
+            Blas.setThreads(threads);
+            System.out.printf("threads %d (OpenBLAS %d)%n", threads, Blas.threads());
+            sgemm = sgemmGflops();
+            System.out.printf("OpenBLAS SGEMM 1024x4096x1152: %.1f GFLOP/s%n", sgemm);
+        }
 
         if (model.equals("all") || model.equals("gaugan")) {
             GauganConfig c = GauganConfig.cityscapes();
@@ -98,6 +118,16 @@ final class Bench {
     }
 
     private void dense(String label, ModelGraph graph, double sgemmGflops, Tensor... inputs) {
+        if (!onCpu()) {
+            try (DeviceModel model = backend.load(graph, precision);
+                    GraphExecutor exec = model.newExecutor(new SparsePlanner(graph, SparsePolicy.of(Integer.MAX_VALUE), 0))) {
+                for (int i = 0; i < warmup; i++) exec.dense(inputs);
+                double median = median(() -> exec.dense(inputs));
+                System.out.printf("%s dense: median %.2f ms, %.2f GMACs, %.1f TFLOP/s overall%n", label, median * 1e3,
+                        graph.macs() / 1e9, 2.0 * graph.macs() / median / 1e12);
+            }
+            return;
+        }
         CpuExecutor exec = new CpuExecutor(graph);
         for (int i = 0; i < warmup; i++) exec.run(inputs);
         exec.setProfiling(true);
@@ -116,31 +146,37 @@ final class Bench {
 
     private void sparse(String model, ModelGraph graph, SparsePolicy policy, MaskRule rule, Tensor[] original,
             Tensor[] edited, String dumpDir) throws IOException {
-        CpuSparseExecutor exec = new CpuSparseExecutor(new SparsePlanner(graph, policy, 0));
         Mask difference = rule.difference(original[0], edited[0]);
         if (!dumpDir.isEmpty()) {
             writeNpy(difference, Path.of(dumpDir, String.format("%s_%.4f.npy", model, difference.fraction())));
         }
-        ActivationCache cache = new ActivationCache(ActivationCache.Precision.FP32, Long.MAX_VALUE);
-        exec.full(cache, original);
-        long planStart = System.nanoTime();
-        SparsePlan plan = exec.planner().plan(new BlockSets(rule.pyramid(difference)));
-        double planMs = (System.nanoTime() - planStart) / 1e6;
-        for (int i = 0; i < warmup; i++) exec.dense(edited);
-        double dense = median(() -> exec.dense(edited));
-        for (int i = 0; i < warmup; i++) exec.sparse(cache, plan, edited);
-        exec.setProfiling(true);
-        double sparse = median(() -> exec.sparse(cache, plan, edited));
-        exec.setProfiling(false);
-        double macRatio = (double) plan.denseMacs() / plan.sparseMacs();
-        double speedup = dense / sparse;
-        Map<String, Long> steps = exec.nanosByStep();
-        long total = steps.values().stream().mapToLong(Long::longValue).sum();
-        System.out.printf("%s edit %.2f%%: dense %.3f s, sparse %.3f s, speedup %.2fx, MACs %.2f -> %.2f G (ratio %.2fx),"
-                + " speedup/MAC ratio %.2f, plan %.1f ms, cache %.0f MB%n", model, 100 * difference.fraction(), dense, sparse,
-                speedup, plan.denseMacs() / 1e9, plan.sparseMacs() / 1e9, macRatio, speedup / macRatio, planMs, cache.bytes() / 1e6);
-        steps.forEach((kind, ns) -> System.out.printf("  %-15s %5.1f%%%n", kind, 100.0 * ns / total));
-        exec.resetProfile();
+        SparsePlanner planner = new SparsePlanner(graph, policy, 0);
+        try (DeviceModel device = backend.load(graph, precision); GraphExecutor exec = device.newExecutor(planner);
+                ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
+            exec.full(cache, null, original);
+            long planStart = System.nanoTime();
+            SparsePlan plan = planner.plan(new BlockSets(rule.pyramid(difference)));
+            double planMs = (System.nanoTime() - planStart) / 1e6;
+            for (int i = 0; i < warmup; i++) exec.dense(edited);
+            double dense = median(() -> exec.dense(edited));
+            for (int i = 0; i < warmup; i++) exec.sparse(cache, plan, false, null, edited);
+            CpuSparseExecutor cpu = exec instanceof CpuSparseExecutor c ? c : null;
+            if (cpu != null) cpu.setProfiling(true);
+            double sparse = median(() -> exec.sparse(cache, plan, false, null, edited));
+            double macRatio = (double) plan.denseMacs() / plan.sparseMacs();
+            double speedup = dense / sparse;
+            System.out.printf("%s edit %.2f%%: dense %.2f ms, sparse %.2f ms, speedup %.2fx, MACs %.2f -> %.2f G (ratio %.2fx),"
+                    + " speedup/MAC ratio %.2f, plan %.1f ms, cache %.0f MB%n", model, 100 * difference.fraction(), dense * 1e3,
+                    sparse * 1e3, speedup, plan.denseMacs() / 1e9, plan.sparseMacs() / 1e9, macRatio, speedup / macRatio, planMs,
+                    cache.bytes() / 1e6);
+            if (cpu != null) {
+                Map<String, Long> steps = cpu.nanosByStep();
+                long total = steps.values().stream().mapToLong(Long::longValue).sum();
+                steps.forEach((kind, ns) -> System.out.printf("  %-15s %5.1f%%%n", kind, 100.0 * ns / total));
+                cpu.setProfiling(false);
+                cpu.resetProfile();
+            }
+        }
     }
 
     private double median(Supplier<Tensor> pass) {

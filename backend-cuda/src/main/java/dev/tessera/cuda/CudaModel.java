@@ -1,0 +1,125 @@
+package dev.tessera.cuda;
+
+import dev.tessera.runtime.backend.DeviceModel;
+import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.tensor.Half;
+import dev.tessera.runtime.tensor.Tensor;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.ShortPointer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A graph's parameters on the GPU, shared by the executors of all sessions: conv and linear weights
+ * at the storage precision (float16 for tensor cores in half mode), everything per-channel as
+ * float32 (biases, batch-norm and SPADE scale/shift folded from running statistics, group-norm
+ * affines), and the index maps of nearest resizes.
+ */
+final class CudaModel implements DeviceModel {
+    final CudaDevice device;
+    final boolean half;
+    private final Map<Node, DeviceBuffer[]> params = new IdentityHashMap<>();
+    private final Map<Long, DeviceBuffer> indexMaps = new HashMap<>();
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    private boolean closed;
+
+    CudaModel(CudaDevice device, ModelGraph graph, boolean half) {
+        this.device = device;
+        this.half = half;
+        CudaDevice.bindThread();
+        try {
+            for (Node n : graph.nodes()) {
+                DeviceBuffer[] p = upload(n.op());
+                if (p != null) params.put(n, p);
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private DeviceBuffer @Nullable [] upload(Op op) {
+        if (op instanceof Op.Conv2d c) return new DeviceBuffer[] {weights(c.weight()), c.bias() == null ? null : floats(c.bias())};
+        if (op instanceof Op.Linear l) return new DeviceBuffer[] {weights(l.weight()), floats(l.bias())};
+        if (op instanceof Op.GroupNorm g) return new DeviceBuffer[] {floats(g.weight()), floats(g.bias())};
+        if (op instanceof Op.BatchNorm b) return folded(b.runningMean(), b.runningVar(), b.eps());
+        if (op instanceof Op.Spade s) return folded(s.runningMean(), s.runningVar(), s.eps());
+        return null;
+    }
+
+    /** Eval-mode normalization as {@code x * scale + shift}, computed as the CPU backend does. */
+    private DeviceBuffer[] folded(Tensor mean, Tensor var, float eps) {
+        float[] scale = new float[mean.size()], shift = new float[mean.size()];
+        for (int c = 0; c < scale.length; c++) {
+            scale[c] = (float) (1.0 / Math.sqrt(var.get(c) + eps));
+            shift[c] = -mean.get(c) * scale[c];
+        }
+        return new DeviceBuffer[] {floats(Tensor.of(mean.shape(), scale)), floats(Tensor.of(mean.shape(), shift))};
+    }
+
+    private DeviceBuffer floats(Tensor t) {
+        try (FloatPointer host = new FloatPointer(t.data())) {
+            return keep(DeviceBuffer.upload(host, (long) t.size() * Float.BYTES));
+        }
+    }
+
+    private DeviceBuffer weights(Tensor t) {
+        if (!half) return floats(t);
+        FloatBuffer src = t.data();
+        try (ShortPointer host = new ShortPointer(t.size())) {
+            for (int i = 0; i < t.size(); i++) host.put(i, Half.fromFloat(src.get(i)));
+            return keep(DeviceBuffer.upload(host, 2L * t.size()));
+        }
+    }
+
+    private DeviceBuffer keep(DeviceBuffer b) {
+        owned.add(b);
+        return b;
+    }
+
+    /** The device buffers of a node's parameters (see {@link #upload}), or null if it has none. */
+    DeviceBuffer @Nullable [] params(Node node) {
+        return params.get(node);
+    }
+
+    /** Device address of PyTorch's nearest-resize source indices from {@code in} to {@code out} pixels. */
+    synchronized long nearestIndex(int in, int out) {
+        return indexMaps.computeIfAbsent(((long) in << 32) | out, key -> {
+            float scale = (float) in / out;
+            try (IntPointer host = new IntPointer(out)) {
+                for (int i = 0; i < out; i++) host.put(i, Math.min((int) Math.floor(i * scale), in - 1));
+                return keep(DeviceBuffer.upload(host, 4L * out));
+            }
+        }).address;
+    }
+
+    @Override
+    public GraphExecutor newExecutor(SparsePlanner planner) {
+        return new CudaExecutor(this, planner);
+    }
+
+    @Override
+    public String device() {
+        return device.name + (half ? " (CUDA, float16)" : " (CUDA, float32)");
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        for (DeviceBuffer b : owned) b.close();
+        owned.clear();
+        params.clear();
+        indexMaps.clear();
+    }
+}

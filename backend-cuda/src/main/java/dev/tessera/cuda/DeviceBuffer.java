@@ -1,0 +1,47 @@
+package dev.tessera.cuda;
+
+import static org.bytedeco.cuda.global.cudart.*;
+
+import dev.tessera.runtime.sparse.ActivationCache;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * Device memory from cudaMalloc, owned by whoever holds it (weights, working maps, cache entries);
+ * close frees it. As an {@link ActivationCache.Entry} its size is its exact byte count.
+ */
+final class DeviceBuffer implements ActivationCache.Entry {
+    final long address;
+    private final long bytes;
+    private boolean freed;
+
+    private DeviceBuffer(long address, long bytes) {
+        this.address = address;
+        this.bytes = bytes;
+    }
+
+    static DeviceBuffer allocate(long bytes) {
+        Pointer p = new Pointer();
+        CudaDevice.check(cudaMalloc(p, Math.max(1, bytes)), "cudaMalloc(" + bytes + " bytes)");
+        return new DeviceBuffer(p.address(), bytes);
+    }
+
+    /** A buffer holding {@code bytes} bytes copied from host memory at {@code host}. */
+    static DeviceBuffer upload(Pointer host, long bytes) {
+        DeviceBuffer b = allocate(bytes);
+        CudaDevice.check(cudaMemcpy(CudaDevice.at(b.address), host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
+        return b;
+    }
+
+    @Override
+    public long bytes() {
+        return bytes;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (freed) return;
+        freed = true;
+        CudaDevice.bindThread();
+        CudaDevice.check(cudaFree(CudaDevice.at(address)), "cudaFree");
+    }
+}

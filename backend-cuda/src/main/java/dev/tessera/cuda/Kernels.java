@@ -1,0 +1,97 @@
+package dev.tessera.cuda;
+
+import static org.bytedeco.cuda.global.cudart.cuLaunchKernel;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * Launches tessera_kernels.cu kernels on one stream. Arguments are packed into one reused native
+ * buffer and cuLaunchKernel gets the address of each, so a launch allocates nothing native. Usage: {@code kernels.call("gather").ptr(src).ptr(dst).i(n)...launch(total)}, arguments
+ * in the order of the kernel's parameters. Not thread-safe (one per executor).
+ */
+final class Kernels implements AutoCloseable {
+    private static final int THREADS = 256;
+    private static final int MAX_BLOCKS = 16384;
+    private static final int MAX_PARAMS = 32;
+
+    private final CudaDevice device;
+    private final String suffix;
+    private final CUstream_st stream;
+    private final BytePointer args = new BytePointer(512);
+    private final ByteBuffer buf = args.asByteBuffer().order(ByteOrder.nativeOrder());
+    private final LongPointer params = new LongPointer(MAX_PARAMS); // address of each argument in args
+    private int count;
+    private String name = "";
+
+    /** @param half whether maps are stored as float16 (the "_f16" kernels) */
+    Kernels(CudaDevice device, CUstream_st stream, boolean half) {
+        this.device = device;
+        this.stream = stream;
+        this.suffix = half ? "_f16" : "_f32";
+    }
+
+    /** Starts the arguments of the storage-typed kernel {@code base} (the "_f32"/"_f16" suffix is added). */
+    Kernels call(String base) {
+        return callExact(base + suffix);
+    }
+
+    /** Starts the arguments of a kernel by its exact name. */
+    Kernels callExact(String kernel) {
+        name = kernel;
+        buf.clear();
+        count = 0;
+        return this;
+    }
+
+    Kernels ptr(long address) {
+        return l(address);
+    }
+
+    Kernels l(long v) {
+        align(8);
+        buf.putLong(v);
+        return this;
+    }
+
+    Kernels i(int v) {
+        align(4);
+        buf.putInt(v);
+        return this;
+    }
+
+    Kernels f(float v) {
+        align(4);
+        buf.putFloat(v);
+        return this;
+    }
+
+    /** Aligns the next argument to its size and records where it starts. */
+    private void align(int n) {
+        buf.position((buf.position() + n - 1) / n * n);
+        params.put(count++, args.address() + buf.position());
+    }
+
+    /** Launches over {@code total} elements with a grid-stride loop. */
+    void launch(long total) {
+        if (total <= 0) return;
+        launch((int) Math.min(MAX_BLOCKS, (total + THREADS - 1) / THREADS), THREADS);
+    }
+
+    /** Launches {@code blocks} blocks of {@code threads} threads. */
+    void launch(int blocks, int threads) {
+        if (blocks == 0) return;
+        CudaDevice.checkDriver(cuLaunchKernel(device.function(name), blocks, 1, 1, threads, 1, 1, 0, stream,
+                params, (Pointer) null), "launch of " + name);
+    }
+
+    @Override
+    public void close() {
+        params.close();
+        args.close();
+    }
+}
