@@ -242,8 +242,8 @@ __device__ void zero_padding(T* tiles, const int* origins, int count, int h, int
 }
 
 // float32 <-> storage type, for uploads and downloads in float16 mode.
-__global__ void to_half(const float* x, __half* y, i64 total) { GRID_STRIDE(i, total) y[i] = __float2half(x[i]); }
-__global__ void to_float(const __half* x, float* y, i64 total) { GRID_STRIDE(i, total) y[i] = __half2float(x[i]); }
+extern "C" __global__ void to_half(const float* x, __half* y, i64 total) { GRID_STRIDE(i, total) y[i] = __float2half(x[i]); }
+extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID_STRIDE(i, total) y[i] = __half2float(x[i]); }
 
 
 #define INSTANTIATE(T, S)                                                                                            \

@@ -128,7 +128,8 @@ final class CudaExecutor implements GraphExecutor {
                 Value out = node.output();
                 if (DenseSchedule.isView(node)) {
                     Op.SliceChannels s = (Op.SliceChannels) node.op();
-                    full[out.id()] = full[node.inputs().get(0).id()] + (long) s.start() * out.shape().h() * out.shape().w() * elementBytes;
+                    long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
+                    full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
                 } else if (schedule.isAlias(i)) {
                     full[out.id()] = full[node.inputs().get(0).id()];
                 } else {

@@ -7,7 +7,7 @@ import java.nio.ByteOrder;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
 
 /**
  * Launches tessera_kernels.cu kernels on one stream. Arguments are packed into one reused native
@@ -24,7 +24,8 @@ final class Kernels implements AutoCloseable {
     private final CUstream_st stream;
     private final BytePointer args = new BytePointer(512);
     private final ByteBuffer buf = args.asByteBuffer().order(ByteOrder.nativeOrder());
-    private final LongPointer params = new LongPointer(MAX_PARAMS); // address of each argument in args
+    private final PointerPointer<?> params = new PointerPointer<>(MAX_PARAMS); // address of each argument in args
+    private final LongPointer slots = new LongPointer(params); // the same memory, written as addresses
     private int count;
     private String name = "";
 
@@ -73,7 +74,7 @@ final class Kernels implements AutoCloseable {
     /** Aligns the next argument to its size and records where it starts. */
     private void align(int n) {
         buf.position((buf.position() + n - 1) / n * n);
-        params.put(count++, args.address() + buf.position());
+        slots.put(count++, args.address() + buf.position());
     }
 
     /** Launches over {@code total} elements with a grid-stride loop. */
@@ -86,11 +87,12 @@ final class Kernels implements AutoCloseable {
     void launch(int blocks, int threads) {
         if (blocks == 0) return;
         CudaDevice.checkDriver(cuLaunchKernel(device.function(name), blocks, 1, 1, threads, 1, 1, 0, stream,
-                params, (Pointer) null), "launch of " + name);
+                params, (PointerPointer<?>) null), "launch of " + name);
     }
 
     @Override
     public void close() {
+        slots.close();
         params.close();
         args.close();
     }

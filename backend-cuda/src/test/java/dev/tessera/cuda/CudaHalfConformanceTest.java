@@ -29,6 +29,6 @@ class CudaHalfConformanceTest extends BackendConformance {
 
     @Override
     protected double tolerance() {
-        return 2e-2;
+        return 5e-3; // measured on an H100: at most 2.5e-3 (ddpm sparse), 1.2e-3 (gaugan), 7e-4 (conv)
     }
 }

@@ -88,12 +88,15 @@ public final class DenseSchedule {
 
     /**
      * For each node (by index), the values no longer needed once it has run. An alias keeps its
-     * parent alive while the alias is read; the graph output is never released; inputs belong to the caller.
+     * parent alive while the alias is read; the graph output, and anything it aliases, is never
+     * released (the caller reads it after the last node); inputs belong to the caller.
      */
     private static List<List<Value>> releasesAfterEachNode(ModelGraph graph, boolean[] aliases) {
         List<Node> nodes = graph.nodes();
+        int never = Integer.MAX_VALUE;
         int[] lastReader = new int[graph.valueCount()];
         Arrays.fill(lastReader, -1);
+        lastReader[graph.output().id()] = never;
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node n = nodes.get(i);
             int until = aliases[i] ? Math.max(i, lastReader[n.output().id()]) : i;
@@ -103,7 +106,7 @@ public final class DenseSchedule {
         for (int i = 0; i < nodes.size(); i++) releases.add(new ArrayList<>());
         for (int i = 0; i < nodes.size(); i++) {
             Value v = nodes.get(i).output();
-            if (v.id() == graph.output().id()) continue;
+            if (lastReader[v.id()] == never) continue;
             releases.get(Math.max(i, lastReader[v.id()])).add(v);
         }
         return releases;
