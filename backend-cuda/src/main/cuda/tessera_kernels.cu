@@ -27,41 +27,51 @@ __device__ __forceinline__ float activate(float v, int act, float slope) {
 
 #define GRID_STRIDE(i, total) for (i64 i = blockIdx.x * (i64) blockDim.x + threadIdx.x; i < (total); i += (i64) gridDim.x * blockDim.x)
 
-// y = act(x * scale[k] + shift[k]) with k = (i / plane) % channels; null scale = 1, null shift = 0.
-// Serves bias, batch norm, cached group norm affines, and plain activations. x may equal y.
+// Kernels over rows of a [rows, cols] view (a channel plane per row, a tile position per column) run
+// on a 2D grid, so no thread divides 64-bit indices (which made these memory-bound kernels ALU-bound).
+#define ROWS(row, rows) for (int row = blockIdx.y; row < (rows); row += gridDim.y)
+#define COLS(col, cols) for (int col = blockIdx.x * blockDim.x + threadIdx.x; col < (cols); col += gridDim.x * blockDim.x)
+
+// y = act(x * scale[k] + shift[k]) over rows of `plane` elements, k = row % channels; null scale = 1,
+// null shift = 0. Serves bias, batch norm, cached group-norm affines and plain activations. x may equal y.
 template <typename T>
-__device__ void channel_affine(const T* x, T* y, const float* scale, const float* shift, int channels, i64 plane,
-                               i64 total, int act, float slope) {
-    GRID_STRIDE(i, total) {
-        int k = (int) ((i / plane) % channels);
-        float v = load(x, i);
-        if (scale) v *= scale[k];
-        if (shift) v += shift[k];
-        store(y, i, activate(v, act, slope));
+__device__ void channel_affine(const T* x, T* y, const float* scale, const float* shift, int channels, int plane, int rows,
+                               int act, float slope) {
+    ROWS(row, rows) {
+        int k = row % channels;
+        float a = scale ? scale[k] : 1.f, b = shift ? shift[k] : 0.f;
+        const T* xr = x + (i64) row * plane;
+        T* yr = y + (i64) row * plane;
+        COLS(p, plane) store(yr, p, activate(load(xr, p) * a + b, act, slope));
     }
 }
 
-// SPADE: y = act((x * scale[c] + shift[c]) * (1 + gamma) + beta), gammaBeta [N, 2C, plane] (gamma first).
+// SPADE: y = act((x * scale[c] + shift[c]) * (1 + gamma) + beta), gammaBeta [N, 2C, plane] (gamma first); rows = N*C.
 template <typename T>
-__device__ void spade(const T* x, const T* gb, T* y, const float* scale, const float* shift, int channels, i64 plane,
-                      i64 total, int act, float slope) {
-    GRID_STRIDE(i, total) {
-        i64 p = i % plane;
-        i64 nc = i / plane;
-        int c = (int) (nc % channels);
-        i64 n = nc / channels;
-        i64 g = (n * 2 * channels + c) * plane + p;
-        float v = (load(x, i) * scale[c] + shift[c]) * (1.f + load(gb, g)) + load(gb, g + channels * plane);
-        store(y, i, activate(v, act, slope));
+__device__ void spade(const T* x, const T* gb, T* y, const float* scale, const float* shift, int channels, int plane,
+                      int rows, int act, float slope) {
+    ROWS(row, rows) {
+        int n = row / channels, c = row % channels;
+        const T* gamma = gb + ((i64) n * 2 * channels + c) * plane;
+        const T* beta = gamma + (i64) channels * plane;
+        const T* xr = x + (i64) row * plane;
+        T* yr = y + (i64) row * plane;
+        float a = scale[c], b = shift[c];
+        COLS(p, plane) store(yr, p, activate((load(xr, p) * a + b) * (1.f + load(gamma, p)) + load(beta, p), act, slope));
     }
 }
 
-// y = act(a + b); b is the same shape, or per (n, c) when perChannel (b[i / plane]).
+// y = act(a + b) over rows of `plane`; b is the same shape, or one value per row (per (n, c)) when perChannel.
 template <typename T>
-__device__ void add(const T* a, const T* b, T* y, i64 plane, int perChannel, i64 total, int act, float slope) {
-    GRID_STRIDE(i, total) {
-        float v = load(a, i) + load(b, perChannel ? i / plane : i);
-        store(y, i, activate(v, act, slope));
+__device__ void add(const T* a, const T* b, T* y, int plane, int perChannel, int rows, int act, float slope) {
+    ROWS(row, rows) {
+        i64 base = (i64) row * plane;
+        if (perChannel) {
+            float v = load(b, row);
+            COLS(p, plane) store(y, base + p, activate(load(a, base + p) + v, act, slope));
+        } else {
+            COLS(p, plane) store(y, base + p, activate(load(a, base + p) + load(b, base + p), act, slope));
+        }
     }
 }
 
@@ -101,40 +111,39 @@ __device__ void group_norm_stats(const T* x, const float* weight, const float* b
     }
 }
 
-// Nearest resize through precomputed source indices; total = N*C*outH*outW.
+// Nearest resize through precomputed source indices; rows = N*C planes.
 template <typename T>
-__device__ void resize_nearest(const T* x, T* y, const int* rows, const int* cols, int inH, int inW, int outH, int outW,
-                               i64 total) {
-    GRID_STRIDE(i, total) {
-        int ox = (int) (i % outW);
-        int oy = (int) ((i / outW) % outH);
-        i64 nc = i / ((i64) outW * outH);
-        store(y, i, load(x, (nc * inH + rows[oy]) * inW + cols[ox]));
+__device__ void resize_nearest(const T* x, T* y, const int* rowIndex, const int* colIndex, int inH, int inW, int outH,
+                               int outW, int rows) {
+    ROWS(row, rows) {
+        const T* xr = x + (i64) row * inH * inW;
+        T* yr = y + (i64) row * outH * outW;
+        COLS(p, outH * outW) store(yr, p, load(xr, rowIndex[p / outW] * inW + colIndex[p % outW]));
     }
 }
 
-// dst[n, dstStart + c, p] = src[n, srcStart + c, p] for c < count (concat, slice); total = N*count*plane.
+// dst[n, dstStart + c, :] = src[n, srcStart + c, :] for c < count (concat, slice); rows = N*count.
 template <typename T>
-__device__ void copy_channels(const T* src, T* dst, int srcC, int srcStart, int dstC, int dstStart, int count,
-                              i64 plane, i64 total) {
-    GRID_STRIDE(i, total) {
-        i64 p = i % plane;
-        i64 nc = i / plane;
-        int c = (int) (nc % count);
-        i64 n = nc / count;
-        store(dst, (n * dstC + dstStart + c) * plane + p, load(src, (n * srcC + srcStart + c) * plane + p));
+__device__ void copy_channels(const T* src, T* dst, int srcC, int srcStart, int dstC, int dstStart, int count, int plane,
+                              int rows) {
+    ROWS(row, rows) {
+        int n = row / count, c = row % count;
+        const T* s = src + ((i64) n * srcC + srcStart + c) * plane;
+        T* d = dst + ((i64) n * dstC + dstStart + c) * plane;
+        COLS(p, plane) d[p] = s[p];
     }
 }
 
-// Zero-padded copy of x [N*C, H, W] into y [N*C, outH, outW] at (top, left): asymmetric conv padding.
+// Zero-padded copy of x [rows, h, w] into y [rows, outH, outW] at (top, left): asymmetric conv padding.
 template <typename T>
-__device__ void pad(const T* x, T* y, int h, int w, int top, int left, int outH, int outW, i64 total) {
-    GRID_STRIDE(i, total) {
-        int ox = (int) (i % outW);
-        int oy = (int) ((i / outW) % outH);
-        i64 nc = i / ((i64) outW * outH);
-        int iy = oy - top, ix = ox - left;
-        store(y, i, iy >= 0 && iy < h && ix >= 0 && ix < w ? load(x, (nc * h + iy) * w + ix) : 0.f);
+__device__ void pad(const T* x, T* y, int h, int w, int top, int left, int outH, int outW, int rows) {
+    ROWS(row, rows) {
+        const T* xr = x + (i64) row * h * w;
+        T* yr = y + (i64) row * outH * outW;
+        COLS(p, outH * outW) {
+            int iy = p / outW - top, ix = p % outW - left;
+            store(yr, p, iy >= 0 && iy < h && ix >= 0 && ix < w ? load(xr, iy * w + ix) : 0.f);
+        }
     }
 }
 
@@ -164,80 +173,119 @@ __device__ void softmax_rows(T* a, int cols) {
     for (int j = threadIdx.x; j < cols; j += blockDim.x) store(row, j, expf(load(row, j) - m) * inv);
 }
 
-// DDPM's sinusoidal embedding of timesteps t [N] into out [N, dim] (sin half, then cos half).
+// DDPM's sinusoidal embedding of timesteps t [N] into out [N, dim] (sin half, then cos half); rows = N.
 template <typename T>
-__device__ void timestep_embedding(const T* t, T* out, int n, int dim) {
+__device__ void timestep_embedding(const T* t, T* out, int dim, int rows) {
     int half = dim / 2;
     float step = logf(10000.f) / (half - 1);
-    GRID_STRIDE(i, (i64) n * dim) {
-        int row = (int) (i / dim), k = (int) (i % dim);
-        float v = 0.f;
-        if (k < 2 * half) {
-            float arg = load(t, row) * expf((k % half) * -step);
-            v = k < half ? sinf(arg) : cosf(arg);
+    ROWS(row, rows) {
+        COLS(k, dim) {
+            float v = 0.f;
+            if (k < 2 * half) {
+                float arg = load(t, row) * expf((k % half) * -step);
+                v = k < half ? sinf(arg) : cosf(arg);
+            }
+            store(out, (i64) row * dim + k, v);
         }
-        store(out, i, v);
     }
+}
+
+// The tile position q of a [count, th, tw] tile batch as map coordinates (r, c); false if outside the h x w map.
+__device__ __forceinline__ bool tile_pixel(const int* origins, int q, int th, int tw, int h, int w, int& r, int& c) {
+    int per = th * tw, t = q / per, k = q % per;
+    r = origins[2 * t] + k / tw;
+    c = origins[2 * t + 1] + k % tw;
+    return r >= 0 && r < h && c >= 0 && c < w;
 }
 
 // Tiles [C, count, th, tw] of a full map src [C, srcH, srcW]; pixel (r, c) of the target map (h x w)
 // reads src[rows[r], cols[c]] when index maps are given (a nearest resize read in place); pixels
-// outside the target map are zero.
+// outside the target map are zero. rows of the grid = channels.
 template <typename T>
 __device__ void gather(const T* src, T* tiles, const int* origins, int count, int h, int w, int th, int tw,
-                       const int* rows, const int* cols, int srcH, int srcW, i64 total) {
-    GRID_STRIDE(i, total) {
-        int x = (int) (i % tw);
-        int y = (int) ((i / tw) % th);
-        i64 ct = i / ((i64) tw * th);
-        int t = (int) (ct % count);
-        i64 c = ct / count;
-        int r = origins[2 * t] + y, q = origins[2 * t + 1] + x;
-        float v = 0.f;
-        if (r >= 0 && r < h && q >= 0 && q < w) {
-            v = load(src, (c * srcH + (rows ? rows[r] : r)) * srcW + (cols ? cols[q] : q));
+                       const int* rowIndex, const int* colIndex, int srcH, int srcW, int channels) {
+    int positions = count * th * tw;
+    ROWS(ch, channels) {
+        const T* s = src + (i64) ch * srcH * srcW;
+        T* d = tiles + (i64) ch * positions;
+        COLS(q, positions) {
+            int r, c;
+            bool inside = tile_pixel(origins, q, th, tw, h, w, r, c);
+            store(d, q, inside ? load(s, (rowIndex ? rowIndex[r] : r) * srcW + (colIndex ? colIndex[c] : c)) : 0.f);
         }
-        store(tiles, i, v);
     }
 }
 
 // Writes the in-map pixels of tiles [C, count, th, tw] into the full map dst [C, h, w].
 template <typename T>
-__device__ void scatter(const T* tiles, T* dst, const int* origins, int count, int h, int w, int th, int tw, i64 total) {
-    GRID_STRIDE(i, total) {
-        int x = (int) (i % tw);
-        int y = (int) ((i / tw) % th);
-        i64 ct = i / ((i64) tw * th);
-        int t = (int) (ct % count);
-        i64 c = ct / count;
-        int r = origins[2 * t] + y, q = origins[2 * t + 1] + x;
-        if (r >= 0 && r < h && q >= 0 && q < w) dst[(c * h + r) * w + q] = tiles[i];
+__device__ void scatter(const T* tiles, T* dst, const int* origins, int count, int h, int w, int th, int tw, int channels) {
+    int positions = count * th * tw;
+    ROWS(ch, channels) {
+        COLS(q, positions) {
+            int r, c;
+            if (tile_pixel(origins, q, th, tw, h, w, r, c)) dst[((i64) ch * h + r) * w + c] = tiles[(i64) ch * positions + q];
+        }
     }
 }
 
 // Copies the pixels under the tiles from the full map src into the full map dst (both [C, h, w]).
 template <typename T>
-__device__ void restore(const T* src, T* dst, const int* origins, int count, int h, int w, int th, int tw, i64 total) {
-    GRID_STRIDE(i, total) {
-        int x = (int) (i % tw);
-        int y = (int) ((i / tw) % th);
-        i64 ct = i / ((i64) tw * th);
-        int t = (int) (ct % count);
-        i64 c = ct / count;
-        int r = origins[2 * t] + y, q = origins[2 * t + 1] + x;
-        if (r >= 0 && r < h && q >= 0 && q < w) dst[(c * h + r) * w + q] = src[(c * h + r) * w + q];
+__device__ void restore(const T* src, T* dst, const int* origins, int count, int h, int w, int th, int tw, int channels) {
+    int positions = count * th * tw;
+    ROWS(ch, channels) {
+        COLS(q, positions) {
+            int r, c;
+            if (tile_pixel(origins, q, th, tw, h, w, r, c)) {
+                i64 at = ((i64) ch * h + r) * w + c;
+                dst[at] = src[at];
+            }
+        }
     }
 }
 
 // Zeroes the pixels of tiles that lie outside the map (after ops that do not keep 0 at 0).
 template <typename T>
-__device__ void zero_padding(T* tiles, const int* origins, int count, int h, int w, int th, int tw, i64 total) {
-    GRID_STRIDE(i, total) {
-        int x = (int) (i % tw);
-        int y = (int) ((i / tw) % th);
-        int t = (int) ((i / ((i64) tw * th)) % count);
-        int r = origins[2 * t] + y, q = origins[2 * t + 1] + x;
-        if (r < 0 || r >= h || q < 0 || q >= w) store(tiles, i, 0.f);
+__device__ void zero_padding(T* tiles, const int* origins, int count, int h, int w, int th, int tw, int channels) {
+    int positions = count * th * tw;
+    ROWS(ch, channels) {
+        COLS(q, positions) {
+            int r, c;
+            if (!tile_pixel(origins, q, th, tw, h, w, r, c)) store(tiles, (i64) ch * positions + q, 0.f);
+        }
+    }
+}
+
+// im2col of a tile batch for a padding-free convolution: cols[(c*kh + i)*kw + j, (t*oh + y)*ow + x] =
+// tiles[c, t, y*stride + i, x*stride + j]; tiles [C, count, th, tw]; rows = C*kh*kw.
+template <typename T>
+__device__ void tile_im2col(const T* tiles, T* cols, int count, int th, int tw, int kh, int kw, int stride, int oh, int ow,
+                            int rows) {
+    int columns = count * oh * ow, per = oh * ow;
+    ROWS(row, rows) {
+        int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+        const T* src = tiles + (i64) c * count * th * tw + i * tw + j;
+        T* dst = cols + (i64) row * columns;
+        COLS(p, columns) {
+            int t = p / per, k = p % per;
+            dst[p] = src[t * th * tw + (k / ow) * stride * tw + (k % ow) * stride];
+        }
+    }
+}
+
+// im2col of output rows [y0, y0 + rows) of a padded, strided convolution of one sample x [C, h, w]:
+// cols[(c*kh + i)*kw + j, (oy - y0)*ow + ox] = x[c, oy*stride - top + i, ox*stride - left + j], zero outside.
+template <typename T>
+__device__ void map_im2col(const T* x, T* cols, int h, int w, int kh, int kw, int stride, int top, int left, int ow,
+                           int y0, int outRows, int rows) {
+    int columns = outRows * ow;
+    ROWS(row, rows) {
+        int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+        const T* src = x + (i64) c * h * w;
+        T* dst = cols + (i64) row * columns;
+        COLS(p, columns) {
+            int iy = (y0 + p / ow) * stride - top + i, ix = (p % ow) * stride - left + j;
+            store(dst, p, iy >= 0 && iy < h && ix >= 0 && ix < w ? load(src, iy * w + ix) : 0.f);
+        }
     }
 }
 
@@ -248,35 +296,41 @@ extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID
 
 #define INSTANTIATE(T, S)                                                                                            \
     extern "C" __global__ void channel_affine_##S(const T* x, T* y, const float* scale, const float* shift,           \
-        int channels, i64 plane, i64 total, int act, float slope) {                                                \
-        channel_affine<T>(x, y, scale, shift, channels, plane, total, act, slope); }                                \
+        int channels, int plane, int rows, int act, float slope) {                                                   \
+        channel_affine<T>(x, y, scale, shift, channels, plane, rows, act, slope); }                                 \
     extern "C" __global__ void spade_##S(const T* x, const T* gb, T* y, const float* scale, const float* shift,      \
-        int channels, i64 plane, i64 total, int act, float slope) {                                                \
-        spade<T>(x, gb, y, scale, shift, channels, plane, total, act, slope); }                                      \
-    extern "C" __global__ void add_##S(const T* a, const T* b, T* y, i64 plane, int perChannel, i64 total,          \
-        int act, float slope) { add<T>(a, b, y, plane, perChannel, total, act, slope); }                             \
+        int channels, int plane, int rows, int act, float slope) {                                                   \
+        spade<T>(x, gb, y, scale, shift, channels, plane, rows, act, slope); }                                       \
+    extern "C" __global__ void add_##S(const T* a, const T* b, T* y, int plane, int perChannel, int rows,            \
+        int act, float slope) { add<T>(a, b, y, plane, perChannel, rows, act, slope); }                              \
     extern "C" __global__ void group_norm_stats_##S(const T* x, const float* weight, const float* bias,              \
-        float* scale, float* shift, int channels, int groups, i64 plane, float eps) {                               \
+        float* scale, float* shift, int channels, int groups, i64 plane, float eps) {                                \
         group_norm_stats<T>(x, weight, bias, scale, shift, channels, groups, plane, eps); }                          \
-    extern "C" __global__ void resize_nearest_##S(const T* x, T* y, const int* rows, const int* cols, int inH,       \
-        int inW, int outH, int outW, i64 total) { resize_nearest<T>(x, y, rows, cols, inH, inW, outH, outW, total); } \
+    extern "C" __global__ void resize_nearest_##S(const T* x, T* y, const int* rowIndex, const int* colIndex,        \
+        int inH, int inW, int outH, int outW, int rows) {                                                            \
+        resize_nearest<T>(x, y, rowIndex, colIndex, inH, inW, outH, outW, rows); }                                   \
     extern "C" __global__ void copy_channels_##S(const T* src, T* dst, int srcC, int srcStart, int dstC,             \
-        int dstStart, int count, i64 plane, i64 total) {                                                           \
-        copy_channels<T>(src, dst, srcC, srcStart, dstC, dstStart, count, plane, total); }                           \
+        int dstStart, int count, int plane, int rows) {                                                              \
+        copy_channels<T>(src, dst, srcC, srcStart, dstC, dstStart, count, plane, rows); }                            \
     extern "C" __global__ void pad_##S(const T* x, T* y, int h, int w, int top, int left, int outH, int outW,        \
-        i64 total) { pad<T>(x, y, h, w, top, left, outH, outW, total); }                                            \
+        int rows) { pad<T>(x, y, h, w, top, left, outH, outW, rows); }                                               \
     extern "C" __global__ void softmax_rows_##S(T* a, int cols) { softmax_rows<T>(a, cols); }                       \
-    extern "C" __global__ void timestep_embedding_##S(const T* t, T* out, int n, int dim) {                         \
-        timestep_embedding<T>(t, out, n, dim); }                                                                     \
+    extern "C" __global__ void timestep_embedding_##S(const T* t, T* out, int dim, int rows) {                      \
+        timestep_embedding<T>(t, out, dim, rows); }                                                                  \
     extern "C" __global__ void gather_##S(const T* src, T* tiles, const int* origins, int count, int h, int w,       \
-        int th, int tw, const int* rows, const int* cols, int srcH, int srcW, i64 total) {                          \
-        gather<T>(src, tiles, origins, count, h, w, th, tw, rows, cols, srcH, srcW, total); }                        \
+        int th, int tw, const int* rowIndex, const int* colIndex, int srcH, int srcW, int channels) {                \
+        gather<T>(src, tiles, origins, count, h, w, th, tw, rowIndex, colIndex, srcH, srcW, channels); }             \
     extern "C" __global__ void scatter_##S(const T* tiles, T* dst, const int* origins, int count, int h, int w,      \
-        int th, int tw, i64 total) { scatter<T>(tiles, dst, origins, count, h, w, th, tw, total); }                 \
+        int th, int tw, int channels) { scatter<T>(tiles, dst, origins, count, h, w, th, tw, channels); }            \
     extern "C" __global__ void restore_##S(const T* src, T* dst, const int* origins, int count, int h, int w,        \
-        int th, int tw, i64 total) { restore<T>(src, dst, origins, count, h, w, th, tw, total); }                   \
+        int th, int tw, int channels) { restore<T>(src, dst, origins, count, h, w, th, tw, channels); }              \
     extern "C" __global__ void zero_padding_##S(T* tiles, const int* origins, int count, int h, int w, int th,       \
-        int tw, i64 total) { zero_padding<T>(tiles, origins, count, h, w, th, tw, total); }
+        int tw, int channels) { zero_padding<T>(tiles, origins, count, h, w, th, tw, channels); }                    \
+    extern "C" __global__ void map_im2col_##S(const T* x, T* cols, int h, int w, int kh, int kw, int stride,         \
+        int top, int left, int ow, int y0, int outRows, int rows) {                                                  \
+        map_im2col<T>(x, cols, h, w, kh, kw, stride, top, left, ow, y0, outRows, rows); }                            \
+    extern "C" __global__ void tile_im2col_##S(const T* tiles, T* cols, int count, int th, int tw, int kh, int kw,   \
+        int stride, int oh, int ow, int rows) { tile_im2col<T>(tiles, cols, count, th, tw, kh, kw, stride, oh, ow, rows); }
 
 INSTANTIATE(float, f32)
 INSTANTIATE(__half, f16)

@@ -100,11 +100,34 @@ final class CudaDevice {
 
     /** The stream-ordered pool releases nothing back to the driver, so transient buffers are reused. */
     private static void keepFreedMemory() {
+        try (LongPointer threshold = new LongPointer(1).put(Long.MAX_VALUE)) {
+            check(cudaMemPoolSetAttribute(pool(), cudaMemPoolAttrReleaseThreshold, threshold), "cudaMemPoolSetAttribute");
+        }
+    }
+
+    private static CUmemPoolHandle_st pool() {
         CUmemPoolHandle_st pool = new CUmemPoolHandle_st();
         check(cudaDeviceGetDefaultMemPool(pool, 0), "cudaDeviceGetDefaultMemPool");
-        try (LongPointer threshold = new LongPointer(1).put(Long.MAX_VALUE)) {
-            check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, threshold), "cudaMemPoolSetAttribute");
+        return pool;
+    }
+
+    /**
+     * Peak device memory since the last {@link #resetPeakMemory}: buffers (weights, caches, working
+     * maps, workspaces) plus the stream-ordered pool's transients, each at its own peak, so an
+     * upper bound of the true peak. Excludes the CUDA context and libraries' own allocations.
+     */
+    static long peakMemoryBytes() {
+        try (LongPointer used = new LongPointer(1)) {
+            check(cudaMemPoolGetAttribute(pool(), cudaMemPoolAttrUsedMemHigh, used), "cudaMemPoolGetAttribute");
+            return DeviceBuffer.peakBytes() + used.get();
         }
+    }
+
+    static void resetPeakMemory() {
+        try (LongPointer zero = new LongPointer(1).put(0L)) {
+            check(cudaMemPoolSetAttribute(pool(), cudaMemPoolAttrUsedMemHigh, zero), "cudaMemPoolSetAttribute");
+        }
+        DeviceBuffer.resetPeak();
     }
 
     /** A kernel of tessera_kernels.cu by its full name (e.g. "gather_f32"). */

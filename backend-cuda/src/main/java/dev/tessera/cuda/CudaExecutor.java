@@ -25,6 +25,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.cuda.cublas.cublasContext;
+import org.bytedeco.cuda.cudart.CUevent_st;
+import org.bytedeco.cuda.cudart.CUgraphExec_st;
+import org.bytedeco.cuda.cudart.CUgraph_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -37,7 +40,12 @@ import org.jspecify.annotations.Nullable;
  * device memory. Everything runs on one stream; a pass synchronizes once, when its output is
  * downloaded. Transient buffers come from the stream-ordered pool; working maps (the full maps
  * that tiles are scattered into) persist between edits, and a later scatter restores only the
- * pixels the previous edit wrote. Not thread-safe: one executor per session.
+ * pixels the previous edit wrote.
+ *
+ * <p>Launch overhead: a pass that repeats the previous one (a dense pass after a dense pass, the
+ * same plan against the same cache, as in every step of an SDEdit loop and every re-run of an
+ * edit) is captured once as a CUDA graph and then replayed with one launch; its inputs and output
+ * live in fixed buffers so the graph stays valid. Not thread-safe: one executor per session.
  */
 final class CudaExecutor implements GraphExecutor {
     private final CudaModel model;
@@ -52,12 +60,21 @@ final class CudaExecutor implements GraphExecutor {
     private final Convolutions convolutions;
     private final cublasContext blas = new cublasContext();
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
+    private final DeviceBuffer blasWorkspace = DeviceBuffer.allocate(32L << 20); // fixed, so cuBLAS can be captured
+    private final DeviceBuffer[] inputBuffers; // fixed addresses for graph replays
+    private final DeviceBuffer output;
+    private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
+    private final Map<ConvShape, Boolean> gemmFaster = new HashMap<>();
+    private final CUevent_st start = new CUevent_st(), stop = new CUevent_st();
+    private final Map<String, Long> nanosByStep = new HashMap<>();
+    private boolean profiling;
 
     // Kept between sparse passes.
     private final Map<Integer, DeviceBuffer> working = new HashMap<>();
     private final Map<Integer, TileGeometry> dirty = new HashMap<>();
     private final Map<Integer, DeviceBuffer> syncedWith = new HashMap<>();
     private DeviceBuffer origins = DeviceBuffer.allocate(0);
+    private int originsGeneration; // bumped when the origins buffer moves (graphs that read it are stale)
     private IntPointer staging = new IntPointer(0L);
 
     // State of one pass.
@@ -81,10 +98,18 @@ final class CudaExecutor implements GraphExecutor {
         this.owned = new boolean[graph.valueCount()];
         CudaDevice.bindThread();
         CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        CudaDevice.check(cudaEventCreate(start), "cudaEventCreate");
+        CudaDevice.check(cudaEventCreate(stop), "cudaEventCreate");
         kernels = new Kernels(model.device, stream, half);
         convolutions = new Convolutions(stream, half);
         checkBlas(cublasCreate_v2(blas), "cublasCreate");
         checkBlas(cublasSetStream_v2(blas, stream), "cublasSetStream");
+        checkBlas(cublasSetWorkspace_v2(blas, CudaDevice.at(blasWorkspace.address), blasWorkspace.bytes()), "cublasSetWorkspace");
+        inputBuffers = new DeviceBuffer[graph.inputs().size()];
+        for (int i = 0; i < inputBuffers.length; i++) {
+            inputBuffers[i] = DeviceBuffer.allocate((long) graph.inputs().get(i).shape().size() * elementBytes);
+        }
+        output = DeviceBuffer.allocate((long) graph.output().shape().size() * elementBytes);
     }
 
     @Override
@@ -103,51 +128,69 @@ final class CudaExecutor implements GraphExecutor {
 
     @Override
     public Tensor dense(Tensor... inputs) {
-        return runDense(null, null, inputs);
+        Inputs.checkDense(graph, inputs);
+        CudaDevice.bindThread();
+        try {
+            uploadInputs(inputs);
+            if (profiling) runNodes(null, null);
+            else denseGraph.run(convolutions.workspaceGeneration(), () -> runNodes(null, null));
+            return download(output.address, graph.output().shape());
+        } finally {
+            endPass();
+        }
     }
 
     @Override
     public Tensor full(ActivationCache cache, @Nullable Progress progress, Tensor... inputs) {
-        return runDense(cache, progress, inputs);
+        Inputs.checkDense(graph, inputs);
+        CudaDevice.bindThread();
+        try {
+            uploadInputs(inputs);
+            for (int i = 0; i < inputs.length; i++) {
+                int id = graph.inputs().get(i).id();
+                if (cached[id]) cache.put(id, inputs[i]); // host copy: edits are checked against it
+            }
+            runNodes(cache, progress);
+            return download(output.address, graph.output().shape());
+        } finally {
+            endPass();
+        }
     }
 
     // ---------------------------------------------------------------- dense and full passes
 
-    private Tensor runDense(@Nullable ActivationCache cache, @Nullable Progress progress, Tensor[] inputs) {
-        Inputs.checkDense(graph, inputs);
-        CudaDevice.bindThread();
+    /** The graph node by node on the uploaded inputs, leaving the output in {@link #output}; with a cache, filling it. */
+    private void runNodes(@Nullable ActivationCache cache, @Nullable Progress progress) {
         List<Node> nodes = graph.nodes();
-        try {
-            for (int i = 0; i < inputs.length; i++) {
-                Value in = graph.inputs().get(i);
-                full[in.id()] = upload(inputs[i]);
-                if (cache != null && cached[in.id()]) cache.put(in.id(), inputs[i]); // host copy: edits are checked against it
-            }
-            for (int i = 0; i < nodes.size(); i++) {
-                Node node = nodes.get(i);
-                Value out = node.output();
-                if (DenseSchedule.isView(node)) {
-                    Op.SliceChannels s = (Op.SliceChannels) node.op();
-                    long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
-                    full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
-                } else if (schedule.isAlias(i)) {
-                    full[out.id()] = full[node.inputs().get(0).id()];
-                } else {
-                    full[out.id()] = alloc(out.shape().size());
-                    owned[out.id()] = true;
-                    runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
+        for (int i = 0; i < nodes.size(); i++) {
+            Node node = nodes.get(i);
+            Value out = node.output();
+            if (DenseSchedule.isView(node)) {
+                Op.SliceChannels s = (Op.SliceChannels) node.op();
+                long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
+                full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
+            } else if (schedule.isAlias(i)) {
+                full[out.id()] = full[node.inputs().get(0).id()];
+            } else {
+                full[out.id()] = alloc(out.shape().size());
+                owned[out.id()] = true;
+                long start = profiling ? System.nanoTime() : 0;
+                runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
+                if (profiling) {
+                    sync();
+                    nanosByStep.merge(PER_NODE ? "dense " + node.name() + " " + out.shape() : "dense " + node.op().getClass().getSimpleName(),
+                            System.nanoTime() - start, Long::sum);
                 }
-                if (cache != null) {
-                    if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
-                    if (planner.usesCachedNorm(node)) cache.putAffine(node.name(), copyToNew(lastNormAffine, 2L * out.shape().c() * Float.BYTES));
-                }
-                if (progress != null) progress.step(i + 1, nodes.size());
-                for (Value dead : schedule.releasedAfter(i)) release(dead);
             }
-            return download(full[graph.output().id()], graph.output().shape());
-        } finally {
-            endPass();
+            if (cache != null) {
+                if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
+                if (planner.usesCachedNorm(node)) cache.putAffine(node.name(), copyToNew(lastNormAffine, 2L * out.shape().c() * Float.BYTES));
+            }
+            if (progress != null) progress.step(i + 1, nodes.size());
+            for (Value dead : schedule.releasedAfter(i)) release(dead);
         }
+        copy(full[graph.output().id()], output.address, output.bytes());
+        freeTransients();
     }
 
     private long[] inputsOf(Node node) {
@@ -176,11 +219,11 @@ final class CudaExecutor implements GraphExecutor {
             long affine = alloc32(2L * y.n() * y.c());
             kernels.call("group_norm_stats").ptr(in[0]).ptr(p[0].address).ptr(p[1].address).ptr(affine)
                     .ptr(affine + 4L * y.n() * y.c()).i(y.c()).i(g.groups()).l(plane).f(g.eps()).launch(y.n() * g.groups(), 512);
-            channelAffine(in[0], out, affine, affine + 4L * y.n() * y.c(), y.n() * y.c(), plane, y.size(), act);
+            channelAffine(in[0], out, affine, affine + 4L * y.n() * y.c(), y.n() * y.c(), (int) plane, y.n() * y.c(), act);
             lastNormAffine = affine;
         } else if (op instanceof Op.ResizeNearest) {
             kernels.call("resize_nearest").ptr(in[0]).ptr(out).ptr(model.nearestIndex(x.h(), y.h())).ptr(model.nearestIndex(x.w(), y.w()))
-                    .i(x.h()).i(x.w()).i(y.h()).i(y.w()).l(y.size()).launch(y.size());
+                    .i(x.h()).i(x.w()).i(y.h()).i(y.w()).i(y.n() * y.c()).launch2d((long) y.h() * y.w(), y.n() * y.c());
         } else if (op instanceof Op.SelfAttention) {
             int c = y.c();
             int tokens = y.h() * y.w();
@@ -194,11 +237,11 @@ final class CudaExecutor implements GraphExecutor {
             gemm(false, true, rows, features, inF, 1f, in[0], inF, p[0].address, inF, 0f, out, features);
             channelAffine(out, out, 0, p[1].address, features, 1, y.size(), null);
         } else if (op instanceof Op.TimestepEmbedding t) {
-            kernels.call("timestep_embedding").ptr(in[0]).ptr(out).i(x.dim(0)).i(t.dim()).launch((long) x.dim(0) * t.dim());
+            kernels.call("timestep_embedding").ptr(in[0]).ptr(out).i(t.dim()).i(x.dim(0)).launch2d(t.dim(), x.dim(0));
         } else {
             Shape[] shapes = new Shape[node.inputs().size()];
             for (int i = 0; i < shapes.length; i++) shapes[i] = node.inputs().get(i).shape();
-            pointwise(node, in, shapes, out, y.dim(0), y.dim(1), (long) y.size() / ((long) y.dim(0) * y.dim(1)), act);
+            pointwise(node, in, shapes, out, y.dim(0), y.dim(1), y.size() / (y.dim(0) * y.dim(1)), act);
         }
     }
 
@@ -206,21 +249,21 @@ final class CudaExecutor implements GraphExecutor {
      * Ops that treat a map as [N, C, plane] planes, on full maps or on tiles (N = 1, plane = tile
      * positions): norms, SPADE, activations, adds, concats, slices.
      */
-    private void pointwise(Node node, long[] in, Shape[] shapes, long out, int n, int c, long plane, Op.@Nullable Activation act) {
+    private void pointwise(Node node, long[] in, Shape[] shapes, long out, int n, int c, int plane, Op.@Nullable Activation act) {
         Op op = node.op();
         DeviceBuffer[] p = model.params(node);
-        long total = (long) n * c * plane;
+        int rows = n * c;
         if (op instanceof Op.BatchNorm) {
-            channelAffine(in[0], out, p[0].address, p[1].address, c, plane, total, act);
+            channelAffine(in[0], out, p[0].address, p[1].address, c, plane, rows, act);
         } else if (op instanceof Op.Spade) {
-            kernels.call("spade").ptr(in[0]).ptr(in[1]).ptr(out).ptr(p[0].address).ptr(p[1].address).i(c).l(plane).l(total)
-                    .i(activationCode(act)).f(slope(act)).launch(total);
+            kernels.call("spade").ptr(in[0]).ptr(in[1]).ptr(out).ptr(p[0].address).ptr(p[1].address).i(c).i(plane).i(rows)
+                    .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
         } else if (op instanceof Op.Activation a) {
-            channelAffine(in[0], out, 0, 0, 1, 1, total, a);
+            channelAffine(in[0], out, 0, 0, 1, plane, rows, a);
         } else if (op instanceof Op.Add) {
             boolean perChannel = shapes[1].rank() == 2;
-            kernels.call("add").ptr(in[0]).ptr(in[1]).ptr(out).l(plane).i(perChannel ? 1 : 0).l(total)
-                    .i(activationCode(act)).f(slope(act)).launch(total);
+            kernels.call("add").ptr(in[0]).ptr(in[1]).ptr(out).i(plane).i(perChannel ? 1 : 0).i(rows)
+                    .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
         } else if (op instanceof Op.Concat) {
             int at = 0;
             for (int i = 0; i < in.length; i++) {
@@ -236,6 +279,93 @@ final class CudaExecutor implements GraphExecutor {
     }
 
     private void conv2d(Op.Conv2d c, DeviceBuffer[] p, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
+        Boolean gemm = gemmFaster.get(new ConvShape(c, xs));
+        if (gemm == null) gemmFaster.put(new ConvShape(c, xs), gemm = gemmIsFaster(c, p[0].address, x, xs, out, ys));
+        if (gemm) gemmConv(c, p[0].address, x, xs, out, ys);
+        else cudnnConv(c, p[0].address, x, xs, out, ys);
+        if (p[1] != null || act != null) {
+            channelAffine(out, out, 0, p[1] == null ? 0 : p[1].address, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
+        }
+    }
+
+    private record ConvShape(Op.Conv2d op, Shape input) {}
+
+    /**
+     * Which way a full-map convolution runs, decided once per shape by timing both on the GPU (as
+     * cudnn.benchmark times cuDNN's own algorithms): cuDNN wins on large maps, im2col + cuBLAS on
+     * the small low-resolution maps that sparse passes run whole (measured on an H100).
+     */
+    private boolean gemmIsFaster(Op.Conv2d c, long weight, long x, Shape xs, long out, Shape ys) {
+        cudnnConv(c, weight, x, xs, out, ys); // plans the cuDNN algorithm and sizes its workspace outside the capture
+        float cudnn = Float.MAX_VALUE, gemm = Float.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            cudnn = Math.min(cudnn, gpuMillis(() -> cudnnConv(c, weight, x, xs, out, ys)));
+            gemm = Math.min(gemm, gpuMillis(() -> gemmConv(c, weight, x, xs, out, ys)));
+        }
+        return gemm < cudnn;
+    }
+
+    /**
+     * GPU time of what {@code work} enqueues: captured as a graph (its transient buffers freed
+     * inside), so the host's launch overhead, which graph replays do not pay, is not measured.
+     */
+    private float gpuMillis(Runnable work) {
+        CudaDevice.check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+        CUgraph_st g = new CUgraph_st();
+        int mark = transients.size();
+        try {
+            work.run();
+            while (transients.size() > mark) free(transients.get(transients.size() - 1));
+        } finally {
+            CudaDevice.check(cudaStreamEndCapture(stream, g), "cudaStreamEndCapture");
+        }
+        CUgraphExec_st exec = new CUgraphExec_st();
+        CudaDevice.check(cudaGraphInstantiate(exec, g, 0L), "cudaGraphInstantiate");
+        cudaGraphDestroy(g);
+        try {
+            CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch"); // warm-up
+            CudaDevice.check(cudaEventRecord(start, stream), "cudaEventRecord");
+            CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+            CudaDevice.check(cudaEventRecord(stop, stream), "cudaEventRecord");
+            CudaDevice.check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+            float[] ms = {0};
+            CudaDevice.check(cudaEventElapsedTime(ms, start, stop), "cudaEventElapsedTime");
+            return ms[0];
+        } finally {
+            cudaGraphExecDestroy(exec);
+        }
+    }
+
+    /** Elements of one im2col panel: whole output rows, at most this many (64 MiB in float16). */
+    private static final long PANEL_ELEMENTS = 32L << 20;
+
+    /**
+     * A convolution of full maps as im2col panels (whole output rows) times the weight matrix on
+     * cuBLAS; a 1x1 stride-1 unpadded convolution multiplies the map directly.
+     */
+    private void gemmConv(Op.Conv2d c, long weight, long x, Shape xs, long out, Shape ys) {
+        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        int plane = ys.h() * ys.w();
+        boolean direct = c.kernelH() == 1 && c.kernelW() == 1 && c.stride() == 1 && c.padding().equals(Op.Padding.same(0));
+        int rowsPerPanel = (int) Math.max(1, Math.min(ys.h(), PANEL_ELEMENTS / ((long) k * ys.w())));
+        long cols = direct ? 0 : alloc((long) k * rowsPerPanel * ys.w());
+        for (int n = 0; n < xs.n(); n++) {
+            long xn = x + (long) n * xs.c() * xs.h() * xs.w() * elementBytes, yn = out + (long) n * ys.c() * plane * elementBytes;
+            if (direct) {
+                gemm(false, false, c.outChannels(), plane, k, 1f, weight, k, xn, plane, 0f, yn, plane);
+                continue;
+            }
+            for (int y0 = 0; y0 < ys.h(); y0 += rowsPerPanel) {
+                int rows = Math.min(rowsPerPanel, ys.h() - y0), columns = rows * ys.w();
+                kernels.call("map_im2col").ptr(xn).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
+                        .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).launch2d(columns, k);
+                gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, 0f,
+                        yn + (long) y0 * ys.w() * elementBytes, plane);
+            }
+        }
+    }
+
+    private void cudnnConv(Op.Conv2d c, long weight, long x, Shape xs, long out, Shape ys) {
         Op.Padding pad = c.padding();
         long input = x;
         Shape in = xs;
@@ -244,15 +374,31 @@ final class CudaExecutor implements GraphExecutor {
             in = Shape.nchw(xs.n(), xs.c(), xs.h() + pad.top() + pad.bottom(), xs.w() + pad.left() + pad.right());
             input = alloc(in.size());
             kernels.call("pad").ptr(x).ptr(input).i(xs.h()).i(xs.w()).i(pad.top()).i(pad.left()).i(in.h()).i(in.w())
-                    .l(in.size()).launch(in.size());
+                    .i(in.n() * in.c()).launch2d((long) in.h() * in.w(), in.n() * in.c());
             padH = 0;
             padW = 0;
         }
-        convolutions.run(c, p[0].address, input, Convolutions.Layout.packed(in.n(), in.c(), in.h(), in.w()), out,
-                Convolutions.Layout.packed(ys.n(), ys.c(), ys.h(), ys.w()), padH, padW);
-        if (p[1] != null || act != null) {
-            channelAffine(out, out, 0, p[1] == null ? 0 : p[1].address, ys.c(), (long) ys.h() * ys.w(), ys.size(), act);
+        convolutions.run(c, weight, input, in, out, ys, padH, padW);
+    }
+
+    /**
+     * A padding-free convolution of every tile as one GEMM, {@code out[Cout, tiles*oh*ow] =
+     * W[Cout, Cin*kh*kw] x cols}, on tensor cores in half mode. (cuDNN on the same tiles, read as a
+     * strided N = tiles batch, measured 3-5x slower on an H100: its fast kernels want packed tensors.)
+     * A 1x1 stride-1 convolution multiplies the tiles directly.
+     */
+    private void tileConv(Op.Conv2d c, DeviceBuffer[] p, long x, TileGeometry in, long out, TileGeometry og) {
+        if (og.count() == 0) return;
+        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        int positions = og.positions();
+        long cols = x;
+        if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
+            cols = alloc((long) k * positions);
+            kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
+                    .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).launch2d(positions, k);
         }
+        gemm(false, false, c.outChannels(), positions, k, 1f, p[0].address, k, cols, positions, 0f, out, positions);
+        if (p[1] != null) channelAffine(out, out, 0, p[1].address, c.outChannels(), positions, c.outChannels(), null);
     }
 
     /**
@@ -267,14 +413,15 @@ final class CudaExecutor implements GraphExecutor {
         gemm(false, true, c, p, tokens, 1f, values, tokens, scores, tokens, 0f, out, p);
     }
 
-    private void channelAffine(long x, long y, long scale, long shift, int channels, long plane, long total, Op.@Nullable Activation act) {
-        kernels.call("channel_affine").ptr(x).ptr(y).ptr(scale).ptr(shift).i(channels).l(plane).l(total)
-                .i(activationCode(act)).f(slope(act)).launch(total);
+    /** {@code y = act(x * scale[k] + shift[k])} over {@code rows} planes, k = row % channels (0 scale or shift: none). */
+    private void channelAffine(long x, long y, long scale, long shift, int channels, int plane, int rows, Op.@Nullable Activation act) {
+        kernels.call("channel_affine").ptr(x).ptr(y).ptr(scale).ptr(shift).i(channels).i(plane).i(rows)
+                .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
     }
 
-    private void copyChannels(long src, int srcC, int srcStart, long dst, int dstC, int dstStart, int count, int n, long plane) {
-        long total = (long) n * count * plane;
-        kernels.call("copy_channels").ptr(src).ptr(dst).i(srcC).i(srcStart).i(dstC).i(dstStart).i(count).l(plane).l(total).launch(total);
+    private void copyChannels(long src, int srcC, int srcStart, long dst, int dstC, int dstStart, int count, int n, int plane) {
+        kernels.call("copy_channels").ptr(src).ptr(dst).i(srcC).i(srcStart).i(dstC).i(dstStart).i(count).i(plane).i(n * count)
+                .launch2d(plane, n * count);
     }
 
     private static int activationCode(Op.@Nullable Activation act) {
@@ -307,22 +454,108 @@ final class CudaExecutor implements GraphExecutor {
         int outId = graph.output().id();
         try {
             if (plan.isNoChange()) return download(cache.entry(outId, DeviceBuffer.class).address, graph.output().shape());
-            for (int i = 0; i < inputs.length; i++) {
-                int id = graph.inputs().get(i).id();
-                full[id] = upload(inputs[i]);
-            }
+            uploadInputs(inputs);
             uploadOrigins(plan);
-            List<SparsePlan.Step> steps = plan.steps();
-            for (int i = 0; i < steps.size(); i++) {
-                execute(steps.get(i), cache);
-                if (progress != null) progress.step(i + 1, steps.size());
+            Runnable steps = () -> {
+                List<SparsePlan.Step> all = plan.steps();
+                for (int i = 0; i < all.size(); i++) {
+                    long start = profiling ? System.nanoTime() : 0;
+                    execute(all.get(i), cache);
+                    if (profiling) {
+                        sync();
+                        nanosByStep.merge(profileKey(all.get(i)), System.nanoTime() - start, Long::sum);
+                    }
+                    if (progress != null) progress.step(i + 1, all.size());
+                }
+                long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
+                copy(out, output.address, output.bytes());
+                if (!update) freeTransients();
+            };
+            if (update || profiling) {
+                sparseGraph.forget();
+                steps.run();
+            } else {
+                sparseGraph.run(new SparseKey(plan, cache, originsGeneration, convolutions.workspaceGeneration()), steps);
             }
-            long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
-            Tensor result = download(out, graph.output().shape());
+            Tensor result = download(output.address, graph.output().shape());
             if (update) writeBack(cache);
             return result;
         } finally {
             endPass();
+        }
+    }
+
+    /** CUDA graphs can be turned off (-Dtessera.cuda.graphs=false), e.g. to compare with eager launches. */
+    private static final boolean GRAPHS = !"false".equals(System.getProperty("tessera.cuda.graphs"));
+
+    /** Profiles per node instead of per step kind (-Dtessera.profile.nodes=true): how the hot spots were found. */
+    private static final boolean PER_NODE = Boolean.getBoolean("tessera.profile.nodes");
+
+    private static String profileKey(SparsePlan.Step s) {
+        if (!PER_NODE) return SparsePlan.kind(s);
+        if (s instanceof SparsePlan.RunFull f) return SparsePlan.kind(s) + " " + f.node().name();
+        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name() + " " + t.out();
+        return SparsePlan.kind(s);
+    }
+
+    /** What a sparse pass's captured graph depends on besides the executor's own buffers. */
+    private record SparseKey(SparsePlan plan, ActivationCache cache, int originsGeneration, int workspaceGeneration) {}
+
+    /**
+     * One pass kind's CUDA graph: a pass whose key equals the previous pass's key is captured (the
+     * previous, eager run has sized every workspace and left the working maps as the repeat
+     * expects), later repeats replay it. Any other key runs eagerly. If capture fails (a library
+     * that cannot be captured), passes of this executor stay eager.
+     */
+    private final class PassGraph {
+        private @Nullable Object lastKey;
+        private @Nullable CUgraphExec_st exec;
+        private boolean unsupported = !GRAPHS;
+
+        void run(Object key, Runnable pass) {
+            boolean repeat = key.equals(lastKey);
+            lastKey = key;
+            if (!repeat || unsupported) {
+                destroy();
+                pass.run();
+            } else if (exec != null) {
+                CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+            } else {
+                capture(pass);
+            }
+        }
+
+        private void capture(Runnable pass) {
+            CudaDevice.check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+            CUgraph_st g = new CUgraph_st();
+            try {
+                pass.run();
+            } catch (RuntimeException e) {
+                cudaStreamEndCapture(stream, g);
+                if (!g.isNull()) cudaGraphDestroy(g);
+                cudaGetLastError();
+                unsupported = true;
+                lastKey = null;
+                transients.clear(); // their frees were part of the abandoned capture
+                pass.run();
+                return;
+            }
+            CudaDevice.check(cudaStreamEndCapture(stream, g), "cudaStreamEndCapture");
+            CUgraphExec_st e = new CUgraphExec_st();
+            CudaDevice.check(cudaGraphInstantiate(e, g, 0L), "cudaGraphInstantiate");
+            cudaGraphDestroy(g);
+            exec = e;
+            CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+        }
+
+        void forget() {
+            lastKey = null;
+            destroy();
+        }
+
+        void destroy() {
+            if (exec != null) cudaGraphExecDestroy(exec);
+            exec = null;
         }
     }
 
@@ -344,6 +577,7 @@ final class CudaExecutor implements GraphExecutor {
             staging = new IntPointer(Math.max(ints, 2 * staging.capacity()));
             origins.close();
             origins = DeviceBuffer.allocate(4 * staging.capacity());
+            originsGeneration++;
         }
         IntBuffer host = staging.asBuffer();
         for (TileGeometry g : all) {
@@ -377,17 +611,16 @@ final class CudaExecutor implements GraphExecutor {
     }
 
     private void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
-        long total = (long) channels * g.positions();
         kernels.call("gather").ptr(src).ptr(out).ptr(originsAt.get(g)).i(g.count()).i(g.height()).i(g.width())
-                .i(g.tileHeight()).i(g.tileWidth()).ptr(rows).ptr(cols).i(srcH).i(srcW).l(total).launch(total);
+                .i(g.tileHeight()).i(g.tileWidth()).ptr(rows).ptr(cols).i(srcH).i(srcW).i(channels).launch2d(g.positions(), channels);
     }
 
-    /** Tile kernels that share the (tiles, origins, count, h, w, th, tw, total) signature: scatter, restore, zero_padding. */
+    /** Tile kernels that share the (tiles, origins, count, h, w, th, tw, channels) signature: scatter, restore, zero_padding. */
     private void tileKernel(String name, long a, long b, TileGeometry g, int channels) {
-        long total = (long) channels * g.positions();
         kernels.call(name).ptr(a);
         if (b != 0) kernels.ptr(b);
-        kernels.ptr(originsAt.get(g)).i(g.count()).i(g.height()).i(g.width()).i(g.tileHeight()).i(g.tileWidth()).l(total).launch(total);
+        kernels.ptr(originsAt.get(g)).i(g.count()).i(g.height()).i(g.width()).i(g.tileHeight()).i(g.tileWidth()).i(channels)
+                .launch2d(g.positions(), channels);
     }
 
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {
@@ -418,7 +651,7 @@ final class CudaExecutor implements GraphExecutor {
         if (s.cachedNorm()) {
             Shape y = v.shape();
             long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
-            channelAffine(in[0], out.address, affine, affine + 4L * y.c(), y.c(), (long) y.h() * y.w(), y.size(), null);
+            channelAffine(in[0], out.address, affine, affine + 4L * y.c(), y.c(), y.h() * y.w(), y.c(), null);
         } else {
             runNode(n, in, out.address, null);
         }
@@ -437,13 +670,7 @@ final class CudaExecutor implements GraphExecutor {
         } else {
             result = alloc((long) c * out.positions());
             if (op instanceof Op.Conv2d conv) {
-                if (out.count() > 0) {
-                    DeviceBuffer[] p = model.params(n);
-                    convolutions.run(conv, p[0].address, tilesOf(n.inputs().get(0), in),
-                            Convolutions.Layout.tiles(in.count(), conv.inChannels(), in.tileHeight(), in.tileWidth()), result,
-                            Convolutions.Layout.tiles(out.count(), c, out.tileHeight(), out.tileWidth()), 0, 0);
-                    if (p[1] != null) channelAffine(result, result, 0, p[1].address, c, out.positions(), (long) c * out.positions(), null);
-                }
+                tileConv(conv, model.params(n), tilesOf(n.inputs().get(0), in), in, result, out);
             } else if (op instanceof Op.SelfAttention) {
                 Shape qkv = n.inputs().get(0).shape();
                 int tokens = qkv.h() * qkv.w();
@@ -453,7 +680,7 @@ final class CudaExecutor implements GraphExecutor {
                 attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
-                channelAffine(tilesOf(n.inputs().get(0), in), result, affine, affine + 4L * c, c, in.positions(), (long) c * in.positions(), null);
+                channelAffine(tilesOf(n.inputs().get(0), in), result, affine, affine + 4L * c, c, in.positions(), c, null);
                 tileKernel("zero_padding", result, 0, in, c);
             } else {
                 long[] args = new long[n.inputs().size()];
@@ -528,6 +755,12 @@ final class CudaExecutor implements GraphExecutor {
         CudaDevice.check(cudaFreeAsync(CudaDevice.at(address), stream), "cudaFreeAsync");
     }
 
+    private void freeTransients() {
+        for (long t : transients) CudaDevice.check(cudaFreeAsync(CudaDevice.at(t), stream), "cudaFreeAsync");
+        transients.clear();
+    }
+
+    /** Ends a pass, normal or failed: frees what is left, forgets its values, waits for the stream. */
     private void endPass() {
         for (long t : transients) cudaFreeAsync(CudaDevice.at(t), stream);
         transients.clear();
@@ -550,17 +783,22 @@ final class CudaExecutor implements GraphExecutor {
                 "cudaMemcpyAsync (device to device)");
     }
 
-    /** A host tensor on the device at the storage precision (transient). */
-    private long upload(Tensor t) {
-        long f32 = alloc32(t.size());
-        try (FloatPointer host = new FloatPointer(t.data())) {
-            CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(f32), host, 4L * t.size(), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (upload)");
-            sync(); // the host buffer may change once we return
+    /** Copies the inputs into their fixed device buffers (converting to float16 in half mode). */
+    private void uploadInputs(Tensor[] inputs) {
+        for (int i = 0; i < inputs.length; i++) {
+            Tensor t = inputs[i];
+            long dst = inputBuffers[i].address;
+            long f32 = half ? alloc32(t.size()) : dst;
+            try (FloatPointer host = new FloatPointer(t.data())) {
+                CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(f32), host, 4L * t.size(), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (upload)");
+                sync(); // the host buffer may change once we return
+            }
+            if (half) {
+                kernels.callExact("to_half").ptr(f32).ptr(dst).l(t.size()).launch(t.size());
+                free(f32);
+            }
+            full[graph.inputs().get(i).id()] = dst;
         }
-        if (!half) return f32;
-        long h = alloc(t.size());
-        kernels.callExact("to_half").ptr(f32).ptr(h).l(t.size()).launch(t.size());
-        return h;
     }
 
     /** The map at {@code address} as a float32 host tensor (waits for the stream). */
@@ -587,9 +825,29 @@ final class CudaExecutor implements GraphExecutor {
     }
 
     @Override
+    public void setProfiling(boolean on) {
+        profiling = on;
+    }
+
+    @Override
+    public Map<String, Long> nanosByStep() {
+        return new HashMap<>(nanosByStep);
+    }
+
+    @Override
+    public void resetProfile() {
+        nanosByStep.clear();
+    }
+
+    @Override
     public void close() {
         CudaDevice.bindThread();
         sync();
+        denseGraph.destroy();
+        sparseGraph.destroy();
+        for (DeviceBuffer b : inputBuffers) b.close();
+        output.close();
+        blasWorkspace.close();
         for (DeviceBuffer b : working.values()) b.close();
         working.clear();
         dirty.clear();
@@ -601,6 +859,8 @@ final class CudaExecutor implements GraphExecutor {
         kernels.close();
         alpha.close();
         beta.close();
+        cudaEventDestroy(start);
+        cudaEventDestroy(stop);
         cudaStreamDestroy(stream);
     }
 }

@@ -114,6 +114,16 @@ final class CudaModel implements DeviceModel {
     }
 
     @Override
+    public long peakMemoryBytes() {
+        return CudaDevice.peakMemoryBytes();
+    }
+
+    @Override
+    public void resetPeakMemory() {
+        CudaDevice.resetPeakMemory();
+    }
+
+    @Override
     public synchronized void close() {
         if (closed) return;
         closed = true;

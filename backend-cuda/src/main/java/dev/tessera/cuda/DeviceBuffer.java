@@ -10,6 +10,9 @@ import org.bytedeco.javacpp.Pointer;
  * close frees it. As an {@link ActivationCache.Entry} its size is its exact byte count.
  */
 final class DeviceBuffer implements ActivationCache.Entry {
+    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.util.concurrent.atomic.AtomicLong PEAK = new java.util.concurrent.atomic.AtomicLong();
+
     final long address;
     private final long bytes;
     private boolean freed;
@@ -22,6 +25,7 @@ final class DeviceBuffer implements ActivationCache.Entry {
     static DeviceBuffer allocate(long bytes) {
         Pointer p = new Pointer();
         CudaDevice.check(cudaMalloc(p, Math.max(1, bytes)), "cudaMalloc(" + bytes + " bytes)");
+        PEAK.accumulateAndGet(LIVE.addAndGet(bytes), Math::max);
         return new DeviceBuffer(p.address(), bytes);
     }
 
@@ -30,6 +34,15 @@ final class DeviceBuffer implements ActivationCache.Entry {
         DeviceBuffer b = allocate(bytes);
         CudaDevice.check(cudaMemcpy(CudaDevice.at(b.address), host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
         return b;
+    }
+
+    /** The most bytes held in DeviceBuffers at once (process-wide) since the last {@link #resetPeak}. */
+    static long peakBytes() {
+        return PEAK.get();
+    }
+
+    static void resetPeak() {
+        PEAK.set(LIVE.get());
     }
 
     @Override
@@ -41,6 +54,7 @@ final class DeviceBuffer implements ActivationCache.Entry {
     public synchronized void close() {
         if (freed) return;
         freed = true;
+        LIVE.addAndGet(-bytes);
         CudaDevice.bindThread();
         CudaDevice.check(cudaFree(CudaDevice.at(address)), "cudaFree");
     }

@@ -83,10 +83,21 @@ final class Kernels implements AutoCloseable {
         launch((int) Math.min(MAX_BLOCKS, (total + THREADS - 1) / THREADS), THREADS);
     }
 
+    /** Launches over a [rows, cols] view: a 2D grid, x over columns (grid-stride), y over rows (kernels use ROWS/COLS). */
+    void launch2d(long cols, int rows) {
+        if (cols <= 0 || rows <= 0) return;
+        int x = (int) Math.min(1 << 16, (cols + THREADS - 1) / THREADS);
+        launch(x, Math.min(rows, 65535), THREADS);
+    }
+
     /** Launches {@code blocks} blocks of {@code threads} threads. */
     void launch(int blocks, int threads) {
-        if (blocks == 0) return;
-        CudaDevice.checkDriver(cuLaunchKernel(device.function(name), blocks, 1, 1, threads, 1, 1, 0, stream,
+        launch(blocks, 1, threads);
+    }
+
+    private void launch(int blocksX, int blocksY, int threads) {
+        if (blocksX == 0) return;
+        CudaDevice.checkDriver(cuLaunchKernel(device.function(name), blocksX, blocksY, 1, threads, 1, 1, 0, stream,
                 params, (PointerPointer<?>) null), "launch of " + name);
     }
 

@@ -5,7 +5,6 @@ import dev.tessera.runtime.backend.DeviceModel;
 import dev.tessera.runtime.backend.GraphExecutor;
 import dev.tessera.runtime.cpu.Blas;
 import dev.tessera.runtime.cpu.CpuExecutor;
-import dev.tessera.runtime.cpu.CpuSparseExecutor;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.io.RandomWeights;
@@ -122,9 +121,19 @@ final class Bench {
             try (DeviceModel model = backend.load(graph, precision);
                     GraphExecutor exec = model.newExecutor(new SparsePlanner(graph, SparsePolicy.of(Integer.MAX_VALUE), 0))) {
                 for (int i = 0; i < warmup; i++) exec.dense(inputs);
+                model.resetPeakMemory();
                 double median = median(() -> exec.dense(inputs));
-                System.out.printf("%s dense: median %.2f ms, %.2f GMACs, %.1f TFLOP/s overall%n", label, median * 1e3,
-                        graph.macs() / 1e9, 2.0 * graph.macs() / median / 1e12);
+                long peak = model.peakMemoryBytes();
+                exec.setProfiling(true);
+                exec.dense(inputs);
+                exec.setProfiling(false);
+                double profiled = exec.nanosByStep().values().stream().mapToLong(Long::longValue).sum() / 1e9;
+                System.out.printf("  one profiled dense pass: %.2f ms%n", profiled * 1e3);
+                exec.nanosByStep().entrySet().stream().sorted(Map.Entry.comparingByValue(java.util.Comparator.reverseOrder())).limit(25)
+                        .forEach(e -> System.out.printf("  %-60s %7.3f ms%n", e.getKey(), e.getValue() / 1e6));
+                exec.resetProfile();
+                System.out.printf("%s dense: median %.2f ms, %.2f GMACs, %.1f TFLOP/s overall, peak device memory %.0f MiB%n",
+                        label, median * 1e3, graph.macs() / 1e9, 2.0 * graph.macs() / median / 1e12, peak / 1048576.0);
             }
             return;
         }
@@ -160,22 +169,24 @@ final class Bench {
             for (int i = 0; i < warmup; i++) exec.dense(edited);
             double dense = median(() -> exec.dense(edited));
             for (int i = 0; i < warmup; i++) exec.sparse(cache, plan, false, null, edited);
-            CpuSparseExecutor cpu = exec instanceof CpuSparseExecutor c ? c : null;
-            if (cpu != null) cpu.setProfiling(true);
+            device.resetPeakMemory();
             double sparse = median(() -> exec.sparse(cache, plan, false, null, edited));
+            long peak = device.peakMemoryBytes();
+            exec.setProfiling(true);
+            exec.sparse(cache, plan, false, null, edited);
+            exec.setProfiling(false);
+            double profiled = exec.nanosByStep().values().stream().mapToLong(Long::longValue).sum() / 1e9;
             double macRatio = (double) plan.denseMacs() / plan.sparseMacs();
             double speedup = dense / sparse;
             System.out.printf("%s edit %.2f%%: dense %.2f ms, sparse %.2f ms, speedup %.2fx, MACs %.2f -> %.2f G (ratio %.2fx),"
-                    + " speedup/MAC ratio %.2f, plan %.1f ms, cache %.0f MB%n", model, 100 * difference.fraction(), dense * 1e3,
+                    + " speedup/MAC ratio %.2f, plan %.1f ms, cache %.0f MB%s%n", model, 100 * difference.fraction(), dense * 1e3,
                     sparse * 1e3, speedup, plan.denseMacs() / 1e9, plan.sparseMacs() / 1e9, macRatio, speedup / macRatio, planMs,
-                    cache.bytes() / 1e6);
-            if (cpu != null) {
-                Map<String, Long> steps = cpu.nanosByStep();
-                long total = steps.values().stream().mapToLong(Long::longValue).sum();
-                steps.forEach((kind, ns) -> System.out.printf("  %-15s %5.1f%%%n", kind, 100.0 * ns / total));
-                cpu.setProfiling(false);
-                cpu.resetProfile();
-            }
+                    cache.bytes() / 1e6, peak > 0 ? String.format(", peak device memory %.0f MiB", peak / 1048576.0) : "");
+            Map<String, Long> steps = exec.nanosByStep();
+            System.out.printf("  one profiled pass (each step timed on its own): %.2f ms%n", profiled * 1e3);
+            steps.entrySet().stream().sorted(Map.Entry.comparingByValue(java.util.Comparator.reverseOrder())).limit(25).forEach(e ->
+                    System.out.printf("  %-60s %5.1f%% %7.3f ms%n", e.getKey(), 1e-7 * e.getValue() / profiled, e.getValue() / 1e6));
+            exec.resetProfile();
         }
     }
 

@@ -10,6 +10,15 @@ public interface DeviceModel extends AutoCloseable {
     /** Human-readable name of the device. */
     String device();
 
+    /**
+     * Peak device memory held since the last {@link #resetPeakMemory} by everything on this
+     * model's device (weights, caches, working and transient buffers), or 0 for a backend that
+     * keeps tensors in JVM-managed memory (the CPU backend).
+     */
+    long peakMemoryBytes();
+
+    void resetPeakMemory();
+
     @Override
     void close();
 }

@@ -58,6 +58,14 @@ public final class CpuBackendProvider implements BackendProvider, ComputeBackend
             }
 
             @Override
+            public long peakMemoryBytes() {
+                return 0;
+            }
+
+            @Override
+            public void resetPeakMemory() {}
+
+            @Override
             public void close() {}
         };
     }

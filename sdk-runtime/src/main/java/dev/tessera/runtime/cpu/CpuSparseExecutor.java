@@ -131,7 +131,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
             for (int i = 0; i < steps.size(); i++) {
                 long start = profiling ? System.nanoTime() : 0;
                 execute(steps.get(i), cache);
-                if (profiling) nanosByStep.merge(stepKind(steps.get(i)), System.nanoTime() - start, Long::sum);
+                if (profiling) nanosByStep.merge(SparsePlan.kind(steps.get(i)), System.nanoTime() - start, Long::sum);
                 if (progress != null) progress.step(i + 1, steps.size());
             }
             Tensor result = (planner.changed(g.output()) ? full.get(g.output().id()) : cache.map(g.output().id()).toTensor()).copy();
@@ -309,26 +309,19 @@ public final class CpuSparseExecutor implements GraphExecutor {
         syncedWith.clear();
     }
 
+    @Override
     public void setProfiling(boolean on) {
         profiling = on;
     }
 
-    /** Wall time per step kind (gather, scatter, conv, attention, pointwise, full) over profiled passes. */
+    @Override
     public Map<String, Long> nanosByStep() {
         return new HashMap<>(nanosByStep);
     }
 
+    @Override
     public void resetProfile() {
         nanosByStep.clear();
     }
 
-    private static String stepKind(SparsePlan.Step step) {
-        if (step instanceof SparsePlan.Gather g) return g.source() != g.value() ? "gather (through resize)" : "gather";
-        if (step instanceof SparsePlan.Scatter) return "scatter";
-        if (step instanceof SparsePlan.RunFull f) return "full " + f.node().op().getClass().getSimpleName();
-        Op op = ((SparsePlan.RunTiles) step).node().op();
-        if (op instanceof Op.Conv2d) return "tile conv";
-        if (op instanceof Op.SelfAttention) return "tile attention";
-        return "tile pointwise";
-    }
 }

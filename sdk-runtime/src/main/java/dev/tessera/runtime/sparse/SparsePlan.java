@@ -2,6 +2,7 @@ package dev.tessera.runtime.sparse;
 
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.graph.Value;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -39,6 +40,17 @@ public final class SparsePlan {
      * its qkv full), output in {@code out} ({@code in} itself for pointwise ops).
      */
     public record RunTiles(Node node, TileGeometry in, TileGeometry out, long macs) implements Step {}
+
+    /** What a step does, for profiles: gather, scatter, tile conv, tile attention, tile pointwise, full OP. */
+    public static String kind(Step step) {
+        if (step instanceof Gather g) return g.source() != g.value() ? "gather (through resize)" : "gather";
+        if (step instanceof Scatter) return "scatter";
+        if (step instanceof RunFull f) return "full " + f.node().op().getClass().getSimpleName();
+        Op op = ((RunTiles) step).node().op();
+        if (op instanceof Op.Conv2d) return "tile conv";
+        if (op instanceof Op.SelfAttention) return "tile attention";
+        return "tile pointwise";
+    }
 
     private final ModelGraph graph;
     private final List<Step> steps;

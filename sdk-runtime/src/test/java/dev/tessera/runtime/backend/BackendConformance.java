@@ -1,5 +1,6 @@
 package dev.tessera.runtime.backend;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.tessera.runtime.Golden;
@@ -128,6 +129,26 @@ public abstract class BackendConformance {
                 check("gaugan back to original", c.tensor("full_original"), exec.sparse(cache, plan(planner, edited, original), true, null, original));
                 SparsePlan none = SparsePlan.noChange(graph);
                 check("gaugan no change", c.tensor("full_original"), exec.sparse(cache, none, false, null, original));
+            }
+        }
+    }
+
+    /** Repeating a pass (which a GPU backend may capture and replay) gives the same output, bit for bit. */
+    @Test
+    void repeatedPassesAreIdentical() {
+        try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
+            ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
+            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
+            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner);
+                    ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
+                exec.full(cache, null, original);
+                SparsePlan plan = plan(planner, original, edited);
+                float[] first = exec.sparse(cache, plan, false, null, edited).toArray();
+                for (int i = 0; i < 3; i++) assertArrayEquals(first, exec.sparse(cache, plan, false, null, edited).toArray(), "sparse run " + i);
+                float[] dense = exec.dense(edited).toArray();
+                for (int i = 0; i < 3; i++) assertArrayEquals(dense, exec.dense(edited).toArray(), "dense run " + i);
+                check("gaugan repeated sparse", c.tensor("sparse_edited"), exec.sparse(cache, plan, false, null, edited));
             }
         }
     }
