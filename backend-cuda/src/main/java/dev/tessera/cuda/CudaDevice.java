@@ -83,7 +83,7 @@ final class CudaDevice {
             keepFreedMemory();
             instance = new CudaDevice(p.name().getString(), p.totalGlobalMem(), cc, module);
         } catch (UnsatisfiedLinkError | NoClassDefFoundError | ExceptionInInitializerError e) {
-            unavailable = "the CUDA runtime could not be loaded (" + e.getMessage() + ")";
+            unavailable = "no CUDA 13 runtime libraries on the library path (libcudart.so.13, cuBLAS, cuDNN 9): " + e.getMessage();
         } catch (RuntimeException e) {
             unavailable = e.getMessage();
         }
