@@ -4,6 +4,7 @@ import static org.bytedeco.cuda.global.cublas.*;
 import static org.bytedeco.cuda.global.cudart.*;
 
 import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.runtime.graph.ModelGraph;
@@ -66,8 +67,7 @@ final class CudaExecutor implements GraphExecutor {
     private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
     private final Map<ConvShape, Boolean> gemmFaster = new HashMap<>();
     private final CUevent_st start = new CUevent_st(), stop = new CUevent_st();
-    private final Map<String, Long> nanosByStep = new HashMap<>();
-    private boolean profiling;
+    private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
     private final Map<Integer, DeviceBuffer> working = new HashMap<>();
@@ -132,7 +132,7 @@ final class CudaExecutor implements GraphExecutor {
         CudaDevice.bindThread();
         try {
             uploadInputs(inputs);
-            if (profiling) runNodes(null, null);
+            if (profile.enabled()) runNodes(null, null);
             else denseGraph.run(convolutions.workspaceGeneration(), () -> runNodes(null, null));
             return download(output.address, graph.output().shape());
         } finally {
@@ -174,12 +174,12 @@ final class CudaExecutor implements GraphExecutor {
             } else {
                 full[out.id()] = alloc(out.shape().size());
                 owned[out.id()] = true;
-                long start = profiling ? System.nanoTime() : 0;
+                long start = profile.enabled() ? System.nanoTime() : 0;
                 runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
-                if (profiling) {
+                if (profile.enabled()) {
                     sync();
-                    nanosByStep.merge(PER_NODE ? "dense " + node.name() + " " + out.shape() : "dense " + node.op().getClass().getSimpleName(),
-                            System.nanoTime() - start, Long::sum);
+                    profile.add(PER_NODE ? "dense " + node.name() + " " + out.shape() : "dense " + node.op().getClass().getSimpleName(),
+                            System.nanoTime() - start);
                 }
             }
             if (cache != null) {
@@ -459,11 +459,11 @@ final class CudaExecutor implements GraphExecutor {
             Runnable steps = () -> {
                 List<SparsePlan.Step> all = plan.steps();
                 for (int i = 0; i < all.size(); i++) {
-                    long start = profiling ? System.nanoTime() : 0;
+                    long start = profile.enabled() ? System.nanoTime() : 0;
                     execute(all.get(i), cache);
-                    if (profiling) {
+                    if (profile.enabled()) {
                         sync();
-                        nanosByStep.merge(profileKey(all.get(i)), System.nanoTime() - start, Long::sum);
+                        profile.add(profileKey(all.get(i)), System.nanoTime() - start);
                     }
                     if (progress != null) progress.step(i + 1, all.size());
                 }
@@ -471,7 +471,7 @@ final class CudaExecutor implements GraphExecutor {
                 copy(out, output.address, output.bytes());
                 if (!update) freeTransients();
             };
-            if (update || profiling) {
+            if (update || profile.enabled()) {
                 sparseGraph.forget();
                 steps.run();
             } else {
@@ -825,18 +825,8 @@ final class CudaExecutor implements GraphExecutor {
     }
 
     @Override
-    public void setProfiling(boolean on) {
-        profiling = on;
-    }
-
-    @Override
-    public Map<String, Long> nanosByStep() {
-        return new HashMap<>(nanosByStep);
-    }
-
-    @Override
-    public void resetProfile() {
-        nanosByStep.clear();
+    public StepProfile profile() {
+        return profile;
     }
 
     @Override

@@ -124,14 +124,14 @@ final class Bench {
                 model.resetPeakMemory();
                 double median = median(() -> exec.dense(inputs));
                 long peak = model.peakMemoryBytes();
-                exec.setProfiling(true);
+                exec.profile().setEnabled(true);
                 exec.dense(inputs);
-                exec.setProfiling(false);
-                double profiled = exec.nanosByStep().values().stream().mapToLong(Long::longValue).sum() / 1e9;
+                exec.profile().setEnabled(false);
+                double profiled = exec.profile().nanosByKind().values().stream().mapToLong(Long::longValue).sum() / 1e9;
                 System.out.printf("  one profiled dense pass: %.2f ms%n", profiled * 1e3);
-                exec.nanosByStep().entrySet().stream().sorted(Map.Entry.comparingByValue(java.util.Comparator.reverseOrder())).limit(25)
+                exec.profile().nanosByKind().entrySet().stream().sorted(Map.Entry.comparingByValue(java.util.Comparator.reverseOrder())).limit(25)
                         .forEach(e -> System.out.printf("  %-60s %7.3f ms%n", e.getKey(), e.getValue() / 1e6));
-                exec.resetProfile();
+                exec.profile().reset();
                 System.out.printf("%s dense: median %.2f ms, %.2f GMACs, %.1f TFLOP/s overall, peak device memory %.0f MiB%n",
                         label, median * 1e3, graph.macs() / 1e9, 2.0 * graph.macs() / median / 1e12, peak / 1048576.0);
             }
@@ -139,11 +139,11 @@ final class Bench {
         }
         CpuExecutor exec = new CpuExecutor(graph);
         for (int i = 0; i < warmup; i++) exec.run(inputs);
-        exec.setProfiling(true);
+        exec.profile().setEnabled(true);
         double median = median(() -> exec.run(inputs));
         long macs = graph.macs();
         long convMacs = graph.nodes().stream().filter(n -> n.op() instanceof Op.Conv2d).mapToLong(n -> n.macs()).sum();
-        Map<String, Long> nanos = exec.nanosByOp();
+        Map<String, Long> nanos = new java.util.TreeMap<>(exec.profile().nanosByKind());
         double convSeconds = nanos.getOrDefault("Conv2d", 0L) / 1e9 / runs;
         double convGflops = 2.0 * convMacs / convSeconds / 1e9;
         System.out.printf("%s dense: median %.3f s, %.2f GMACs, %.1f GFLOP/s overall%n", label, median, macs / 1e9,
@@ -172,21 +172,21 @@ final class Bench {
             device.resetPeakMemory();
             double sparse = median(() -> exec.sparse(cache, plan, false, null, edited));
             long peak = device.peakMemoryBytes();
-            exec.setProfiling(true);
+            exec.profile().setEnabled(true);
             exec.sparse(cache, plan, false, null, edited);
-            exec.setProfiling(false);
-            double profiled = exec.nanosByStep().values().stream().mapToLong(Long::longValue).sum() / 1e9;
+            exec.profile().setEnabled(false);
+            double profiled = exec.profile().nanosByKind().values().stream().mapToLong(Long::longValue).sum() / 1e9;
             double macRatio = (double) plan.denseMacs() / plan.sparseMacs();
             double speedup = dense / sparse;
             System.out.printf("%s edit %.2f%%: dense %.2f ms, sparse %.2f ms, speedup %.2fx, MACs %.2f -> %.2f G (ratio %.2fx),"
                     + " speedup/MAC ratio %.2f, plan %.1f ms, cache %.0f MB%s%n", model, 100 * difference.fraction(), dense * 1e3,
                     sparse * 1e3, speedup, plan.denseMacs() / 1e9, plan.sparseMacs() / 1e9, macRatio, speedup / macRatio, planMs,
                     cache.bytes() / 1e6, peak > 0 ? String.format(", peak device memory %.0f MiB", peak / 1048576.0) : "");
-            Map<String, Long> steps = exec.nanosByStep();
+            Map<String, Long> steps = exec.profile().nanosByKind();
             System.out.printf("  one profiled pass (each step timed on its own): %.2f ms%n", profiled * 1e3);
             steps.entrySet().stream().sorted(Map.Entry.comparingByValue(java.util.Comparator.reverseOrder())).limit(25).forEach(e ->
                     System.out.printf("  %-60s %5.1f%% %7.3f ms%n", e.getKey(), 1e-7 * e.getValue() / profiled, e.getValue() / 1e6));
-            exec.resetProfile();
+            exec.profile().reset();
         }
     }
 

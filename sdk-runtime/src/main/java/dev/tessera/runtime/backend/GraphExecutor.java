@@ -3,7 +3,6 @@ package dev.tessera.runtime.backend;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.SparsePlan;
 import dev.tessera.runtime.tensor.Tensor;
-import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -40,16 +39,8 @@ public interface GraphExecutor extends AutoCloseable {
      */
     Tensor sparse(ActivationCache cache, SparsePlan plan, boolean update, @Nullable Progress progress, Tensor... inputs);
 
-    /**
-     * When on, sparse passes add each step's time to {@link #nanosByStep()} under its
-     * {@link SparsePlan#kind kind} (a GPU backend then waits for each step: slower, but attributable).
-     */
-    void setProfiling(boolean on);
-
-    /** Time per step kind over the profiled passes. */
-    Map<String, Long> nanosByStep();
-
-    void resetProfile();
+    /** Time per step kind (see {@link SparsePlan#kind}) while enabled; GPU backends add per-node dense times. */
+    StepProfile profile();
 
     @Override
     void close();

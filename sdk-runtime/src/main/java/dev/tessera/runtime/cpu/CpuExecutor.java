@@ -1,6 +1,7 @@
 package dev.tessera.runtime.cpu;
 
 import dev.tessera.runtime.backend.Inputs;
+import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.InvalidInputException;
 import dev.tessera.runtime.graph.ModelGraph;
@@ -10,12 +11,7 @@ import dev.tessera.runtime.graph.Value;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -31,8 +27,7 @@ public final class CpuExecutor {
     private final Tensor[] values;
     private final CpuKernels.Scratch scratch;
     private final DenseSchedule schedule;
-    private final Map<String, Long> nanosByOp = new TreeMap<>();
-    private boolean profiling;
+    private final StepProfile profile = new StepProfile();
 
     public CpuExecutor(ModelGraph graph) {
         this(graph, new boolean[graph.valueCount()]);
@@ -77,18 +72,9 @@ public final class CpuExecutor {
         return graph;
     }
 
-    /** When on, {@link #run} adds each node's wall time to {@link #nanosByOp()} (for benchmarks). */
-    public void setProfiling(boolean on) {
-        profiling = on;
-    }
-
-    /** Accumulated wall time per op type (simple class name) over the profiled runs. */
-    public Map<String, Long> nanosByOp() {
-        return Collections.unmodifiableMap(new TreeMap<>(nanosByOp));
-    }
-
-    public void resetProfile() {
-        nanosByOp.clear();
+    /** While enabled, {@link #run} adds each node's wall time under its op type (simple class name). */
+    public StepProfile profile() {
+        return profile;
     }
 
     /**
@@ -112,9 +98,9 @@ public final class CpuExecutor {
         for (int i = 0; i < inputs.length; i++) values[graph.inputs().get(i).id()] = inputs[i];
         for (int i = 0; i < graph.nodes().size(); i++) {
             Node node = graph.nodes().get(i);
-            long start = profiling ? System.nanoTime() : 0;
+            long start = profile.enabled() ? System.nanoTime() : 0;
             execute(i);
-            if (profiling) nanosByOp.merge(node.op().getClass().getSimpleName(), System.nanoTime() - start, Long::sum);
+            if (profile.enabled()) profile.add(node.op().getClass().getSimpleName(), System.nanoTime() - start);
             if (observer != null) observer.afterNode(node, v -> values[v.id()]);
         }
         Tensor result = Tensor.zeros(graph.output().shape());

@@ -1,8 +1,8 @@
 package dev.tessera.runtime.cpu;
 
 import dev.tessera.InvalidInputException;
-import dev.tessera.NoFullPassException;
 import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
@@ -42,8 +42,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
     /** The cached map each working map equals outside its dirty tiles (a new cache means a full copy). */
     private final Map<Integer, ActivationCache.Map32> syncedWith = new HashMap<>();
     private final Map<TileGeometry, int[]> coverage = new HashMap<>();
-    private final Map<String, Long> nanosByStep = new HashMap<>();
-    private boolean profiling;
+    private final StepProfile profile = new StepProfile();
 
     // State of one sparse pass.
     private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
@@ -129,9 +128,9 @@ public final class CpuSparseExecutor implements GraphExecutor {
             for (int i = 0; i < inputs.length; i++) full.put(g.inputs().get(i).id(), inputs[i]);
             List<SparsePlan.Step> steps = plan.steps();
             for (int i = 0; i < steps.size(); i++) {
-                long start = profiling ? System.nanoTime() : 0;
+                long start = profile.enabled() ? System.nanoTime() : 0;
                 execute(steps.get(i), cache);
-                if (profiling) nanosByStep.merge(SparsePlan.kind(steps.get(i)), System.nanoTime() - start, Long::sum);
+                if (profile.enabled()) profile.add(SparsePlan.kind(steps.get(i)), System.nanoTime() - start);
                 if (progress != null) progress.step(i + 1, steps.size());
             }
             Tensor result = (planner.changed(g.output()) ? full.get(g.output().id()) : cache.map(g.output().id()).toTensor()).copy();
@@ -310,18 +309,8 @@ public final class CpuSparseExecutor implements GraphExecutor {
     }
 
     @Override
-    public void setProfiling(boolean on) {
-        profiling = on;
-    }
-
-    @Override
-    public Map<String, Long> nanosByStep() {
-        return new HashMap<>(nanosByStep);
-    }
-
-    @Override
-    public void resetProfile() {
-        nanosByStep.clear();
+    public StepProfile profile() {
+        return profile;
     }
 
 }

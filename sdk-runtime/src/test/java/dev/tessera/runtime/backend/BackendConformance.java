@@ -115,27 +115,13 @@ public abstract class BackendConformance {
         }
     }
 
-    /** Accepted edits update the cache; an edit back to the original then reproduces the original's output. */
+    /**
+     * A sequence as a session runs it on one executor and cache: repeated passes (which a GPU
+     * backend captures and replays) give the same output bit for bit; accepted edits update the
+     * cache, so an edit back to the original then reproduces the original's output.
+     */
     @Test
-    void acceptedEditsKeepTheCacheConsistent() {
-        try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
-            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
-            Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
-            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner);
-                    ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
-                assertEquals(exec.cacheBytes(), cacheBytesAfterFull(exec, cache, original));
-                check("gaugan sparse (accepted)", c.tensor("sparse_edited"), exec.sparse(cache, plan(planner, original, edited), true, null, edited));
-                check("gaugan back to original", c.tensor("full_original"), exec.sparse(cache, plan(planner, edited, original), true, null, original));
-                SparsePlan none = SparsePlan.noChange(graph);
-                check("gaugan no change", c.tensor("full_original"), exec.sparse(cache, none, false, null, original));
-            }
-        }
-    }
-
-    /** Repeating a pass (which a GPU backend may capture and replay) gives the same output, bit for bit. */
-    @Test
-    void repeatedPassesAreIdentical() {
+    void repeatedPassesAndAcceptedEdits() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
             ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
             SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
@@ -143,19 +129,19 @@ public abstract class BackendConformance {
             try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner);
                     ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
                 exec.full(cache, null, original);
+                assertEquals(exec.cacheBytes(), cache.bytes());
                 SparsePlan plan = plan(planner, original, edited);
                 float[] first = exec.sparse(cache, plan, false, null, edited).toArray();
                 for (int i = 0; i < 3; i++) assertArrayEquals(first, exec.sparse(cache, plan, false, null, edited).toArray(), "sparse run " + i);
                 float[] dense = exec.dense(edited).toArray();
                 for (int i = 0; i < 3; i++) assertArrayEquals(dense, exec.dense(edited).toArray(), "dense run " + i);
                 check("gaugan repeated sparse", c.tensor("sparse_edited"), exec.sparse(cache, plan, false, null, edited));
+
+                check("gaugan sparse (accepted)", c.tensor("sparse_edited"), exec.sparse(cache, plan, true, null, edited));
+                check("gaugan back to original", c.tensor("full_original"), exec.sparse(cache, plan(planner, edited, original), true, null, original));
+                check("gaugan no change", c.tensor("full_original"), exec.sparse(cache, SparsePlan.noChange(graph), false, null, original));
             }
         }
-    }
-
-    private static long cacheBytesAfterFull(GraphExecutor exec, ActivationCache cache, Tensor original) {
-        exec.full(cache, null, original);
-        return cache.bytes();
     }
 
     private static SparsePlan plan(SparsePlanner planner, Tensor from, Tensor to) {

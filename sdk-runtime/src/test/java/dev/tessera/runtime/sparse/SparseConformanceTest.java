@@ -2,17 +2,11 @@ package dev.tessera.runtime.sparse;
 
 import dev.tessera.runtime.Golden;
 import dev.tessera.runtime.cpu.CpuSparseExecutor;
-import dev.tessera.runtime.graph.GraphBuilder;
-import dev.tessera.runtime.graph.ModelGraph;
-import dev.tessera.runtime.graph.Value;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.BlockSets;
-import dev.tessera.runtime.mask.Mask;
 import dev.tessera.runtime.mask.MaskPyramid;
-import dev.tessera.runtime.models.DdpmUnet;
 import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.ModelsForTests;
-import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
