@@ -1,0 +1,72 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+// Convolution as an implicit GEMM, y = act(W * im2col(x) + bias): rows are output channels,
+// columns output pixels of all images, K runs over kernel positions then input channels, so a
+// staged K chunk is 16 input channels at one kernel position and im2col costs one bounds check
+// per pixel and position. Images are full maps (imageStride C*H*W, channelStride H*W, any zero
+// padding) or tile batches ([C, tiles, th, tw]: imageStride th*tw, channelStride tiles*th*tw, no
+// padding). Weights are uploaded as [outC][kernelH][kernelW][inC].
+layout(local_size_x = 256) in;
+layout(binding = 0) readonly buffer X { T x[]; };
+layout(binding = 1) readonly buffer W { T w[]; };
+layout(binding = 2) readonly buffer Bias { float bias[]; };
+layout(binding = 3) writeonly buffer Y { T y[]; };
+layout(push_constant) uniform Params {
+    uint at[4];
+    uint inC, inH, inW, inImageStride, inChannelStride;
+    uint outC, outH, outW, outImageStride, outChannelStride;
+    uint images, kernelH, kernelW, stride;
+    int padTop, padLeft;
+    uint act;
+    float slope;
+} p;
+#include "gemm.glsl"
+
+void main() {
+    uint x0 = FIRST_T(0), w0 = FIRST_T(1), y0 = FIRST_T(3);
+    uint plane = p.outH * p.outW, pixels = p.images * plane;
+    uint t = gl_LocalInvocationIndex, tx = t % 16u, ty = t / 16u;
+    uint m0 = gl_WorkGroupID.y * TILE;
+    // This invocation stages weights of output channel m0 + t / 4 at chunk rows (t % 4) * 4 + i,
+    // and im2col of pixel column t % 64 at chunk rows t / 64 + 4 i.
+    uint stagedChannel = m0 + t / 4u;
+    for (uint n0 = gl_WorkGroupID.x * TILE; n0 < pixels; n0 += gl_NumWorkGroups.x * TILE) {
+        uint n = n0 + t % TILE;
+        uint image = n / plane, oy = (n % plane) / p.outW, ox = n % p.outW;
+        int iy0 = int(oy * p.stride) - p.padTop, ix0 = int(ox * p.stride) - p.padLeft;
+        clearAccumulators();
+        for (uint ky = 0u; ky < p.kernelH; ky++) {
+            for (uint kx = 0u; kx < p.kernelW; kx++) {
+                int iy = iy0 + int(ky), ix = ix0 + int(kx);
+                bool inside = n < pixels && iy >= 0 && iy < int(p.inH) && ix >= 0 && ix < int(p.inW);
+                uint xAt = x0 + image * p.inImageStride + uint(iy) * p.inW + uint(ix);
+                uint wAt = w0 + (stagedChannel * p.kernelH * p.kernelW + ky * p.kernelW + kx) * p.inC;
+                for (uint c0 = 0u; c0 < p.inC; c0 += TILE_K) {
+                    for (uint i = 0u; i < 4u; i++) {
+                        uint k = (t % 4u) * 4u + i, c = c0 + k;
+                        stagedA[k][t / 4u] = stagedChannel < p.outC && c < p.inC ? float(w[wAt + c]) : 0.0;
+                    }
+                    for (uint i = 0u; i < 4u; i++) {
+                        uint k = t / TILE + 4u * i, c = c0 + k;
+                        stagedB[k][t % TILE] = inside && c < p.inC ? float(x[xAt + c * p.inChannelStride]) : 0.0;
+                    }
+                    barrier();
+                    multiplyStaged();
+                    barrier();
+                }
+            }
+        }
+        for (uint i = 0u; i < 4u; i++) {
+            uint m = m0 + ty + 16u * i;
+            if (m >= p.outC) continue;
+            float b = p.at[2] != ABSENT ? bias[FIRST_32(2) + m] : 0.0;
+            for (uint j = 0u; j < 4u; j++) {
+                uint col = n0 + tx + 16u * j;
+                if (col >= pixels) continue;
+                uint img = col / plane, pixel = col % plane;
+                y[y0 + img * p.outImageStride + m * p.outChannelStride + pixel] = T(activate(acc[i][j] + b, p.act, p.slope));
+            }
+        }
+    }
+}

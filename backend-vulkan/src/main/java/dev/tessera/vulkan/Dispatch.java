@@ -1,0 +1,79 @@
+package dev.tessera.vulkan;
+
+/**
+ * Describes kernel launches on a stream: the buffers in binding order, then the push constants in
+ * the order the shader declares them, then the launch, e.g.
+ * {@code dispatch.call(Kernel.SCATTER).buffer(tiles).buffer(map).buffer(origins).u(count)...launch(total)}.
+ * Reuses its arrays, so describing a launch allocates nothing. Not thread-safe (one per executor).
+ */
+final class Dispatch {
+    /** Most workgroups a launch asks for in x (the least every Vulkan device supports); kernels loop over the rest. */
+    private static final int MAX_GROUPS = 65535;
+
+    private final CommandStream stream;
+    private final boolean half;
+    private final long[] buffers = new long[8];
+    private final int[] params = new int[32];
+    private Kernel kernel = Kernel.ADD;
+    private int bufferCount, paramCount;
+
+    /** @param half whether maps are stored as float16 (the kernels' float16 variants) */
+    Dispatch(CommandStream stream, boolean half) {
+        this.stream = stream;
+        this.half = half;
+    }
+
+    /** Starts describing a launch of {@code k}. */
+    Dispatch call(Kernel k) {
+        kernel = k;
+        bufferCount = 0;
+        paramCount = 0;
+        return this;
+    }
+
+    /** The next buffer binding: a device address, or 0 for a buffer the kernel may do without. */
+    Dispatch buffer(long address) {
+        buffers[bufferCount++] = address;
+        return this;
+    }
+
+    /** An unsigned 32-bit push constant (the shaders index with uint). */
+    Dispatch u(long v) {
+        if (v < 0 || v > 0xFFFF_FFFFL) throw new IllegalArgumentException(kernel + ": " + v + " does not fit the kernels' 32-bit indices");
+        params[paramCount++] = (int) v;
+        return this;
+    }
+
+    Dispatch i(int v) {
+        params[paramCount++] = v;
+        return this;
+    }
+
+    Dispatch f(float v) {
+        params[paramCount++] = Float.floatToRawIntBits(v);
+        return this;
+    }
+
+    /** An elementwise kernel over {@code total} elements (grid-stride loops). */
+    void launch(long total) {
+        if (total > 0) launchGroups((int) Math.min(MAX_GROUPS, (total + Kernel.WORKGROUP_SIZE - 1) / Kernel.WORKGROUP_SIZE), 1);
+    }
+
+    /** A conv2d or matmul kernel computing {@code rows x columns} outputs in 64 x 64 blocks. */
+    void launchTiles(long rows, long columns) {
+        if (rows > 0 && columns > 0) launchGroups((int) Math.min(MAX_GROUPS, blocks(columns)), (int) blocks(rows));
+    }
+
+    /** {@code groupsX x groupsY} workgroups (kernels with one workgroup per row, group, ...). */
+    void launchGroups(int groupsX, int groupsY) {
+        if (bufferCount != kernel.buffers) {
+            throw new IllegalStateException(kernel + " binds " + kernel.buffers + " buffers, got " + bufferCount);
+        }
+        if (groupsY > MAX_GROUPS) throw new IllegalArgumentException(kernel + ": " + groupsY + " workgroups in y");
+        if (groupsX > 0) stream.dispatch(kernel, half && kernel.hasVariants(), groupsX, groupsY, buffers, bufferCount, params, paramCount);
+    }
+
+    private static long blocks(long n) {
+        return (n + Kernel.GEMM_TILE - 1) / Kernel.GEMM_TILE;
+    }
+}

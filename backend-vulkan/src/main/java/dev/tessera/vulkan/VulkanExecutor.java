@@ -1,0 +1,591 @@
+package dev.tessera.vulkan;
+
+import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.backend.Inputs;
+import dev.tessera.runtime.backend.StepProfile;
+import dev.tessera.runtime.graph.DenseSchedule;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.graph.Value;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.SparsePlan;
+import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.sparse.TileGeometry;
+import dev.tessera.runtime.tensor.Shape;
+import dev.tessera.runtime.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.IntBuffer;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Runs one graph on a Vulkan device: dense and full passes node by node, sparse passes step by step
+ * as the {@link SparsePlan} says, with the CPU backend's semantics (same schedule, same plan) and
+ * the CUDA backend's structure, file for file. A pass is described into the executor's
+ * {@link CommandStream} and submitted once, when its output is downloaded; a pass that repeats
+ * (the same plan on the same cache, a dense pass on new inputs) replays its recording. Scratch
+ * memory lives for one pass; working maps (the full maps tiles are scattered into) persist between
+ * edits, and a later scatter restores only the pixels the previous edit wrote. A pass that fails
+ * or is cancelled before its submission runs nothing. Not thread-safe: one executor per session.
+ */
+final class VulkanExecutor implements GraphExecutor {
+    private final VulkanModel model;
+    private final SparsePlanner planner;
+    private final ModelGraph graph;
+    private final boolean half;
+    private final int elementBytes;
+    private final boolean[] cached;
+    private final DenseSchedule schedule;
+    private final CommandStream stream;
+    private final Dispatch kernels;
+    private final StepProfile profile = new StepProfile();
+
+    // Kept between sparse passes.
+    private final Map<Integer, DeviceBuffer> working = new HashMap<>();
+    private final Map<Integer, TileGeometry> dirty = new HashMap<>();
+    private final Map<Integer, DeviceBuffer> syncedWith = new HashMap<>();
+    private @Nullable DeviceBuffer origins;
+    private IntBuffer originsHost = IntBuffer.allocate(0);
+
+    // State of one pass.
+    private final long[] full;
+    private final boolean[] owned;
+    private final Map<TileGeometry, Long> originsAt = new HashMap<>();
+    private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
+    private final Map<Integer, Map<TileGeometry, Long>> tiles = new HashMap<>();
+    private long lastNormAffine;
+    private boolean submitted;
+
+    VulkanExecutor(VulkanModel model, SparsePlanner planner) {
+        this.model = model;
+        this.planner = planner;
+        this.graph = planner.graph();
+        this.half = model.half;
+        this.elementBytes = half ? 2 : 4;
+        this.cached = planner.cachedValues();
+        this.schedule = new DenseSchedule(graph, cached);
+        this.full = new long[graph.valueCount()];
+        this.owned = new boolean[graph.valueCount()];
+        this.stream = model.device.newStream();
+        this.kernels = new Dispatch(stream, half);
+    }
+
+    @Override
+    public long cacheBytes() {
+        return planner.cacheBytes(precision());
+    }
+
+    @Override
+    public ActivationCache newCache(long budgetBytes) {
+        return new ActivationCache(precision(), budgetBytes);
+    }
+
+    private ActivationCache.Precision precision() {
+        return half ? ActivationCache.Precision.FP16 : ActivationCache.Precision.FP32;
+    }
+
+    @Override
+    public Tensor dense(Tensor... inputs) {
+        return runDense(null, null, inputs);
+    }
+
+    @Override
+    public Tensor full(ActivationCache cache, @Nullable Progress progress, Tensor... inputs) {
+        return runDense(cache, progress, inputs);
+    }
+
+    // ---------------------------------------------------------------- dense and full passes
+
+    private Tensor runDense(@Nullable ActivationCache cache, @Nullable Progress progress, Tensor[] inputs) {
+        Inputs.checkDense(graph, inputs);
+        List<Node> nodes = graph.nodes();
+        try {
+            for (int i = 0; i < inputs.length; i++) {
+                Value in = graph.inputs().get(i);
+                full[in.id()] = upload(inputs[i]);
+                if (cache != null && cached[in.id()]) cache.put(in.id(), inputs[i]); // host copy: edits are checked against it
+            }
+            for (int i = 0; i < nodes.size(); i++) {
+                Node node = nodes.get(i);
+                Value out = node.output();
+                if (DenseSchedule.isView(node)) {
+                    Op.SliceChannels s = (Op.SliceChannels) node.op();
+                    long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
+                    full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
+                } else if (schedule.isAlias(i)) {
+                    full[out.id()] = full[node.inputs().get(0).id()];
+                } else {
+                    full[out.id()] = alloc(out.shape().size());
+                    owned[out.id()] = true;
+                    runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
+                }
+                if (cache != null) {
+                    if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
+                    if (planner.usesCachedNorm(node)) cache.putAffine(node.name(), copyToNew(lastNormAffine, 2L * out.shape().c() * Float.BYTES));
+                }
+                if (progress != null) progress.step(i + 1, nodes.size());
+                for (Value dead : schedule.releasedAfter(i)) release(dead);
+            }
+            Tensor result = download(full[graph.output().id()], graph.output().shape());
+            submit();
+            return result;
+        } finally {
+            endPass();
+        }
+    }
+
+    private long[] inputsOf(Node node) {
+        long[] in = new long[node.inputs().size()];
+        for (int i = 0; i < in.length; i++) in[i] = full[node.inputs().get(i).id()];
+        return in;
+    }
+
+    private void release(Value v) {
+        if (owned[v.id()]) {
+            stream.release(full[v.id()]);
+            owned[v.id()] = false;
+        }
+    }
+
+    /** One node on full maps: {@code in} are its inputs' addresses, {@code out} its output's. */
+    private void runNode(Node node, long[] in, long out, Op.@Nullable Activation act) {
+        Op op = node.op();
+        Shape y = node.output().shape();
+        Shape x = node.inputs().get(0).shape();
+        long[] p = model.params(node);
+        if (op instanceof Op.Conv2d c) {
+            Op.Padding pad = c.padding();
+            conv(c, p, in[0], Layout.packed(x.n(), x.c(), x.h(), x.w()), out, Layout.packed(y.n(), y.c(), y.h(), y.w()), pad.top(),
+                    pad.left(), act);
+        } else if (op instanceof Op.GroupNorm g) {
+            long plane = (long) y.h() * y.w();
+            long affine = alloc32(2L * y.n() * y.c());
+            long shift = affine + 4L * y.n() * y.c();
+            kernels.call(Kernel.GROUP_NORM_STATS).buffer(in[0]).buffer(p[0]).buffer(p[1]).buffer(affine).buffer(shift)
+                    .u(y.c()).u(g.groups()).u(plane).f(g.eps()).launchGroups(y.n() * g.groups(), 1);
+            channelAffine(in[0], out, affine, shift, y.n() * y.c(), plane, y.size(), act);
+            lastNormAffine = affine;
+        } else if (op instanceof Op.ResizeNearest) {
+            kernels.call(Kernel.RESIZE_NEAREST).buffer(in[0]).buffer(out).buffer(model.nearestIndex(x.h(), y.h()))
+                    .buffer(model.nearestIndex(x.w(), y.w())).u(x.h()).u(x.w()).u(y.h()).u(y.w()).u(y.size()).launch(y.size());
+        } else if (op instanceof Op.SelfAttention) {
+            int c = y.c();
+            int tokens = y.h() * y.w();
+            long scores = alloc((long) tokens * tokens);
+            for (int n = 0; n < y.n(); n++) {
+                long q = in[0] + (long) n * 3 * c * tokens * elementBytes;
+                attention(q, tokens, c, q, tokens, scores, out + (long) n * c * tokens * elementBytes);
+            }
+        } else if (op instanceof Op.Linear) {
+            int rows = x.dim(0), features = y.dim(1), inF = x.dim(1);
+            gemm(false, true, rows, features, inF, 1f, in[0], inF, p[0], inF, out, features, p[1]);
+        } else if (op instanceof Op.TimestepEmbedding t) {
+            kernels.call(Kernel.TIMESTEP_EMBEDDING).buffer(in[0]).buffer(p[0]).buffer(out).u(x.dim(0)).u(t.dim())
+                    .launch((long) x.dim(0) * t.dim());
+        } else {
+            Shape[] shapes = new Shape[node.inputs().size()];
+            for (int i = 0; i < shapes.length; i++) shapes[i] = node.inputs().get(i).shape();
+            pointwise(node, in, shapes, out, y.dim(0), y.dim(1), (long) y.size() / ((long) y.dim(0) * y.dim(1)), act);
+        }
+    }
+
+    /**
+     * Ops that treat a map as [N, C, plane] planes, on full maps or on tiles (N = 1, plane = tile
+     * positions): norms, SPADE, activations, adds, concats, slices.
+     */
+    private void pointwise(Node node, long[] in, Shape[] shapes, long out, int n, int c, long plane, Op.@Nullable Activation act) {
+        Op op = node.op();
+        long[] p = model.params(node);
+        long total = (long) n * c * plane;
+        if (op instanceof Op.BatchNorm) {
+            channelAffine(in[0], out, p[0], p[1], c, plane, total, act);
+        } else if (op instanceof Op.Spade) {
+            kernels.call(Kernel.SPADE).buffer(in[0]).buffer(in[1]).buffer(out).buffer(p[0]).buffer(p[1]).u(c).u(plane).u(total)
+                    .u(activationCode(act)).f(slope(act)).launch(total);
+        } else if (op instanceof Op.Activation a) {
+            channelAffine(in[0], out, 0, 0, 1, 1, total, a);
+        } else if (op instanceof Op.Add) {
+            boolean perChannel = shapes[1].rank() == 2;
+            kernels.call(Kernel.ADD).buffer(in[0]).buffer(in[1]).buffer(out).u(plane).u(perChannel ? 1 : 0).u(total)
+                    .u(activationCode(act)).f(slope(act)).launch(total);
+        } else if (op instanceof Op.Concat) {
+            int at = 0;
+            for (int i = 0; i < in.length; i++) {
+                int ci = shapes[i].c();
+                copyChannels(in[i], ci, 0, out, c, at, ci, n, plane);
+                at += ci;
+            }
+        } else if (op instanceof Op.SliceChannels s) {
+            copyChannels(in[0], shapes[0].dim(1), s.start(), out, c, 0, s.count(), n, plane);
+        } else {
+            throw new IllegalStateException("no Vulkan kernel for " + op);
+        }
+    }
+
+    /**
+     * A batch of images in memory: {@code images} of {@code channels} x {@code h} x {@code w}, image i
+     * channel c at {@code i * imageStride + c * channelStride} elements. Full maps are packed NCHW;
+     * tile batches are channel-major [C, tiles, th, tw].
+     */
+    private record Layout(int images, int channels, int h, int w, long imageStride, long channelStride) {
+        static Layout packed(int n, int c, int h, int w) {
+            return new Layout(n, c, h, w, (long) c * h * w, (long) h * w);
+        }
+
+        static Layout tiles(int count, int c, int th, int tw) {
+            return new Layout(count, c, th, tw, (long) th * tw, (long) count * th * tw);
+        }
+    }
+
+    /** {@code y = act(conv(x) + bias)} through the implicit-GEMM kernel. */
+    private void conv(Op.Conv2d op, long[] p, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
+        kernels.call(Kernel.CONV2D).buffer(x).buffer(p[0]).buffer(p[1]).buffer(y)
+                .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
+                .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
+                .u(out.images()).u(op.kernelH()).u(op.kernelW()).u(op.stride()).i(padTop).i(padLeft)
+                .u(activationCode(act)).f(slope(act))
+                .launchTiles(out.channels(), (long) out.images() * out.h() * out.w());
+    }
+
+    /**
+     * Single-head attention of {@code queries} [C, P] against keys and values of the map at {@code qkv}
+     * (q, k, v of [C, tokens] each): {@code out[C, P] = v softmax(q^T k / sqrt(C))^T}.
+     */
+    private void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
+        if (p == 0) return;
+        long keys = qkv + (long) c * tokens * elementBytes, values = keys + (long) c * tokens * elementBytes;
+        gemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, p, keys, tokens, scores, tokens, 0);
+        kernels.call(Kernel.SOFTMAX_ROWS).buffer(scores).u(tokens).launchGroups(p, 1);
+        gemm(false, true, c, p, tokens, 1f, values, tokens, scores, tokens, out, p, 0);
+    }
+
+    private void channelAffine(long x, long y, long scale, long shift, int channels, long plane, long total, Op.@Nullable Activation act) {
+        kernels.call(Kernel.CHANNEL_AFFINE).buffer(x).buffer(y).buffer(scale).buffer(shift).u(channels).u(plane).u(total)
+                .u(activationCode(act)).f(slope(act)).launch(total);
+    }
+
+    private void copyChannels(long src, int srcC, int srcStart, long dst, int dstC, int dstStart, int count, int n, long plane) {
+        long total = (long) n * count * plane;
+        kernels.call(Kernel.COPY_CHANNELS).buffer(src).buffer(dst).u(srcC).u(srcStart).u(dstC).u(dstStart).u(count).u(plane).u(total)
+                .launch(total);
+    }
+
+    private static int activationCode(Op.@Nullable Activation act) {
+        return act == null ? 0 : act.kind().ordinal() + 1; // RELU, LEAKY_RELU, SILU, TANH as in common.glsl
+    }
+
+    private static float slope(Op.@Nullable Activation act) {
+        return act == null ? 0f : act.slope();
+    }
+
+    /**
+     * Row-major {@code C[m, n] = alpha op(A)[m, k] op(B)[k, n] (+ bias[n])} at the storage precision,
+     * float32 arithmetic; {@code bias} 0 for none.
+     */
+    private void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb, long c,
+            int ldc, long bias) {
+        kernels.call(Kernel.MATMUL).buffer(a).buffer(b).buffer(c).buffer(bias).u(m).u(n).u(k).u(lda).u(ldb).u(ldc)
+                .u(transA ? 1 : 0).u(transB ? 1 : 0).f(alpha).launchTiles(m, n);
+    }
+
+    // ---------------------------------------------------------------- sparse pass
+
+    @Override
+    public Tensor sparse(ActivationCache cache, SparsePlan plan, boolean update, @Nullable Progress progress, Tensor... inputs) {
+        Inputs.checkSparse(planner, cache, inputs);
+        int outId = graph.output().id();
+        try {
+            if (plan.isNoChange()) {
+                Tensor result = download(cache.entry(outId, DeviceBuffer.class).address, graph.output().shape());
+                submit();
+                return result;
+            }
+            for (int i = 0; i < inputs.length; i++) full[graph.inputs().get(i).id()] = upload(inputs[i]);
+            uploadOrigins(plan);
+            List<SparsePlan.Step> steps = plan.steps();
+            for (int i = 0; i < steps.size(); i++) {
+                execute(steps.get(i), cache);
+                if (progress != null) progress.step(i + 1, steps.size());
+            }
+            long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
+            Tensor result = download(out, graph.output().shape());
+            if (update) writeBack(cache);
+            submit();
+            return result;
+        } finally {
+            endPass();
+        }
+    }
+
+    /** Puts the tile corners of every geometry this pass uses (and the previous pass dirtied) on the device, in one upload. */
+    private void uploadOrigins(SparsePlan plan) {
+        Set<TileGeometry> all = new LinkedHashSet<>(dirty.values());
+        for (SparsePlan.Step s : plan.steps()) {
+            if (s instanceof SparsePlan.Gather g) all.add(g.geometry());
+            else if (s instanceof SparsePlan.Scatter g) all.add(g.geometry());
+            else if (s instanceof SparsePlan.RunTiles t) {
+                all.add(t.in());
+                all.add(t.out());
+            }
+        }
+        int ints = 0;
+        for (TileGeometry g : all) ints += 2 * g.count();
+        if (origins == null || originsHost.capacity() < ints) {
+            int capacity = Math.max(Math.max(1, ints), 2 * originsHost.capacity());
+            originsHost = ByteBuffer.allocateDirect(4 * capacity).order(ByteOrder.nativeOrder()).asIntBuffer();
+            if (origins != null) origins.close();
+            origins = new DeviceBuffer(model.device, 4L * capacity);
+        }
+        originsHost.clear();
+        for (TileGeometry g : all) {
+            originsAt.put(g, origins.address + 4L * originsHost.position());
+            g.writeOrigins(originsHost);
+        }
+        originsHost.flip();
+        if (ints > 0) stream.upload(originsHost, origins.address);
+    }
+
+    private void execute(SparsePlan.Step step, ActivationCache cache) {
+        if (step instanceof SparsePlan.Gather s) gather(s, cache);
+        else if (step instanceof SparsePlan.Scatter s) scatter(s.value(), s.geometry(), cache);
+        else if (step instanceof SparsePlan.RunTiles s) runTiles(s, cache);
+        else if (step instanceof SparsePlan.RunFull s) runFull(s, cache);
+    }
+
+    private void gather(SparsePlan.Gather s, ActivationCache cache) {
+        TileGeometry g = s.geometry();
+        Value v = s.value();
+        long out = alloc((long) v.shape().c() * g.positions());
+        putTiles(v, g, out);
+        if (s.source() != v) { // a nearest resize read through its index map
+            Shape src = s.source().shape();
+            gatherTiles(fullOf(s.source(), cache), v.shape().c(), g, model.nearestIndex(src.h(), v.shape().h()),
+                    model.nearestIndex(src.w(), v.shape().w()), src.h(), src.w(), out);
+            return;
+        }
+        if (tiledAs.containsKey(v.id()) && full[v.id()] == 0) scatter(v, tiledAs.get(v.id()), cache); // then read the map
+        gatherTiles(fullOf(v, cache), v.shape().c(), g, 0, 0, v.shape().h(), v.shape().w(), out);
+    }
+
+    private void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
+        long total = (long) channels * g.positions();
+        kernels.call(Kernel.GATHER).buffer(src).buffer(out).buffer(originsAt.get(g)).buffer(rows).buffer(cols);
+        tileParams(g).u(srcH).u(srcW).u(total).launch(total);
+    }
+
+    private void scatterTiles(long tiles, long map, TileGeometry g, int channels) {
+        kernels.call(Kernel.SCATTER).buffer(tiles).buffer(map).buffer(originsAt.get(g));
+        tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
+    }
+
+    /** Copies the pixels under the tiles of {@code g} from the map {@code src} to the map {@code dst}. */
+    private void restoreTiles(long src, long dst, TileGeometry g, int channels) {
+        kernels.call(Kernel.RESTORE).buffer(src).buffer(dst).buffer(originsAt.get(g));
+        tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
+    }
+
+    private void zeroPadding(long tiles, TileGeometry g, int channels) {
+        kernels.call(Kernel.ZERO_PADDING).buffer(tiles).buffer(originsAt.get(g));
+        tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
+    }
+
+    /** The push constants every tile kernel starts with: the geometry (tiles.glsl). */
+    private Dispatch tileParams(TileGeometry g) {
+        return kernels.u(g.count()).u(g.height()).u(g.width()).u(g.tileHeight()).u(g.tileWidth());
+    }
+
+    private void scatter(Value v, TileGeometry g, ActivationCache cache) {
+        DeviceBuffer base = cache.entry(v.id(), DeviceBuffer.class);
+        DeviceBuffer dst = working.get(v.id());
+        int c = v.shape().c();
+        if (dst == null || !dirty.containsKey(v.id()) || syncedWith.get(v.id()) != base) {
+            if (dst == null) working.put(v.id(), dst = new DeviceBuffer(model.device, (long) v.shape().size() * elementBytes));
+            copy(base.address, dst.address, base.bytes());
+            syncedWith.put(v.id(), base);
+        } else {
+            restoreTiles(base.address, dst.address, dirty.get(v.id()), c);
+        }
+        scatterTiles(tilesOf(v, g), dst.address, g, c);
+        dirty.put(v.id(), g);
+        full[v.id()] = dst.address;
+    }
+
+    private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
+        Node n = s.node();
+        Value v = n.output();
+        DeviceBuffer out = working.get(v.id());
+        if (out == null) working.put(v.id(), out = new DeviceBuffer(model.device, (long) v.shape().size() * elementBytes));
+        dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
+        long[] in = new long[n.inputs().size()];
+        for (int i = 0; i < in.length; i++) in[i] = fullOf(n.inputs().get(i), cache);
+        if (s.cachedNorm()) {
+            Shape y = v.shape();
+            long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
+            channelAffine(in[0], out.address, affine, affine + 4L * y.c(), y.c(), (long) y.h() * y.w(), y.size(), null);
+        } else {
+            runNode(n, in, out.address, null);
+        }
+        full[v.id()] = out.address;
+    }
+
+    private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
+        Node n = s.node();
+        Op op = n.op();
+        Value v = n.output();
+        TileGeometry in = s.in(), out = s.out();
+        int c = v.shape().c();
+        long result;
+        if (op instanceof Op.SliceChannels slice) {
+            result = tilesOf(n.inputs().get(0), in) + (long) slice.start() * in.positions() * elementBytes;
+        } else {
+            result = alloc((long) c * out.positions());
+            if (op instanceof Op.Conv2d conv) {
+                if (out.count() > 0) {
+                    conv(conv, model.params(n), tilesOf(n.inputs().get(0), in), Layout.tiles(in.count(), conv.inChannels(), in.tileHeight(),
+                            in.tileWidth()), result, Layout.tiles(out.count(), c, out.tileHeight(), out.tileWidth()), 0, 0, null);
+                }
+            } else if (op instanceof Op.SelfAttention) {
+                Shape qkv = n.inputs().get(0).shape();
+                int tokens = qkv.h() * qkv.w();
+                long map = fullOf(n.inputs().get(0), cache);
+                long queries = alloc((long) c * out.positions());
+                gatherTiles(map, c, out, 0, 0, qkv.h(), qkv.w(), queries);
+                attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
+            } else if (op instanceof Op.GroupNorm) {
+                long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
+                channelAffine(tilesOf(n.inputs().get(0), in), result, affine, affine + 4L * c, c, in.positions(), (long) c * in.positions(), null);
+                zeroPadding(result, in, c);
+            } else {
+                long[] args = new long[n.inputs().size()];
+                Shape[] shapes = new Shape[args.length];
+                for (int i = 0; i < args.length; i++) {
+                    Value a = n.inputs().get(i);
+                    args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
+                    shapes[i] = a.shape();
+                }
+                pointwise(n, args, shapes, result, 1, c, in.positions(), null);
+                if (!(op instanceof Op.Activation)) zeroPadding(result, in, c);
+            }
+        }
+        putTiles(v, out, result);
+        tiledAs.put(v.id(), out);
+    }
+
+    /** The full map of {@code v} in this pass: computed, scattered, an input, or (unchanged) cached. */
+    private long fullOf(Value v, ActivationCache cache) {
+        if (full[v.id()] != 0) return full[v.id()];
+        if (planner.changed(v)) throw new IllegalStateException("value " + v.id() + " has no full map in this plan");
+        return full[v.id()] = cache.entry(v.id(), DeviceBuffer.class).address;
+    }
+
+    private long tilesOf(Value v, TileGeometry g) {
+        Long t = tiles.getOrDefault(v.id(), Map.of()).get(g);
+        if (t == null) throw new IllegalStateException("value " + v.id() + " has no tiles in " + g);
+        return t;
+    }
+
+    private void putTiles(Value v, TileGeometry g, long address) {
+        tiles.computeIfAbsent(v.id(), id -> new HashMap<>()).put(g, address);
+    }
+
+    /** Writes this pass's changed cached values into the cache: whole maps, or tiles over the old map. */
+    private void writeBack(ActivationCache cache) {
+        for (int id : cache.valueIds()) {
+            if (!planner.changed(graph.valueById(id))) continue;
+            DeviceBuffer entry = cache.entry(id, DeviceBuffer.class);
+            syncedWith.remove(id); // the working map may predate this update: copy the cache in whole next time
+            if (full[id] != 0) {
+                copy(full[id], entry.address, entry.bytes());
+            } else if (tiledAs.containsKey(id)) {
+                TileGeometry g = tiledAs.get(id);
+                scatterTiles(tilesOf(graph.valueById(id), g), entry.address, g, graph.valueById(id).shape().c());
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- memory and passes
+
+    /** Scratch memory for {@code elements} at the storage precision, freed when the pass ends. */
+    private long alloc(long elements) {
+        return stream.scratch(elements * elementBytes);
+    }
+
+    private long alloc32(long floats) {
+        return stream.scratch(floats * Float.BYTES);
+    }
+
+    private DeviceBuffer copyToNew(long src, long bytes) {
+        DeviceBuffer b = new DeviceBuffer(model.device, bytes);
+        copy(src, b.address, bytes);
+        return b;
+    }
+
+    private void copy(long src, long dst, long bytes) {
+        stream.copy(src, dst, bytes);
+    }
+
+    /** A host tensor on the device at the storage precision (scratch). */
+    private long upload(Tensor t) {
+        long f32 = alloc32(t.size());
+        stream.upload(t.data(), f32);
+        if (!half) return f32;
+        long h = alloc(t.size());
+        kernels.call(Kernel.TO_HALF).buffer(f32).buffer(h).u(t.size()).launch(t.size());
+        return h;
+    }
+
+    /** A float32 host tensor that the map at {@code address} is copied into when the pass is submitted. */
+    private Tensor download(long address, Shape shape) {
+        long src = address;
+        if (half) {
+            src = alloc32(shape.size());
+            kernels.call(Kernel.TO_FLOAT).buffer(address).buffer(src).u(shape.size()).launch(shape.size());
+        }
+        Tensor t = Tensor.zeros(shape);
+        stream.download(src, t.data());
+        return t;
+    }
+
+    private void submit() {
+        stream.submit();
+        submitted = true;
+    }
+
+    private void endPass() {
+        if (!submitted) {
+            // The pass never ran, so the working maps do not hold what its scatters recorded in
+            // dirty: forget what they hold, and the next scatters copy whole maps.
+            stream.discard();
+            dirty.clear();
+            syncedWith.clear();
+        }
+        submitted = false;
+        Arrays.fill(full, 0);
+        Arrays.fill(owned, false);
+        originsAt.clear();
+        tiledAs.clear();
+        tiles.clear();
+    }
+
+    @Override
+    public StepProfile profile() {
+        return profile;
+    }
+
+    @Override
+    public void close() {
+        for (DeviceBuffer b : working.values()) b.close();
+        working.clear();
+        dirty.clear();
+        syncedWith.clear();
+        if (origins != null) origins.close();
+        stream.close();
+    }
+}

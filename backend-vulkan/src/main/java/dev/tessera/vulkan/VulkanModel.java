@@ -1,0 +1,204 @@
+package dev.tessera.vulkan;
+
+import dev.tessera.runtime.backend.DeviceModel;
+import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.tensor.Half;
+import dev.tessera.runtime.tensor.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A graph's parameters on the device, shared by the executors of all sessions: conv and linear
+ * weights at the storage precision (conv weights as [outC][kh][kw][inC], the K order of the conv2d
+ * kernel), everything per-channel as float32 (biases, batch-norm and SPADE scale/shift folded from
+ * running statistics, group-norm affines, timestep-embedding frequencies), and the index maps of
+ * nearest resizes.
+ */
+final class VulkanModel implements DeviceModel {
+    final ComputeDevice device;
+    final boolean half;
+    private final Map<Node, long[]> params = new IdentityHashMap<>();
+    private final Map<Long, Long> indexMaps = new HashMap<>();
+    private final List<DeviceBuffer> owned = new ArrayList<>();
+    private boolean closed;
+
+    VulkanModel(ComputeDevice device, ModelGraph graph, boolean half) {
+        this.device = device;
+        this.half = half;
+        try (CommandStream stream = device.newStream()) {
+            Loader loader = new Loader(stream);
+            for (Node n : graph.nodes()) {
+                long[] p = loader.params(n.op());
+                if (p != null) params.put(n, p);
+                if (n.op() instanceof Op.ResizeNearest) {
+                    loader.nearestIndex(n.inputs().get(0).shape().h(), n.output().shape().h());
+                    loader.nearestIndex(n.inputs().get(0).shape().w(), n.output().shape().w());
+                }
+            }
+            stream.submit();
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Uploads parameters through one stream, submitting whenever a batch of staged bytes is full. */
+    private final class Loader {
+        /** Staging memory one submission may fill: bounds what loading reserves on the host. */
+        private static final long BATCH_BYTES = 64L << 20;
+
+        private final CommandStream stream;
+        private ByteBuffer host = ByteBuffer.allocateDirect(0);
+        private long staged;
+
+        Loader(CommandStream stream) {
+            this.stream = stream;
+        }
+
+        /** A node's parameters (see {@link VulkanModel#params(Node)}), or null when it has none. */
+        long @Nullable [] params(Op op) {
+            if (op instanceof Op.Conv2d c) {
+                int in = c.inChannels(), kh = c.kernelH(), kw = c.kernelW();
+                FloatBuffer w = c.weight().data();
+                // Element (o, y, x, i) of OHWI is element ((o * in + i) * kh + y) * kw + x of OIHW.
+                long weight = maps(c.weight().size(), at -> {
+                    int i = at % in, x = (at / in) % kw, y = (at / (in * kw)) % kh, o = at / (in * kw * kh);
+                    return w.get(((o * in + i) * kh + y) * kw + x);
+                });
+                return new long[] {weight, c.bias() == null ? 0 : floats(c.bias())};
+            }
+            if (op instanceof Op.Linear l) return new long[] {maps(l.weight().size(), l.weight()::get), floats(l.bias())};
+            if (op instanceof Op.GroupNorm g) return new long[] {floats(g.weight()), floats(g.bias())};
+            if (op instanceof Op.BatchNorm b) return folded(b.runningMean(), b.runningVar(), b.eps());
+            if (op instanceof Op.Spade s) return folded(s.runningMean(), s.runningVar(), s.eps());
+            if (op instanceof Op.TimestepEmbedding t) return new long[] {timestepFrequencies(t.dim())};
+            return null;
+        }
+
+        /** Eval-mode normalization as {@code x * scale + shift}, computed as the CPU backend does. */
+        private long[] folded(Tensor mean, Tensor var, float eps) {
+            float[] scale = new float[mean.size()], shift = new float[mean.size()];
+            for (int c = 0; c < scale.length; c++) {
+                scale[c] = (float) (1.0 / Math.sqrt(var.get(c) + eps));
+                shift[c] = -mean.get(c) * scale[c];
+            }
+            return new long[] {floats(scale.length, i -> scale[i]), floats(shift.length, i -> shift[i])};
+        }
+
+        /** The embedding's frequencies as the CPU backend computes them, so both multiply the same floats. */
+        private long timestepFrequencies(int dim) {
+            int halfDim = dim / 2;
+            float step = (float) (Math.log(10000) / (halfDim - 1));
+            return floats(Math.max(1, halfDim), i -> (float) Math.exp(i * -step));
+        }
+
+        void nearestIndex(int in, int out) {
+            indexMaps.computeIfAbsent(((long) in << 32) | out, key -> {
+                float scale = (float) in / out;
+                ByteBuffer b = hostBuffer(4L * out);
+                for (int i = 0; i < out; i++) b.putInt(Math.min((int) Math.floor(i * scale), in - 1));
+                return send(b);
+            });
+        }
+
+        private long floats(Tensor t) {
+            return floats(t.size(), t::get);
+        }
+
+        private long floats(int count, Values values) {
+            ByteBuffer b = hostBuffer(4L * count);
+            for (int i = 0; i < count; i++) b.putFloat(values.at(i));
+            return send(b);
+        }
+
+        /** {@code count} values at the storage precision (float16 in half mode). */
+        private long maps(int count, Values values) {
+            ByteBuffer b = hostBuffer((long) count * (half ? 2 : 4));
+            for (int i = 0; i < count; i++) {
+                if (half) b.putShort(Half.fromFloat(values.at(i)));
+                else b.putFloat(values.at(i));
+            }
+            return send(b);
+        }
+
+        private ByteBuffer hostBuffer(long bytes) {
+            if (host.capacity() < bytes) host = ByteBuffer.allocateDirect(Math.toIntExact(bytes)).order(ByteOrder.nativeOrder());
+            host.clear();
+            return host;
+        }
+
+        /** Uploads the host buffer up to its position into new device memory (the host buffer is free again on return). */
+        private long send(ByteBuffer b) {
+            b.flip();
+            if (staged + b.remaining() > BATCH_BYTES) {
+                stream.submit();
+                staged = 0;
+            }
+            DeviceBuffer d = new DeviceBuffer(device, b.remaining());
+            owned.add(d);
+            stream.upload(b, d.address);
+            staged += b.remaining();
+            return d.address;
+        }
+    }
+
+    /** Values to upload, by index. */
+    private interface Values {
+        float at(int index);
+    }
+
+    /**
+     * The device addresses of a node's parameters, or null if it has none: conv [weight, bias or 0],
+     * linear [weight, bias], group norm [weight, bias], batch norm and SPADE [scale, shift],
+     * timestep embedding [frequencies].
+     */
+    long @Nullable [] params(Node node) {
+        return params.get(node);
+    }
+
+    /** Device address of PyTorch's nearest-resize source indices from {@code in} to {@code out} pixels. */
+    long nearestIndex(int in, int out) {
+        Long address = indexMaps.get(((long) in << 32) | out);
+        if (address == null) throw new IllegalStateException("no nearest-resize index map from " + in + " to " + out + " pixels");
+        return address;
+    }
+
+    @Override
+    public GraphExecutor newExecutor(SparsePlanner planner) {
+        return new VulkanExecutor(this, planner);
+    }
+
+    @Override
+    public String device() {
+        return device.name() + (half ? " (Vulkan, float16)" : " (Vulkan, float32)");
+    }
+
+    @Override
+    public long peakMemoryBytes() {
+        return 0;
+    }
+
+    @Override
+    public void resetPeakMemory() {}
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        for (DeviceBuffer b : owned) b.close();
+        owned.clear();
+        params.clear();
+        indexMaps.clear();
+    }
+}

@@ -1,0 +1,291 @@
+package dev.tessera.vulkan.lwjgl;
+
+import static org.lwjgl.system.MemoryStack.stackPush;
+import static org.lwjgl.vulkan.VK10.*;
+
+import dev.tessera.vulkan.CommandStream;
+import dev.tessera.vulkan.Kernel;
+import java.nio.Buffer;
+import java.nio.ByteBuffer;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.lwjgl.PointerBuffer;
+import org.lwjgl.system.MemoryStack;
+import org.lwjgl.system.MemoryUtil;
+import org.lwjgl.vulkan.VkBufferCopy;
+import org.lwjgl.vulkan.VkCommandBuffer;
+import org.lwjgl.vulkan.VkCommandBufferAllocateInfo;
+import org.lwjgl.vulkan.VkCommandBufferBeginInfo;
+import org.lwjgl.vulkan.VkCommandPoolCreateInfo;
+import org.lwjgl.vulkan.VkFenceCreateInfo;
+import org.lwjgl.vulkan.VkMemoryBarrier;
+
+/**
+ * A {@link CommandStream} on LWJGL. A pass is described into a flat array of words (commands,
+ * block ids, offsets, push constants); submitting looks the array up among the passes recorded
+ * before and replays that command buffer when one matches word for word, else records a new one.
+ * Every command waits for the previous one (a global memory barrier between them), as on one CUDA
+ * stream. Scratch memory and staging buffers come from pools of the stream's own, so a pass that
+ * repeats gets the same addresses, and another session's passes never touch them.
+ */
+final class LwjglStream implements CommandStream {
+    private static final int DISPATCH = 1, COPY = 2;
+    /** Recordings kept for replay; the least recently used one goes first. */
+    private static final int RECORDINGS = 8;
+    private static final long SCRATCH_BLOCK_BYTES = 256L << 20, STAGING_BLOCK_BYTES = 64L << 20;
+    private static final long ABSENT = 0xFFFF_FFFFL;
+    private static final int SHADER_AND_TRANSFER = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+
+    private final LwjglDevice device;
+    private final MemoryPool scratch, staging;
+    private final long commandPool, fence;
+    private final Map<Pass, VkCommandBuffer> recordings = new LinkedHashMap<>(16, 0.75f, true);
+    private int recordingCount;
+    private boolean closed;
+
+    // The pass being described.
+    private long[] words = new long[4096];
+    private int length;
+    private final Set<Long> scratchInUse = new HashSet<>();
+    private final List<Long> stagingInUse = new ArrayList<>();
+    private final List<Download> downloads = new ArrayList<>();
+
+    private record Download(long staging, long host, long bytes) {}
+
+    /** A pass's words: the key of its recording. Lookups wrap the live array; stored keys own a copy. */
+    private static final class Pass {
+        final long[] words;
+        final int length, hash;
+
+        Pass(long[] words, int length) {
+            this.words = words;
+            this.length = length;
+            int h = 1;
+            for (int i = 0; i < length; i++) h = 31 * h + Long.hashCode(words[i]);
+            this.hash = h;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Pass p && p.length == length && Arrays.equals(p.words, 0, length, words, 0, length);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+
+    LwjglStream(LwjglDevice device) {
+        this.device = device;
+        scratch = device.newPool(LwjglDevice.MemoryKind.DEVICE, SCRATCH_BLOCK_BYTES, "scratch memory");
+        staging = device.newPool(LwjglDevice.MemoryKind.STAGING, STAGING_BLOCK_BYTES, "staging memory");
+        try (MemoryStack stack = stackPush()) {
+            LongBuffer handle = stack.mallocLong(1);
+            Vk.check(vkCreateCommandPool(device.vk, VkCommandPoolCreateInfo.calloc(stack).sType$Default().queueFamilyIndex(device.queueFamily),
+                    null, handle), "vkCreateCommandPool");
+            commandPool = handle.get(0);
+            Vk.check(vkCreateFence(device.vk, VkFenceCreateInfo.calloc(stack).sType$Default(), null, handle), "vkCreateFence");
+            fence = handle.get(0);
+        }
+    }
+
+    @Override
+    public long scratch(long bytes) {
+        device.acquire();
+        try {
+            long address = scratch.allocate(bytes);
+            scratchInUse.add(address);
+            return address;
+        } finally {
+            device.release();
+        }
+    }
+
+    @Override
+    public void release(long address) {
+        if (scratchInUse.remove(address) && !closed) scratch.free(address);
+    }
+
+    @Override
+    public void dispatch(Kernel kernel, boolean half, int groupsX, int groupsY, long[] buffers, int bufferCount, int[] params,
+            int paramCount) {
+        reserve(6 + 2 * bufferCount + paramCount);
+        words[length++] = DISPATCH;
+        words[length++] = kernel.ordinal() * 2L + (half ? 1 : 0);
+        words[length++] = groupsX;
+        words[length++] = groupsY;
+        words[length++] = bufferCount;
+        for (int i = 0; i < bufferCount; i++) words[length++] = buffers[i] == 0 ? device.nullBlock : Block.id(buffers[i]);
+        words[length++] = bufferCount + paramCount;
+        for (int i = 0; i < bufferCount; i++) words[length++] = buffers[i] == 0 ? ABSENT : Block.offset(buffers[i]);
+        for (int i = 0; i < paramCount; i++) words[length++] = params[i];
+    }
+
+    @Override
+    public void copy(long src, long dst, long bytes) {
+        reserve(4);
+        words[length++] = COPY;
+        words[length++] = src;
+        words[length++] = dst;
+        words[length++] = bytes;
+    }
+
+    @Override
+    public void upload(Buffer host, long dst) {
+        long bytes = bytes(host);
+        long s = stagingBuffer(bytes);
+        MemoryUtil.memCopy(MemoryUtil.memAddress(host), device.hostAddress(s), bytes);
+        copy(s, dst, bytes);
+    }
+
+    @Override
+    public void download(long src, Buffer host) {
+        long bytes = bytes(host);
+        long s = stagingBuffer(bytes);
+        copy(src, s, bytes);
+        downloads.add(new Download(s, MemoryUtil.memAddress(host), bytes));
+    }
+
+    /** Bytes from position to limit of a direct buffer. */
+    private static long bytes(Buffer b) {
+        int elementBytes = b instanceof ByteBuffer ? 1 : b instanceof FloatBuffer || b instanceof IntBuffer ? 4
+                : b instanceof DoubleBuffer || b instanceof LongBuffer ? 8 : 2;
+        return (long) b.remaining() * elementBytes;
+    }
+
+    private long stagingBuffer(long bytes) {
+        device.acquire();
+        try {
+            long address = staging.allocate(bytes);
+            stagingInUse.add(address);
+            return address;
+        } finally {
+            device.release();
+        }
+    }
+
+    private void reserve(int more) {
+        if (length + more > words.length) words = Arrays.copyOf(words, Math.max(2 * words.length, length + more));
+    }
+
+    @Override
+    public void submit() {
+        try {
+            device.acquire();
+            try {
+                device.submit(recording(), fence);
+                for (Download d : downloads) MemoryUtil.memCopy(device.hostAddress(d.staging()), d.host(), d.bytes());
+            } finally {
+                device.release();
+            }
+        } finally {
+            discard();
+        }
+    }
+
+    @Override
+    public void discard() {
+        length = 0;
+        downloads.clear();
+        if (!closed) {
+            for (long a : scratchInUse) scratch.free(a);
+            for (long a : stagingInUse) staging.free(a);
+        }
+        scratchInUse.clear();
+        stagingInUse.clear();
+    }
+
+    /** Passes recorded so far (the rest were replays). */
+    int recordingCount() {
+        return recordingCount;
+    }
+
+    /** The command buffer of the described pass: a recording of the same words, or a new one. */
+    private VkCommandBuffer recording() {
+        VkCommandBuffer cb = recordings.get(new Pass(words, length));
+        if (cb != null) return cb;
+        cb = record();
+        recordingCount++;
+        if (recordings.size() >= RECORDINGS) {
+            Map.Entry<Pass, VkCommandBuffer> eldest = recordings.entrySet().iterator().next();
+            vkFreeCommandBuffers(device.vk, commandPool, eldest.getValue());
+            recordings.remove(eldest.getKey());
+        }
+        recordings.put(new Pass(Arrays.copyOf(words, length), length), cb);
+        return cb;
+    }
+
+    private VkCommandBuffer record() {
+        try (MemoryStack stack = stackPush()) {
+            PointerBuffer handle = stack.mallocPointer(1);
+            Vk.check(vkAllocateCommandBuffers(device.vk, VkCommandBufferAllocateInfo.calloc(stack).sType$Default().commandPool(commandPool)
+                    .level(VK_COMMAND_BUFFER_LEVEL_PRIMARY).commandBufferCount(1), handle), "vkAllocateCommandBuffers");
+            VkCommandBuffer cb = new VkCommandBuffer(handle.get(0), device.vk);
+            Vk.check(vkBeginCommandBuffer(cb, VkCommandBufferBeginInfo.calloc(stack).sType$Default()), "vkBeginCommandBuffer");
+            VkMemoryBarrier.Buffer afterPrevious = VkMemoryBarrier.calloc(1, stack).sType$Default()
+                    .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT)
+                    .dstAccessMask(VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+            IntBuffer pushConstants = stack.mallocInt(Pipelines.PUSH_CONSTANT_BYTES / 4);
+            LongBuffer set = stack.mallocLong(1);
+            VkBufferCopy.Buffer region = VkBufferCopy.calloc(1, stack);
+            for (int at = 0; at < length; ) {
+                if (at > 0) vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, SHADER_AND_TRANSFER, 0, afterPrevious, null, null);
+                if (words[at] == COPY) {
+                    long src = words[at + 1], dst = words[at + 2];
+                    region.srcOffset(Block.offset(src)).dstOffset(Block.offset(dst)).size(words[at + 3]);
+                    vkCmdCopyBuffer(cb, device.block(Block.id(src)).buffer(), device.block(Block.id(dst)).buffer(), region);
+                    at += 4;
+                    continue;
+                }
+                Kernel kernel = Kernel.values()[(int) (words[at + 1] >> 1)];
+                boolean half = (words[at + 1] & 1) != 0;
+                int groupsX = (int) words[at + 2], groupsY = (int) words[at + 3], buffers = (int) words[at + 4];
+                Integer[] blockIds = new Integer[buffers];
+                for (int i = 0; i < buffers; i++) blockIds[i] = (int) words[at + 5 + i];
+                at += 5 + buffers;
+                int pushWords = (int) words[at++];
+                pushConstants.clear();
+                for (int i = 0; i < pushWords; i++) pushConstants.put((int) words[at++]);
+                pushConstants.flip();
+                long layout = device.pipelines.layout(buffers);
+                vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.pipeline(kernel, half));
+                set.put(0, device.descriptorSets.get(List.of(blockIds), device::block));
+                vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, set, null);
+                vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pushConstants);
+                vkCmdDispatch(cb, groupsX, groupsY, 1);
+            }
+            VkMemoryBarrier.Buffer toHost = VkMemoryBarrier.calloc(1, stack).sType$Default()
+                    .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT).dstAccessMask(VK_ACCESS_HOST_READ_BIT);
+            vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, VK_PIPELINE_STAGE_HOST_BIT, 0, toHost, null, null);
+            Vk.check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
+            return cb;
+        }
+    }
+
+    @Override
+    public void close() {
+        device.closeStream(this);
+    }
+
+    /** Frees the stream's Vulkan objects and memory; the device calls it with no work in flight. */
+    void destroy() {
+        if (closed) return;
+        discard();
+        closed = true;
+        recordings.clear();
+        vkDestroyCommandPool(device.vk, commandPool, null); // frees the recordings' command buffers
+        vkDestroyFence(device.vk, fence, null);
+        scratch.close();
+        staging.close();
+    }
+}
