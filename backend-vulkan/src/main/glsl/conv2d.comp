@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 // Convolution as an implicit GEMM, y = act(W * im2col(x) + bias): rows are output channels,
 // columns output pixels of all images, K runs over kernel positions then input channels, so a
@@ -26,13 +27,13 @@ layout(push_constant) uniform Params {
 void main() {
     uint x0 = FIRST_T(0), w0 = FIRST_T(1), y0 = FIRST_T(3);
     uint plane = p.outH * p.outW, pixels = p.images * plane;
-    uint t = gl_LocalInvocationIndex, tx = t % 16u, ty = t / 16u;
-    uint m0 = gl_WorkGroupID.y * TILE;
-    // This invocation stages weights of output channel m0 + t / 4 at chunk rows (t % 4) * 4 + i,
-    // and im2col of pixel column t % 64 at chunk rows t / 64 + 4 i.
-    uint stagedChannel = m0 + t / 4u;
-    for (uint n0 = gl_WorkGroupID.x * TILE; n0 < pixels; n0 += gl_NumWorkGroups.x * TILE) {
-        uint n = n0 + t % TILE;
+    uint t = gl_LocalInvocationIndex;
+    uint m0 = gl_WorkGroupID.y * BLOCK_M;
+    // Staging: this invocation loads weights at chunk column t % 16 for output channels
+    // m0 + t / 16 + 16 i, and im2col of pixel column t % BLOCK_N at chunk rows t / BLOCK_N + (256 / BLOCK_N) i.
+    uint kA = t % TILE_K, kB = t / BLOCK_N, column = t % BLOCK_N;
+    for (uint n0 = gl_WorkGroupID.x * BLOCK_N; n0 < pixels; n0 += gl_NumWorkGroups.x * BLOCK_N) {
+        uint n = n0 + column;
         uint image = n / plane, oy = (n % plane) / p.outW, ox = n % p.outW;
         int iy0 = int(oy * p.stride) - p.padTop, ix0 = int(ox * p.stride) - p.padLeft;
         clearAccumulators();
@@ -41,15 +42,15 @@ void main() {
                 int iy = iy0 + int(ky), ix = ix0 + int(kx);
                 bool inside = n < pixels && iy >= 0 && iy < int(p.inH) && ix >= 0 && ix < int(p.inW);
                 uint xAt = x0 + image * p.inImageStride + uint(iy) * p.inW + uint(ix);
-                uint wAt = w0 + (stagedChannel * p.kernelH * p.kernelW + ky * p.kernelW + kx) * p.inC;
+                uint position = ky * p.kernelW + kx;
                 for (uint c0 = 0u; c0 < p.inC; c0 += TILE_K) {
-                    for (uint i = 0u; i < 4u; i++) {
-                        uint k = (t % 4u) * 4u + i, c = c0 + k;
-                        stagedA[k][t / 4u] = stagedChannel < p.outC && c < p.inC ? float(w[wAt + c]) : 0.0;
+                    uint c = c0 + kA;
+                    for (uint row = t / TILE_K; row < BLOCK_M; row += 256u / TILE_K) {
+                        uint m = m0 + row;
+                        stageA(kA, row, m < p.outC && c < p.inC ? float(w[w0 + (m * p.kernelH * p.kernelW + position) * p.inC + c]) : 0.0);
                     }
-                    for (uint i = 0u; i < 4u; i++) {
-                        uint k = t / TILE + 4u * i, c = c0 + k;
-                        stagedB[k][t % TILE] = inside && c < p.inC ? float(x[xAt + c * p.inChannelStride]) : 0.0;
+                    for (uint k = kB; k < TILE_K; k += 256u / BLOCK_N) {
+                        stageB(k, column, inside && c0 + k < p.inC ? float(x[xAt + (c0 + k) * p.inChannelStride]) : 0.0);
                     }
                     barrier();
                     multiplyStaged();
@@ -57,15 +58,17 @@ void main() {
                 }
             }
         }
-        for (uint i = 0u; i < 4u; i++) {
-            uint m = m0 + ty + 16u * i;
+        [[unroll]] for (uint i = 0u; i < ROWS; i++) {
+            uint m = m0 + accRow(i);
             if (m >= p.outC) continue;
             float b = p.at[2] != ABSENT ? bias[FIRST_32(2) + m] : 0.0;
-            for (uint j = 0u; j < 4u; j++) {
-                uint col = n0 + tx + 16u * j;
-                if (col >= pixels) continue;
-                uint img = col / plane, pixel = col % plane;
-                y[y0 + img * p.outImageStride + m * p.outChannelStride + pixel] = T(activate(acc[i][j] + b, p.act, p.slope));
+            [[unroll]] for (uint cg = 0u; cg < COLS / 4u; cg++) {
+                [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                    uint col = n0 + accColumn(cg) + j;
+                    if (col >= pixels) continue;
+                    uint img = col / plane, pixel = col % plane;
+                    y[y0 + img * p.outImageStride + m * p.outChannelStride + pixel] = T(activate(acc[i][cg][j] + b, p.act, p.slope));
+                }
             }
         }
     }

@@ -1,23 +1,50 @@
 // The tiled matrix product of conv2d and matmul: a workgroup of 256 invocations computes a
-// TILE x TILE block of C = A B, staging A and B through shared memory TILE_K rows of K at a time.
-// Invocation (tx, ty) = (index % 16, index / 16) owns rows ty + 16 i and columns tx + 16 j
-// (i, j < 4), so neighbours read neighbouring shared words and write neighbouring columns.
-const uint TILE = 64u, TILE_K = 16u;
-shared float stagedA[TILE_K][TILE]; // [k][row of C]
-shared float stagedB[TILE_K][TILE]; // [k][column of C]
-float acc[4][4];
+// BLOCK_M x BLOCK_N block of C = A B, staging A and B through shared memory TILE_K rows of K at a
+// time. The invocations form a THREADS_M x THREADS_N grid; each owns ROWS x COLS outputs, in
+// groups of four rows and four columns spread THREADS_M (THREADS_N) groups apart, so that its
+// shared-memory reads are vec4s and a warp's reads and writes are contiguous. The block shape is
+// chosen per product by specialization constants (see Kernel.GemmShape).
+layout(constant_id = 0) const uint THREADS_M = 16u;
+layout(constant_id = 1) const uint ROWS = 8u;   // per invocation, a multiple of 4
+layout(constant_id = 2) const uint COLS = 8u;   // per invocation, a multiple of 4
+const uint THREADS_N = 256u / THREADS_M;
+const uint BLOCK_M = THREADS_M * ROWS, BLOCK_N = THREADS_N * COLS, TILE_K = 16u;
+
+shared vec4 stagedA[TILE_K][BLOCK_M / 4u]; // [k][rows of C / 4]
+shared vec4 stagedB[TILE_K][BLOCK_N / 4u]; // [k][columns of C / 4]
+vec4 acc[ROWS][COLS / 4u];                 // acc[4 r + i][c] = rows (r THREADS_M + tm) 4 + i, columns (c THREADS_N + tn) 4 + 0..3
+
+uint threadM() { return gl_LocalInvocationIndex / THREADS_N; }
+uint threadN() { return gl_LocalInvocationIndex % THREADS_N; }
+
+// Row of C that accumulator row i (< ROWS) holds, relative to the block.
+uint accRow(uint i) { return ((i / 4u) * THREADS_M + threadM()) * 4u + i % 4u; }
+
+// First of the four columns that accumulator column group c (< COLS / 4) holds, relative to the block.
+uint accColumn(uint c) { return (c * THREADS_N + threadN()) * 4u; }
 
 void clearAccumulators() {
-    for (uint i = 0u; i < 4u; i++) for (uint j = 0u; j < 4u; j++) acc[i][j] = 0.0;
+    [[unroll]] for (uint i = 0u; i < ROWS; i++) [[unroll]] for (uint c = 0u; c < COLS / 4u; c++) acc[i][c] = vec4(0.0);
 }
 
-// acc += the staged A and B; call between barriers.
+// Stages element (k, row) of A's chunk and (k, column) of B's chunk.
+void stageA(uint k, uint row, float v) { stagedA[k][row / 4u][row % 4u] = v; }
+void stageB(uint k, uint column, float v) { stagedB[k][column / 4u][column % 4u] = v; }
+
+// acc += the staged chunks; call between barriers.
 void multiplyStaged() {
-    uint tx = gl_LocalInvocationIndex % 16u, ty = gl_LocalInvocationIndex / 16u;
+    uint tm = threadM(), tn = threadN();
     for (uint k = 0u; k < TILE_K; k++) {
-        float a[4], b[4];
-        for (uint i = 0u; i < 4u; i++) a[i] = stagedA[k][ty + 16u * i];
-        for (uint j = 0u; j < 4u; j++) b[j] = stagedB[k][tx + 16u * j];
-        for (uint i = 0u; i < 4u; i++) for (uint j = 0u; j < 4u; j++) acc[i][j] += a[i] * b[j];
+        vec4 b[COLS / 4u];
+        [[unroll]] for (uint c = 0u; c < COLS / 4u; c++) b[c] = stagedB[k][c * THREADS_N + tn];
+        [[unroll]] for (uint r = 0u; r < ROWS / 4u; r++) {
+            vec4 a = stagedA[k][r * THREADS_M + tm];
+            [[unroll]] for (uint c = 0u; c < COLS / 4u; c++) {
+                acc[4u * r][c] += a.x * b[c];
+                acc[4u * r + 1u][c] += a.y * b[c];
+                acc[4u * r + 2u][c] += a.z * b[c];
+                acc[4u * r + 3u][c] += a.w * b[c];
+            }
+        }
     }
 }

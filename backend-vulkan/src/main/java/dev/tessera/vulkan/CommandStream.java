@@ -1,6 +1,7 @@
 package dev.tessera.vulkan;
 
 import java.nio.Buffer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One pass of GPU work at a time, recorded as it is described and then submitted at once: kernel
@@ -17,12 +18,12 @@ public interface CommandStream extends AutoCloseable {
     void release(long address);
 
     /**
-     * Runs {@code kernel} (its float16 variant when {@code half}) over {@code groupsX x groupsY}
-     * workgroups, with buffers at the first {@code bufferCount} addresses (0: absent) and the
-     * 32-bit words of its remaining push constants.
+     * Runs {@code kernel} (its float16 variant when {@code half}, in block shape {@code shape} when it
+     * is a GEMM, else null) over {@code groupsX x groupsY} workgroups, with buffers at the first
+     * {@code bufferCount} addresses (0: absent) and the 32-bit words of its remaining push constants.
      */
-    void dispatch(Kernel kernel, boolean half, int groupsX, int groupsY, long[] buffers, int bufferCount, int[] params,
-            int paramCount);
+    void dispatch(Kernel kernel, boolean half, Kernel.@Nullable GemmShape shape, int groupsX, int groupsY, long[] buffers,
+            int bufferCount, int[] params, int paramCount);
 
     void copy(long src, long dst, long bytes);
 

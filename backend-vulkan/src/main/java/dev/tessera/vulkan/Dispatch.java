@@ -1,5 +1,7 @@
 package dev.tessera.vulkan;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Describes kernel launches on a stream: the buffers in binding order, then the push constants in
  * the order the shader declares them, then the launch, e.g.
@@ -56,24 +58,32 @@ final class Dispatch {
 
     /** An elementwise kernel over {@code total} elements (grid-stride loops). */
     void launch(long total) {
-        if (total > 0) launchGroups((int) Math.min(MAX_GROUPS, (total + Kernel.WORKGROUP_SIZE - 1) / Kernel.WORKGROUP_SIZE), 1);
+        if (total > 0) submit(null, (int) Math.min(MAX_GROUPS, (total + Kernel.WORKGROUP_SIZE - 1) / Kernel.WORKGROUP_SIZE), 1);
     }
 
-    /** A conv2d or matmul kernel computing {@code rows x columns} outputs in 64 x 64 blocks. */
-    void launchTiles(long rows, long columns) {
-        if (rows > 0 && columns > 0) launchGroups((int) Math.min(MAX_GROUPS, blocks(columns)), (int) blocks(rows));
+    /** A conv2d or matmul kernel computing {@code rows x columns} outputs, in blocks of the shape that suits {@code rows}. */
+    void launchGemm(long rows, long columns) {
+        if (rows == 0 || columns == 0) return;
+        Kernel.GemmShape shape = Kernel.GemmShape.forRows(rows);
+        long groupsX = Math.min(MAX_GROUPS, (columns + shape.blockColumns() - 1) / shape.blockColumns());
+        submit(shape, (int) groupsX, blocks((rows + shape.blockRows() - 1) / shape.blockRows()));
     }
 
     /** {@code groupsX x groupsY} workgroups (kernels with one workgroup per row, group, ...). */
     void launchGroups(int groupsX, int groupsY) {
+        submit(null, blocks(groupsX), blocks(groupsY));
+    }
+
+    private void submit(Kernel.@Nullable GemmShape shape, int groupsX, int groupsY) {
         if (bufferCount != kernel.buffers) {
             throw new IllegalStateException(kernel + " binds " + kernel.buffers + " buffers, got " + bufferCount);
         }
-        if (groupsY > MAX_GROUPS) throw new IllegalArgumentException(kernel + ": " + groupsY + " workgroups in y");
-        if (groupsX > 0) stream.dispatch(kernel, half && kernel.hasVariants(), groupsX, groupsY, buffers, bufferCount, params, paramCount);
+        if (groupsX > 0) stream.dispatch(kernel, half && kernel.hasVariants(), shape, groupsX, groupsY, buffers, bufferCount, params, paramCount);
     }
 
-    private static long blocks(long n) {
-        return (n + Kernel.GEMM_TILE - 1) / Kernel.GEMM_TILE;
+    /** A workgroup count within what every device supports in one dimension. */
+    private int blocks(long groups) {
+        if (groups > MAX_GROUPS) throw new IllegalArgumentException(kernel + ": " + groups + " workgroups in one dimension");
+        return (int) groups;
     }
 }

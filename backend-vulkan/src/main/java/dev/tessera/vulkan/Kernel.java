@@ -17,14 +17,52 @@ public enum Kernel {
 
     /** Invocations in a workgroup of every kernel (local_size_x in the shaders). */
     public static final int WORKGROUP_SIZE = 256;
-    /** Output block of a conv2d or matmul workgroup, in rows and in columns (TILE in gemm.glsl). */
-    public static final int GEMM_TILE = 64;
 
     /** Storage buffers the kernel binds. */
     public final int buffers;
 
     Kernel(int buffers) {
         this.buffers = buffers;
+    }
+
+    /**
+     * Output blocks of the conv2d and matmul workgroups, set through their specialization constants
+     * (THREADS_M, ROWS, COLS in gemm.glsl): taller blocks reuse each staged column more, shorter
+     * ones waste less on products with few rows (convolutions with few output channels).
+     */
+    public enum GemmShape {
+        ROWS_32(8, 4, 4), ROWS_64(16, 4, 8), ROWS_128(16, 8, 8);
+
+        private final int threadsM, rows, cols;
+
+        GemmShape(int threadsM, int rows, int cols) {
+            this.threadsM = threadsM;
+            this.rows = rows;
+            this.cols = cols;
+        }
+
+        /** The smallest block as tall as {@code m} rows, or the tallest. */
+        public static GemmShape forRows(long m) {
+            return m <= 32 ? ROWS_32 : m <= 64 ? ROWS_64 : ROWS_128;
+        }
+
+        public int blockRows() {
+            return threadsM * rows;
+        }
+
+        public int blockColumns() {
+            return WORKGROUP_SIZE / threadsM * cols;
+        }
+
+        /** Values of the specialization constants 0, 1, 2. */
+        public int[] specialization() {
+            return new int[] {threadsM, rows, cols};
+        }
+    }
+
+    /** Whether the kernel's block shape is set by a {@link GemmShape} (conv2d and matmul). */
+    public boolean isGemm() {
+        return this == CONV2D || this == MATMUL;
     }
 
     /** Whether the kernel has a float16-storage variant distinct from its float32 one. */

@@ -251,7 +251,7 @@ final class VulkanExecutor implements GraphExecutor {
                 .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
                 .u(out.images()).u(op.kernelH()).u(op.kernelW()).u(op.stride()).i(padTop).i(padLeft)
                 .u(activationCode(act)).f(slope(act))
-                .launchTiles(out.channels(), (long) out.images() * out.h() * out.w());
+                .launchGemm(out.channels(), (long) out.images() * out.h() * out.w());
     }
 
     /**
@@ -292,7 +292,7 @@ final class VulkanExecutor implements GraphExecutor {
     private void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb, long c,
             int ldc, long bias) {
         kernels.call(Kernel.MATMUL).buffer(a).buffer(b).buffer(c).buffer(bias).u(m).u(n).u(k).u(lda).u(ldb).u(ldc)
-                .u(transA ? 1 : 0).u(transB ? 1 : 0).f(alpha).launchTiles(m, n);
+                .u(transA ? 1 : 0).u(transB ? 1 : 0).f(alpha).launchGemm(m, n);
     }
 
     // ---------------------------------------------------------------- sparse pass

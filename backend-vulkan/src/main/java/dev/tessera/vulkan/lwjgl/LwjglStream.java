@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.lwjgl.PointerBuffer;
 import org.lwjgl.system.MemoryStack;
 import org.lwjgl.system.MemoryUtil;
@@ -117,11 +118,12 @@ final class LwjglStream implements CommandStream {
     }
 
     @Override
-    public void dispatch(Kernel kernel, boolean half, int groupsX, int groupsY, long[] buffers, int bufferCount, int[] params,
-            int paramCount) {
-        reserve(6 + 2 * bufferCount + paramCount);
+    public void dispatch(Kernel kernel, boolean half, Kernel.@Nullable GemmShape shape, int groupsX, int groupsY, long[] buffers,
+            int bufferCount, int[] params, int paramCount) {
+        reserve(7 + 2 * bufferCount + paramCount);
         words[length++] = DISPATCH;
         words[length++] = kernel.ordinal() * 2L + (half ? 1 : 0);
+        words[length++] = shape == null ? -1 : shape.ordinal();
         words[length++] = groupsX;
         words[length++] = groupsY;
         words[length++] = bufferCount;
@@ -249,16 +251,17 @@ final class LwjglStream implements CommandStream {
                 }
                 Kernel kernel = Kernel.values()[(int) (words[at + 1] >> 1)];
                 boolean half = (words[at + 1] & 1) != 0;
-                int groupsX = (int) words[at + 2], groupsY = (int) words[at + 3], buffers = (int) words[at + 4];
+                Kernel.GemmShape shape = words[at + 2] < 0 ? null : Kernel.GemmShape.values()[(int) words[at + 2]];
+                int groupsX = (int) words[at + 3], groupsY = (int) words[at + 4], buffers = (int) words[at + 5];
                 Integer[] blockIds = new Integer[buffers];
-                for (int i = 0; i < buffers; i++) blockIds[i] = (int) words[at + 5 + i];
-                at += 5 + buffers;
+                for (int i = 0; i < buffers; i++) blockIds[i] = (int) words[at + 6 + i];
+                at += 6 + buffers;
                 int pushWords = (int) words[at++];
                 pushConstants.clear();
                 for (int i = 0; i < pushWords; i++) pushConstants.put((int) words[at++]);
                 pushConstants.flip();
                 long layout = device.pipelines.layout(buffers);
-                vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.pipeline(kernel, half));
+                vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.pipeline(kernel, half, shape));
                 set.put(0, device.descriptorSets.get(List.of(blockIds), device::block));
                 vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, set, null);
                 vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pushConstants);

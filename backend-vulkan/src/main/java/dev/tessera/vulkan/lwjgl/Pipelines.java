@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.LongBuffer;
 import java.util.HashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.lwjgl.system.MemoryStack;
 import org.lwjgl.system.MemoryUtil;
 import org.lwjgl.vulkan.VkComputePipelineCreateInfo;
@@ -21,6 +22,8 @@ import org.lwjgl.vulkan.VkPipelineCacheCreateInfo;
 import org.lwjgl.vulkan.VkPipelineLayoutCreateInfo;
 import org.lwjgl.vulkan.VkPushConstantRange;
 import org.lwjgl.vulkan.VkShaderModuleCreateInfo;
+import org.lwjgl.vulkan.VkSpecializationInfo;
+import org.lwjgl.vulkan.VkSpecializationMapEntry;
 
 /**
  * The compute pipelines of the kernels, created on first use from their SPIR-V resources through
@@ -78,18 +81,20 @@ final class Pipelines implements AutoCloseable {
         }
     }
 
-    /** The pipeline of {@code kernel}, its float16 variant when {@code half}. */
-    synchronized long pipeline(Kernel kernel, boolean half) {
+    /** The pipeline of {@code kernel}, its float16 variant when {@code half}, in block shape {@code shape} (GEMMs). */
+    synchronized long pipeline(Kernel kernel, boolean half, Kernel.@Nullable GemmShape shape) {
         String resource = kernel.spirvResource(half);
-        Long p = pipelines.get(resource);
+        String key = shape == null ? resource : resource + " " + shape;
+        Long p = pipelines.get(key);
         if (p == null) {
-            p = create(resource, layout(kernel.buffers));
-            pipelines.put(resource, p);
+            p = create(resource, layout(kernel.buffers), shape == null ? new int[0] : shape.specialization());
+            pipelines.put(key, p);
         }
         return p;
     }
 
-    private long create(String resource, long layout) {
+    /** A pipeline of the SPIR-V resource with specialization constants 0, 1, ... set to {@code constants}. */
+    private long create(String resource, long layout, int[] constants) {
         ByteBuffer spirv = readResource(resource);
         try (MemoryStack stack = stackPush()) {
             LongBuffer handle = stack.mallocLong(1);
@@ -99,6 +104,13 @@ final class Pipelines implements AutoCloseable {
             try {
                 VkComputePipelineCreateInfo.Buffer info = VkComputePipelineCreateInfo.calloc(1, stack).sType$Default().layout(layout);
                 info.stage().sType$Default().stage(VK_SHADER_STAGE_COMPUTE_BIT).module(module).pName(stack.UTF8("main"));
+                if (constants.length > 0) {
+                    VkSpecializationMapEntry.Buffer entries = VkSpecializationMapEntry.calloc(constants.length, stack);
+                    for (int i = 0; i < constants.length; i++) entries.get(i).constantID(i).offset(4 * i).size(4);
+                    ByteBuffer data = stack.malloc(4 * constants.length);
+                    data.asIntBuffer().put(constants);
+                    info.stage().pSpecializationInfo(VkSpecializationInfo.calloc(stack).pMapEntries(entries).pData(data));
+                }
                 Vk.check(vkCreateComputePipelines(device, cache, info, null, handle), "vkCreateComputePipelines(" + resource + ")");
                 return handle.get(0);
             } finally {
