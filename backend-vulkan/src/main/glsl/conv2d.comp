@@ -3,11 +3,11 @@
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 // Convolution as an implicit GEMM, y = act(W * im2col(x) + bias): rows are output channels,
-// columns output pixels of all images, K runs over kernel positions then input channels, so a
-// staged K chunk is 16 input channels at one kernel position and im2col costs one bounds check
-// per pixel and position. Images are full maps (imageStride C*H*W, channelStride H*W, any zero
+// columns output pixels of all images, K runs over kernel positions, then input channels, matching
+// the weights' upload layout [outC][kernelH][kernelW][inC]; K chunks run across positions, so no
+// channel count wastes work. Images are full maps (imageStride C*H*W, channelStride H*W, any zero
 // padding) or tile batches ([C, tiles, th, tw]: imageStride th*tw, channelStride tiles*th*tw, no
-// padding). Weights are uploaded as [outC][kernelH][kernelW][inC].
+// padding).
 layout(local_size_x = 256) in;
 layout(binding = 0) readonly buffer X { T x[]; };
 layout(binding = 1) readonly buffer W { T w[]; };
@@ -24,39 +24,51 @@ layout(push_constant) uniform Params {
 } p;
 #include "gemm.glsl"
 
+// Rows of a B chunk that one invocation stages: rows firstRow + ROW_STEP i of column t % BLOCK_N.
+const uint ROW_STEP = 256u / BLOCK_N, STAGED_ROWS = TILE_K / ROW_STEP;
+
 void main() {
     uint x0 = FIRST_T(0), w0 = FIRST_T(1), y0 = FIRST_T(3);
     uint plane = p.outH * p.outW, pixels = p.images * plane;
-    uint t = gl_LocalInvocationIndex;
+    uint kernelSize = p.kernelH * p.kernelW * p.inC; // K
+    uint t = gl_LocalInvocationIndex, firstRow = t / BLOCK_N, column = t % BLOCK_N;
     uint m0 = gl_WorkGroupID.y * BLOCK_M;
-    // Staging: this invocation loads weights at chunk column t % 16 for output channels
-    // m0 + t / 16 + 16 i, and im2col of pixel column t % BLOCK_N at chunk rows t / BLOCK_N + (256 / BLOCK_N) i.
-    uint kA = t % TILE_K, kB = t / BLOCK_N, column = t % BLOCK_N;
     for (uint n0 = gl_WorkGroupID.x * BLOCK_N; n0 < pixels; n0 += gl_NumWorkGroups.x * BLOCK_N) {
         uint n = n0 + column;
         uint image = n / plane, oy = (n % plane) / p.outW, ox = n % p.outW;
         int iy0 = int(oy * p.stride) - p.padTop, ix0 = int(ox * p.stride) - p.padLeft;
+        uint xImage = x0 + image * p.inImageStride;
+        // The input channel and kernel position of each staged row, advanced by TILE_K per chunk
+        // (divisions only here, once per block).
+        uint channel[STAGED_ROWS], ky[STAGED_ROWS], kx[STAGED_ROWS];
+        [[unroll]] for (uint i = 0u; i < STAGED_ROWS; i++) {
+            uint k = firstRow + ROW_STEP * i, position = k / p.inC;
+            channel[i] = k % p.inC;
+            ky[i] = position / p.kernelW;
+            kx[i] = position % p.kernelW;
+        }
         clearAccumulators();
-        for (uint ky = 0u; ky < p.kernelH; ky++) {
-            for (uint kx = 0u; kx < p.kernelW; kx++) {
-                int iy = iy0 + int(ky), ix = ix0 + int(kx);
-                bool inside = n < pixels && iy >= 0 && iy < int(p.inH) && ix >= 0 && ix < int(p.inW);
-                uint xAt = x0 + image * p.inImageStride + uint(iy) * p.inW + uint(ix);
-                uint position = ky * p.kernelW + kx;
-                for (uint c0 = 0u; c0 < p.inC; c0 += TILE_K) {
-                    uint c = c0 + kA;
-                    for (uint row = t / TILE_K; row < BLOCK_M; row += 256u / TILE_K) {
-                        uint m = m0 + row;
-                        stageA(kA, row, m < p.outC && c < p.inC ? float(w[w0 + (m * p.kernelH * p.kernelW + position) * p.inC + c]) : 0.0);
+        for (uint k0 = 0u; k0 < kernelSize; k0 += TILE_K) {
+            uint kA = k0 + t % TILE_K;
+            for (uint row = t / TILE_K; row < BLOCK_M; row += 256u / TILE_K) {
+                uint m = m0 + row;
+                stageA(t % TILE_K, row, m < p.outC && kA < kernelSize ? float(w[w0 + m * kernelSize + kA]) : 0.0);
+            }
+            [[unroll]] for (uint i = 0u; i < STAGED_ROWS; i++) {
+                int iy = iy0 + int(ky[i]), ix = ix0 + int(kx[i]);
+                bool inside = n < pixels && ky[i] < p.kernelH && iy >= 0 && iy < int(p.inH) && ix >= 0 && ix < int(p.inW);
+                uint at = xImage + channel[i] * p.inChannelStride + uint(iy) * p.inW + uint(ix);
+                stageB(firstRow + ROW_STEP * i, column, inside ? float(x[at]) : 0.0);
+                for (channel[i] += TILE_K; channel[i] >= p.inC; channel[i] -= p.inC) {
+                    if (++kx[i] == p.kernelW) {
+                        kx[i] = 0u;
+                        ky[i]++;
                     }
-                    for (uint k = kB; k < TILE_K; k += 256u / BLOCK_N) {
-                        stageB(k, column, inside && c0 + k < p.inC ? float(x[xAt + (c0 + k) * p.inChannelStride]) : 0.0);
-                    }
-                    barrier();
-                    multiplyStaged();
-                    barrier();
                 }
             }
+            barrier();
+            multiplyStaged();
+            barrier();
         }
         [[unroll]] for (uint i = 0u; i < ROWS; i++) {
             uint m = m0 + accRow(i);

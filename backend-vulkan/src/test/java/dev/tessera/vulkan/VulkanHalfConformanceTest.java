@@ -5,7 +5,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.tessera.runtime.backend.BackendConformance;
 import dev.tessera.runtime.backend.ComputeBackend;
 import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.spi.DeviceInfo;
+import java.util.Set;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.TestInfo;
 
 /**
  * The golden cases on the Vulkan backend with maps and weights stored as float16 (float32
@@ -13,11 +17,25 @@ import org.junit.jupiter.api.BeforeAll;
  * cases. Skipped where the device cannot store 16-bit floats in storage buffers.
  */
 class VulkanHalfConformanceTest extends BackendConformance {
+    /**
+     * The cases a CPU implementation (lavapipe in CI) runs: every kernel's float16 variant, dense
+     * and sparse. The rest repeat them through executor logic that does not depend on the
+     * precision, and would double the CI's longest test; a GPU runs them all.
+     */
+    private static final Set<String> ON_SOFTWARE_DEVICES = Set.of("conv", "gaugan", "ddpmWithPerChannelAttentionNorm");
+
     @BeforeAll
     static void needsFloat16() {
         String why = new VulkanBackendProvider().unavailableReason();
         assumeTrue(why == null, () -> "no Vulkan: " + why);
         assumeTrue(VulkanBackendProvider.device().float16(), () -> VulkanBackendProvider.device().name() + " has no 16-bit storage");
+    }
+
+    @BeforeEach
+    void skipRepeatsOnSoftwareDevices(TestInfo test) {
+        String name = test.getTestMethod().orElseThrow().getName();
+        assumeTrue(VulkanBackendProvider.device().kind() != DeviceInfo.Kind.SOFTWARE_GPU || ON_SOFTWARE_DEVICES.contains(name),
+                () -> name + " runs in float16 on GPUs only (it adds no float16 kernel to the other cases)");
     }
 
     @Override
@@ -32,6 +50,6 @@ class VulkanHalfConformanceTest extends BackendConformance {
 
     @Override
     protected double tolerance() {
-        return 5e-3;
+        return 5e-3; // measured on lavapipe: at most 2.3e-3 (ddpm dense), 1.1e-3 (gaugan), 5.2e-4 (conv)
     }
 }
