@@ -60,11 +60,6 @@ public enum Kernel {
         }
     }
 
-    /** Whether the kernel's block shape is set by a {@link GemmShape} (conv2d and matmul). */
-    public boolean isGemm() {
-        return this == CONV2D || this == MATMUL;
-    }
-
     /** Whether the kernel has a float16-storage variant distinct from its float32 one. */
     public boolean hasVariants() {
         return this != TO_HALF && this != TO_FLOAT;

@@ -135,6 +135,7 @@ final class LwjglStream implements CommandStream {
 
     @Override
     public void copy(long src, long dst, long bytes) {
+        if (bytes == 0) return; // Vulkan has no empty copies
         reserve(4);
         words[length++] = COPY;
         words[length++] = src;
@@ -233,46 +234,56 @@ final class LwjglStream implements CommandStream {
             Vk.check(vkAllocateCommandBuffers(device.vk, VkCommandBufferAllocateInfo.calloc(stack).sType$Default().commandPool(commandPool)
                     .level(VK_COMMAND_BUFFER_LEVEL_PRIMARY).commandBufferCount(1), handle), "vkAllocateCommandBuffers");
             VkCommandBuffer cb = new VkCommandBuffer(handle.get(0), device.vk);
-            Vk.check(vkBeginCommandBuffer(cb, VkCommandBufferBeginInfo.calloc(stack).sType$Default()), "vkBeginCommandBuffer");
-            VkMemoryBarrier.Buffer afterPrevious = VkMemoryBarrier.calloc(1, stack).sType$Default()
-                    .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT)
-                    .dstAccessMask(VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
-            IntBuffer pushConstants = stack.mallocInt(Pipelines.PUSH_CONSTANT_BYTES / 4);
-            LongBuffer set = stack.mallocLong(1);
-            VkBufferCopy.Buffer region = VkBufferCopy.calloc(1, stack);
-            for (int at = 0; at < length; ) {
-                if (at > 0) vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, SHADER_AND_TRANSFER, 0, afterPrevious, null, null);
-                if (words[at] == COPY) {
-                    long src = words[at + 1], dst = words[at + 2];
-                    region.srcOffset(Block.offset(src)).dstOffset(Block.offset(dst)).size(words[at + 3]);
-                    vkCmdCopyBuffer(cb, device.block(Block.id(src)).buffer(), device.block(Block.id(dst)).buffer(), region);
-                    at += 4;
-                    continue;
-                }
-                Kernel kernel = Kernel.values()[(int) (words[at + 1] >> 1)];
-                boolean half = (words[at + 1] & 1) != 0;
-                Kernel.GemmShape shape = words[at + 2] < 0 ? null : Kernel.GemmShape.values()[(int) words[at + 2]];
-                int groupsX = (int) words[at + 3], groupsY = (int) words[at + 4], buffers = (int) words[at + 5];
-                Integer[] blockIds = new Integer[buffers];
-                for (int i = 0; i < buffers; i++) blockIds[i] = (int) words[at + 6 + i];
-                at += 6 + buffers;
-                int pushWords = (int) words[at++];
-                pushConstants.clear();
-                for (int i = 0; i < pushWords; i++) pushConstants.put((int) words[at++]);
-                pushConstants.flip();
-                long layout = device.pipelines.layout(buffers);
-                vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.pipeline(kernel, half, shape));
-                set.put(0, device.descriptorSets.get(List.of(blockIds), device::block));
-                vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, set, null);
-                vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pushConstants);
-                vkCmdDispatch(cb, groupsX, groupsY, 1);
+            try {
+                record(cb, stack);
+                return cb;
+            } catch (RuntimeException e) {
+                vkFreeCommandBuffers(device.vk, commandPool, cb);
+                throw e;
             }
-            VkMemoryBarrier.Buffer toHost = VkMemoryBarrier.calloc(1, stack).sType$Default()
-                    .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT).dstAccessMask(VK_ACCESS_HOST_READ_BIT);
-            vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, VK_PIPELINE_STAGE_HOST_BIT, 0, toHost, null, null);
-            Vk.check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
-            return cb;
         }
+    }
+
+    /** Records the described pass into {@code cb}. */
+    private void record(VkCommandBuffer cb, MemoryStack stack) {
+        Vk.check(vkBeginCommandBuffer(cb, VkCommandBufferBeginInfo.calloc(stack).sType$Default()), "vkBeginCommandBuffer");
+        VkMemoryBarrier.Buffer afterPrevious = VkMemoryBarrier.calloc(1, stack).sType$Default()
+                .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT)
+                .dstAccessMask(VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+        IntBuffer pushConstants = stack.mallocInt(Pipelines.PUSH_CONSTANT_BYTES / 4);
+        LongBuffer set = stack.mallocLong(1);
+        VkBufferCopy.Buffer region = VkBufferCopy.calloc(1, stack);
+        for (int at = 0; at < length; ) {
+            if (at > 0) vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, SHADER_AND_TRANSFER, 0, afterPrevious, null, null);
+            if (words[at] == COPY) {
+                long src = words[at + 1], dst = words[at + 2];
+                region.srcOffset(Block.offset(src)).dstOffset(Block.offset(dst)).size(words[at + 3]);
+                vkCmdCopyBuffer(cb, device.block(Block.id(src)).buffer(), device.block(Block.id(dst)).buffer(), region);
+                at += 4;
+                continue;
+            }
+            Kernel kernel = Kernel.values()[(int) (words[at + 1] >> 1)];
+            boolean half = (words[at + 1] & 1) != 0;
+            Kernel.GemmShape shape = words[at + 2] < 0 ? null : Kernel.GemmShape.values()[(int) words[at + 2]];
+            int groupsX = (int) words[at + 3], groupsY = (int) words[at + 4], buffers = (int) words[at + 5];
+            Integer[] blockIds = new Integer[buffers];
+            for (int i = 0; i < buffers; i++) blockIds[i] = (int) words[at + 6 + i];
+            at += 6 + buffers;
+            int pushWords = (int) words[at++];
+            pushConstants.clear();
+            for (int i = 0; i < pushWords; i++) pushConstants.put((int) words[at++]);
+            pushConstants.flip();
+            long layout = device.pipelines.layout(buffers);
+            vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.pipeline(kernel, half, shape));
+            set.put(0, device.descriptorSets.get(List.of(blockIds), device::block));
+            vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout, 0, set, null);
+            vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pushConstants);
+            vkCmdDispatch(cb, groupsX, groupsY, 1);
+        }
+        VkMemoryBarrier.Buffer toHost = VkMemoryBarrier.calloc(1, stack).sType$Default()
+                .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT).dstAccessMask(VK_ACCESS_HOST_READ_BIT);
+        vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, VK_PIPELINE_STAGE_HOST_BIT, 0, toHost, null, null);
+        Vk.check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
     }
 
     @Override
