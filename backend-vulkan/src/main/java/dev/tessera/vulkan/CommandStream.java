@@ -36,6 +36,15 @@ public interface CommandStream extends AutoCloseable {
     /** Copies device memory at {@code src} into a direct host buffer (position to limit) when the pass runs. */
     void download(long src, Buffer host);
 
+    /**
+     * Notes the device's clock once everything described so far has run (for profiles: a pass with
+     * marks records separately from the same pass without).
+     */
+    void mark();
+
+    /** When the device reached each mark of the last submitted pass, in nanoseconds from its start. */
+    long[] marks();
+
     /** Runs the pass described since the last submit or discard, and waits for it. */
     void submit();
 

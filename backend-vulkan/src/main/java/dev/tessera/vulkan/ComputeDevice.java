@@ -32,6 +32,11 @@ public interface ComputeDevice extends AutoCloseable {
 
     void free(long address);
 
+    /** The most device memory allocated at once (buffers and scratch) since the last {@link #resetPeakMemory}. */
+    long peakMemoryBytes();
+
+    void resetPeakMemory();
+
     /** A new stream for one executor's passes. */
     CommandStream newStream();
 

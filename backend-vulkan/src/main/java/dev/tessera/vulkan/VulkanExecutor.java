@@ -17,6 +17,7 @@ import dev.tessera.runtime.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -33,7 +34,9 @@ import org.jspecify.annotations.Nullable;
  * (the same plan on the same cache, a dense pass on new inputs) replays its recording. Scratch
  * memory lives for one pass; working maps (the full maps tiles are scattered into) persist between
  * edits, and a later scatter restores only the pixels the previous edit wrote. A pass that fails
- * or is cancelled before its submission runs nothing. Not thread-safe: one executor per session.
+ * or is cancelled before its submission runs nothing. With profiling on, the device's clock at the
+ * end of each node or step gives its time (still one submission). Not thread-safe: one executor
+ * per session.
  */
 final class VulkanExecutor implements GraphExecutor {
     private final VulkanModel model;
@@ -62,6 +65,8 @@ final class VulkanExecutor implements GraphExecutor {
     private final Map<Integer, Map<TileGeometry, Long>> tiles = new HashMap<>();
     private long lastNormAffine;
     private boolean submitted;
+    /** What ran before each of the pass's marks (profiles only). */
+    private final List<String> marked = new ArrayList<>();
 
     VulkanExecutor(VulkanModel model, SparsePlanner planner) {
         this.model = model;
@@ -112,6 +117,7 @@ final class VulkanExecutor implements GraphExecutor {
                 full[in.id()] = upload(inputs[i]);
                 if (cache != null && cached[in.id()]) cache.put(in.id(), inputs[i]); // host copy: edits are checked against it
             }
+            markStep("upload");
             for (int i = 0; i < nodes.size(); i++) {
                 Node node = nodes.get(i);
                 Value out = node.output();
@@ -125,6 +131,7 @@ final class VulkanExecutor implements GraphExecutor {
                     full[out.id()] = alloc(out.shape().size());
                     owned[out.id()] = true;
                     runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
+                    markStep("dense " + node.op().getClass().getSimpleName());
                 }
                 if (cache != null) {
                     if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
@@ -309,9 +316,11 @@ final class VulkanExecutor implements GraphExecutor {
             }
             for (int i = 0; i < inputs.length; i++) full[graph.inputs().get(i).id()] = upload(inputs[i]);
             uploadOrigins(plan);
+            markStep("upload");
             List<SparsePlan.Step> steps = plan.steps();
             for (int i = 0; i < steps.size(); i++) {
                 execute(steps.get(i), cache);
+                markStep(SparsePlan.kind(steps.get(i)));
                 if (progress != null) progress.step(i + 1, steps.size());
             }
             long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
@@ -553,9 +562,18 @@ final class VulkanExecutor implements GraphExecutor {
         return t;
     }
 
+    /** With profiling on, marks the end of the work described since the previous mark, which did {@code kind}. */
+    private void markStep(String kind) {
+        if (!profile.enabled()) return;
+        stream.mark();
+        marked.add(kind);
+    }
+
     private void submit() {
         stream.submit();
         submitted = true;
+        long[] marks = stream.marks();
+        for (int i = 0; i < marks.length; i++) profile.add(marked.get(i), marks[i] - (i == 0 ? 0 : marks[i - 1]));
     }
 
     private void endPass() {
@@ -567,6 +585,7 @@ final class VulkanExecutor implements GraphExecutor {
             syncedWith.clear();
         }
         submitted = false;
+        marked.clear();
         Arrays.fill(full, 0);
         Arrays.fill(owned, false);
         originsAt.clear();

@@ -184,13 +184,16 @@ final class VulkanModel implements DeviceModel {
         return device.name() + (half ? " (Vulkan, float16)" : " (Vulkan, float32)");
     }
 
+    /** The peak of the whole device: every model, cache and executor on it. */
     @Override
     public long peakMemoryBytes() {
-        return 0;
+        return device.peakMemoryBytes();
     }
 
     @Override
-    public void resetPeakMemory() {}
+    public void resetPeakMemory() {
+        device.resetPeakMemory();
+    }
 
     @Override
     public synchronized void close() {

@@ -77,7 +77,13 @@ public final class LwjglDevice implements ComputeDevice {
 
     /** A physical device that can run the kernels, with what the backend needs to know about it. */
     private record Candidate(VkPhysicalDevice device, String name, int type, DeviceInfo.Kind kind, long memoryBytes,
-            int queueFamily, boolean float16, boolean portabilitySubset, long maxStorageRange) {}
+            int queueFamily, boolean float16, boolean portabilitySubset, long maxStorageRange, Timestamps timestamps) {}
+
+    /**
+     * How to read the compute queue's timestamps: nanoseconds per tick and the valid bits (a
+     * period of 0 when the queue has none).
+     */
+    record Timestamps(float nanosPerTick, long mask) {}
 
     private final VkInstance instance;
     final VkDevice vk;
@@ -89,6 +95,7 @@ public final class LwjglDevice implements ComputeDevice {
     final DescriptorSets descriptorSets;
     private final Map<Integer, Block> blocks = new ConcurrentHashMap<>();
     private final AtomicInteger nextBlockId = new AtomicInteger(1);
+    private final MemoryMeter deviceMemory = new MemoryMeter();
     private final MemoryPool memory;
     /** Block of a small buffer bound where a kernel's optional buffer is absent. */
     final int nullBlock;
@@ -213,7 +220,8 @@ public final class LwjglDevice implements ComputeDevice {
                         + Kernel.WORKGROUP_SIZE);
                 return null;
             }
-            int family = computeQueueFamily(pd, stack);
+            VkQueueFamilyProperties.Buffer families = queueFamilies(pd, stack);
+            int family = computeQueueFamily(families);
             if (family < 0) {
                 rejected.add(name + " has no compute queue");
                 return null;
@@ -222,8 +230,10 @@ public final class LwjglDevice implements ComputeDevice {
             vkGetPhysicalDeviceFeatures2(pd, VkPhysicalDeviceFeatures2.calloc(stack).sType$Default().pNext(storage16.address()));
             boolean portabilitySubset = deviceExtensions(pd, stack).contains(VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME);
             int type = props.deviceType();
+            int validBits = families.get(family).timestampValidBits();
+            Timestamps timestamps = new Timestamps(validBits == 0 ? 0f : limits.timestampPeriod(), validBits == 64 ? -1L : (1L << validBits) - 1);
             return new Candidate(pd, name, type, kindOf(type), deviceLocalBytes(pd, stack), family, storage16.storageBuffer16BitAccess(),
-                    portabilitySubset, Integer.toUnsignedLong(limits.maxStorageBufferRange()));
+                    portabilitySubset, Integer.toUnsignedLong(limits.maxStorageBufferRange()), timestamps);
         }
     }
 
@@ -236,11 +246,15 @@ public final class LwjglDevice implements ComputeDevice {
         }
     }
 
-    private static int computeQueueFamily(VkPhysicalDevice pd, MemoryStack stack) {
+    private static VkQueueFamilyProperties.Buffer queueFamilies(VkPhysicalDevice pd, MemoryStack stack) {
         IntBuffer count = stack.mallocInt(1);
         vkGetPhysicalDeviceQueueFamilyProperties(pd, count, null);
         VkQueueFamilyProperties.Buffer families = VkQueueFamilyProperties.malloc(count.get(0), stack);
         vkGetPhysicalDeviceQueueFamilyProperties(pd, count, families);
+        return families;
+    }
+
+    private static int computeQueueFamily(VkQueueFamilyProperties.Buffer families) {
         for (int i = 0; i < families.capacity(); i++) {
             if ((families.get(i).queueFlags() & VK_QUEUE_COMPUTE_BIT) != 0) return i;
         }
@@ -336,6 +350,21 @@ public final class LwjglDevice implements ComputeDevice {
     }
 
     @Override
+    public long peakMemoryBytes() {
+        return deviceMemory.peak();
+    }
+
+    @Override
+    public void resetPeakMemory() {
+        deviceMemory.resetPeak();
+    }
+
+    /** How to read the compute queue's timestamps. */
+    Timestamps timestamps() {
+        return chosen.timestamps();
+    }
+
+    @Override
     public CommandStream newStream() {
         acquire();
         try {
@@ -386,7 +415,7 @@ public final class LwjglDevice implements ComputeDevice {
             public void destroy(Block block) {
                 destroyBlock(block);
             }
-        }, blockBytes, chosen.maxStorageRange(), what);
+        }, blockBytes, chosen.maxStorageRange(), what, kind == MemoryKind.DEVICE ? deviceMemory : null);
     }
 
     private Block createBlock(long bytes, MemoryKind kind, String what) {

@@ -29,6 +29,7 @@ import org.lwjgl.vulkan.VkCommandBufferBeginInfo;
 import org.lwjgl.vulkan.VkCommandPoolCreateInfo;
 import org.lwjgl.vulkan.VkFenceCreateInfo;
 import org.lwjgl.vulkan.VkMemoryBarrier;
+import org.lwjgl.vulkan.VkQueryPoolCreateInfo;
 
 /**
  * A {@link CommandStream} on LWJGL. A pass is described into a flat array of words (commands,
@@ -39,7 +40,7 @@ import org.lwjgl.vulkan.VkMemoryBarrier;
  * repeats gets the same addresses, and another session's passes never touch them.
  */
 final class LwjglStream implements CommandStream {
-    private static final int DISPATCH = 1, COPY = 2;
+    private static final int DISPATCH = 1, COPY = 2, MARK = 3;
     /** Recordings kept for replay; the least recently used one goes first. */
     private static final int RECORDINGS = 8;
     private static final long SCRATCH_BLOCK_BYTES = 256L << 20, STAGING_BLOCK_BYTES = 64L << 20;
@@ -52,10 +53,14 @@ final class LwjglStream implements CommandStream {
     private final Map<Pass, VkCommandBuffer> recordings = new LinkedHashMap<>(16, 0.75f, true);
     private int recordingCount;
     private boolean closed;
+    /** Timestamps of marks: query 0 at the start of a pass, then one per mark (0 until a pass has marks). */
+    private long queryPool;
+    private int queryCapacity;
+    private long[] lastMarks = new long[0];
 
     // The pass being described.
     private long[] words = new long[4096];
-    private int length;
+    private int length, marks;
     private final Set<Long> scratchInUse = new HashSet<>();
     private final List<Long> stagingInUse = new ArrayList<>();
     private final List<Download> downloads = new ArrayList<>();
@@ -144,6 +149,19 @@ final class LwjglStream implements CommandStream {
     }
 
     @Override
+    public void mark() {
+        if (device.timestamps().nanosPerTick() == 0) return; // the queue keeps no time
+        reserve(1);
+        words[length++] = MARK;
+        marks++;
+    }
+
+    @Override
+    public long[] marks() {
+        return lastMarks;
+    }
+
+    @Override
     public void upload(Buffer host, long dst) {
         long bytes = bytes(host);
         long s = stagingBuffer(bytes);
@@ -186,7 +204,8 @@ final class LwjglStream implements CommandStream {
         try {
             device.acquire();
             try {
-                device.submit(recording(), fence);
+                device.submit(recording(marks), fence);
+                lastMarks = readMarks(marks);
                 for (Download d : downloads) MemoryUtil.memCopy(device.hostAddress(d.staging()), d.host(), d.bytes());
             } finally {
                 device.release();
@@ -199,6 +218,7 @@ final class LwjglStream implements CommandStream {
     @Override
     public void discard() {
         length = 0;
+        marks = 0;
         downloads.clear();
         if (!closed) {
             for (long a : scratchInUse) scratch.free(a);
@@ -213,11 +233,38 @@ final class LwjglStream implements CommandStream {
         return recordingCount;
     }
 
+    /** Makes room for the timestamps of a pass with {@code marks} marks (recordings that name a smaller pool are dropped). */
+    private void reserveQueries(int marks) {
+        if (marks + 1 <= queryCapacity) return;
+        for (VkCommandBuffer cb : recordings.values()) vkFreeCommandBuffers(device.vk, commandPool, cb);
+        recordings.clear();
+        if (queryPool != 0) vkDestroyQueryPool(device.vk, queryPool, null);
+        queryCapacity = Math.max(2 * queryCapacity, marks + 1);
+        try (MemoryStack stack = stackPush()) {
+            LongBuffer handle = stack.mallocLong(1);
+            Vk.check(vkCreateQueryPool(device.vk, VkQueryPoolCreateInfo.calloc(stack).sType$Default().queryType(VK_QUERY_TYPE_TIMESTAMP)
+                    .queryCount(queryCapacity), null, handle), "vkCreateQueryPool");
+            queryPool = handle.get(0);
+        }
+    }
+
+    private long[] readMarks(int marks) {
+        if (marks == 0) return new long[0];
+        long[] ticks = new long[marks + 1];
+        Vk.check(vkGetQueryPoolResults(device.vk, queryPool, 0, marks + 1, ticks, 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+                "vkGetQueryPoolResults");
+        LwjglDevice.Timestamps clock = device.timestamps();
+        long[] nanos = new long[marks];
+        for (int i = 0; i < marks; i++) nanos[i] = (long) (((ticks[i + 1] - ticks[0]) & clock.mask()) * (double) clock.nanosPerTick());
+        return nanos;
+    }
+
     /** The command buffer of the described pass: a recording of the same words, or a new one. */
-    private VkCommandBuffer recording() {
+    private VkCommandBuffer recording(int marks) {
+        if (marks > 0) reserveQueries(marks);
         VkCommandBuffer cb = recordings.get(new Pass(words, length));
         if (cb != null) return cb;
-        cb = record();
+        cb = record(marks);
         recordingCount++;
         if (recordings.size() >= RECORDINGS) {
             Map.Entry<Pass, VkCommandBuffer> eldest = recordings.entrySet().iterator().next();
@@ -228,14 +275,14 @@ final class LwjglStream implements CommandStream {
         return cb;
     }
 
-    private VkCommandBuffer record() {
+    private VkCommandBuffer record(int marks) {
         try (MemoryStack stack = stackPush()) {
             PointerBuffer handle = stack.mallocPointer(1);
             Vk.check(vkAllocateCommandBuffers(device.vk, VkCommandBufferAllocateInfo.calloc(stack).sType$Default().commandPool(commandPool)
                     .level(VK_COMMAND_BUFFER_LEVEL_PRIMARY).commandBufferCount(1), handle), "vkAllocateCommandBuffers");
             VkCommandBuffer cb = new VkCommandBuffer(handle.get(0), device.vk);
             try {
-                record(cb, stack);
+                record(cb, marks, stack);
                 return cb;
             } catch (RuntimeException e) {
                 vkFreeCommandBuffers(device.vk, commandPool, cb);
@@ -244,17 +291,29 @@ final class LwjglStream implements CommandStream {
         }
     }
 
-    /** Records the described pass into {@code cb}. */
-    private void record(VkCommandBuffer cb, MemoryStack stack) {
+    /** Records the described pass, which has {@code marks} marks, into {@code cb}. */
+    private void record(VkCommandBuffer cb, int marks, MemoryStack stack) {
         Vk.check(vkBeginCommandBuffer(cb, VkCommandBufferBeginInfo.calloc(stack).sType$Default()), "vkBeginCommandBuffer");
+        int query = 0;
+        if (marks > 0) {
+            vkCmdResetQueryPool(cb, queryPool, 0, marks + 1);
+            vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queryPool, query++);
+        }
         VkMemoryBarrier.Buffer afterPrevious = VkMemoryBarrier.calloc(1, stack).sType$Default()
                 .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT)
                 .dstAccessMask(VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
         IntBuffer pushConstants = stack.mallocInt(Pipelines.PUSH_CONSTANT_BYTES / 4);
         LongBuffer set = stack.mallocLong(1);
         VkBufferCopy.Buffer region = VkBufferCopy.calloc(1, stack);
+        boolean first = true;
         for (int at = 0; at < length; ) {
-            if (at > 0) vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, SHADER_AND_TRANSFER, 0, afterPrevious, null, null);
+            if (words[at] == MARK) { // once every command before it has finished
+                vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queryPool, query++);
+                at++;
+                continue;
+            }
+            if (!first) vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, SHADER_AND_TRANSFER, 0, afterPrevious, null, null);
+            first = false;
             if (words[at] == COPY) {
                 long src = words[at + 1], dst = words[at + 2];
                 region.srcOffset(Block.offset(src)).dstOffset(Block.offset(dst)).size(words[at + 3]);
@@ -299,6 +358,7 @@ final class LwjglStream implements CommandStream {
         recordings.clear();
         vkDestroyCommandPool(device.vk, commandPool, null); // frees the recordings' command buffers
         vkDestroyFence(device.vk, fence, null);
+        if (queryPool != 0) vkDestroyQueryPool(device.vk, queryPool, null);
         scratch.close();
         staging.close();
     }

@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Sub-allocates memory of one kind from large {@link Block}s: first fit over each block's free
@@ -32,14 +33,17 @@ final class MemoryPool implements AutoCloseable {
     private final List<Block> blocks = new ArrayList<>();
     private final Map<Integer, TreeMap<Long, Long>> freeRanges = new HashMap<>(); // block id -> offset -> length
     private final Map<Long, Long> allocated = new HashMap<>(); // address -> length
+    private final @Nullable MemoryMeter meter;
 
     /**
      * @param blockBytes size of a new block (larger requests get a block of their own)
      * @param maxBytes largest allocation (the device's largest storage-buffer binding)
      * @param kind what the memory is for, in error messages
+     * @param meter counts this pool's allocations (device memory), or null (host memory)
      */
-    MemoryPool(BlockSource source, long blockBytes, long maxBytes, String kind) {
+    MemoryPool(BlockSource source, long blockBytes, long maxBytes, String kind, @Nullable MemoryMeter meter) {
         this.source = source;
+        this.meter = meter;
         this.blockBytes = Math.min(blockBytes, maxBytes);
         this.maxBytes = maxBytes;
         this.kind = kind;
@@ -73,6 +77,7 @@ final class MemoryPool implements AutoCloseable {
             if (free > length) ranges.put(offset + length, free - length);
             long address = b.address(offset);
             allocated.put(address, length);
+            if (meter != null) meter.allocated(length);
             return address;
         }
         return 0;
@@ -81,6 +86,7 @@ final class MemoryPool implements AutoCloseable {
     synchronized void free(long address) {
         Long length = allocated.remove(address);
         if (length == null) throw new IllegalArgumentException("address " + Long.toHexString(address) + " is not allocated from this pool");
+        if (meter != null) meter.freed(length);
         TreeMap<Long, Long> ranges = freeRanges.get(Block.id(address));
         long offset = Block.offset(address), end = offset + length;
         Map.Entry<Long, Long> before = ranges.floorEntry(offset);
@@ -106,6 +112,7 @@ final class MemoryPool implements AutoCloseable {
     /** Frees every block (whatever is still allocated in them). */
     @Override
     public synchronized void close() {
+        if (meter != null) for (long length : allocated.values()) meter.freed(length);
         for (Block b : blocks) source.destroy(b);
         blocks.clear();
         freeRanges.clear();

@@ -36,7 +36,9 @@ class MemoryPoolTest {
     @Test
     void randomAllocationsNeverOverlapAndFreedMemoryIsReused() {
         FakeBlocks blocks = new FakeBlocks();
-        MemoryPool pool = new MemoryPool(blocks, BLOCK, 8 * BLOCK, "test memory");
+        MemoryMeter meter = new MemoryMeter();
+        MemoryPool pool = new MemoryPool(blocks, BLOCK, 8 * BLOCK, "test memory", meter);
+        long mostInUse = 0;
         SplittableRandom random = new SplittableRandom(1);
         TreeMap<Long, Long> live = new TreeMap<>(); // address -> bytes
         for (int step = 0; step < 20_000; step++) {
@@ -54,16 +56,20 @@ class MemoryPoolTest {
             assertTrue(below == null || below.getKey() + below.getValue() <= address, "overlaps the allocation below");
             assertTrue(above == null || address + bytes <= above.getKey(), "overlaps the allocation above");
             live.put(address, bytes);
+            mostInUse = Math.max(mostInUse, live.values().stream().mapToLong(Long::longValue).sum());
         }
+        assertTrue(meter.peak() >= mostInUse && meter.peak() < mostInUse + 20_000 * MemoryPool.ALIGNMENT, "peak " + meter.peak());
         long inUse = live.values().stream().mapToLong(Long::longValue).sum();
         assertTrue(pool.reservedBytes() < 4 * inUse + 4 * BLOCK, "blocks grow with use, not with churn: " + pool.reservedBytes());
         pool.close();
         assertTrue(blocks.alive.isEmpty());
+        meter.resetPeak();
+        assertEquals(0, meter.peak(), "nothing allocated once the pool is closed");
     }
 
     @Test
     void theSameRequestsGetTheSameAddresses() {
-        MemoryPool pool = new MemoryPool(new FakeBlocks(), BLOCK, 8 * BLOCK, "test memory");
+        MemoryPool pool = new MemoryPool(new FakeBlocks(), BLOCK, 8 * BLOCK, "test memory", null);
         long[] first = pass(pool), second = pass(pool);
         assertEquals(List.of(first[0], first[1], first[2]), List.of(second[0], second[1], second[2]));
     }
@@ -78,7 +84,7 @@ class MemoryPoolTest {
 
     @Test
     void tooLargeForOneBindingIsRefusedWithTheLimit() {
-        MemoryPool pool = new MemoryPool(new FakeBlocks(), BLOCK, 8 * BLOCK, "test memory");
+        MemoryPool pool = new MemoryPool(new FakeBlocks(), BLOCK, 8 * BLOCK, "test memory", null);
         DeviceException e = assertThrows(DeviceException.class, () -> pool.allocate(9 * BLOCK));
         assertTrue(e.getMessage().contains(String.valueOf(8 * BLOCK)), e.getMessage());
     }
