@@ -24,52 +24,62 @@ layout(push_constant) uniform Params {
 } p;
 #include "gemm.glsl"
 
-// Rows of a B chunk that one invocation stages: rows firstRow + ROW_STEP i of column t % BLOCK_N.
-const uint ROW_STEP = 256u / BLOCK_N, STAGED_ROWS = TILE_K / ROW_STEP;
+// This invocation loads weights of rows t / 16 + 16 i at chunk column t % 16, and im2col of
+// block column t % BLOCK_N at chunk rows firstRow + ROW_STEP i.
+const uint ROW_STEP = 256u / BLOCK_N;
+uint t, firstRow, column;
+uvec2 aElement(uint i) { return uvec2(t / TILE_K + (256u / TILE_K) * i, t % TILE_K); }
+uvec2 bElement(uint i) { return uvec2(column, firstRow + ROW_STEP * i); }
+
+// The block: first output channel, and the output pixel this invocation loads im2col for.
+uint m0, kernelSize, xImage;
+int iy0, ix0;
+bool pixelInside;
+// The input channel and kernel position of each row this invocation loads, advanced by TILE_K
+// per chunk (divisions only when a block starts).
+uint channel[B_LOADS], ky[B_LOADS], kx[B_LOADS];
+
+void loadChunk(uint k0) {
+    uint kA = k0 + t % TILE_K;
+    [[unroll]] for (uint i = 0u; i < A_LOADS; i++) {
+        uint m = m0 + aElement(i).x;
+        loadedA[i] = m < p.outC && kA < kernelSize ? float(w[FIRST_T(1) + m * kernelSize + kA]) : 0.0;
+    }
+    [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
+        int iy = iy0 + int(ky[i]), ix = ix0 + int(kx[i]);
+        bool inside = pixelInside && ky[i] < p.kernelH && iy >= 0 && iy < int(p.inH) && ix >= 0 && ix < int(p.inW);
+        loadedB[i] = inside ? float(x[xImage + channel[i] * p.inChannelStride + uint(iy) * p.inW + uint(ix)]) : 0.0;
+        for (channel[i] += TILE_K; channel[i] >= p.inC; channel[i] -= p.inC) {
+            if (++kx[i] == p.kernelW) {
+                kx[i] = 0u;
+                ky[i]++;
+            }
+        }
+    }
+}
 
 void main() {
-    uint x0 = FIRST_T(0), w0 = FIRST_T(1), y0 = FIRST_T(3);
+    uint y0 = FIRST_T(3);
     uint plane = p.outH * p.outW, pixels = p.images * plane;
-    uint kernelSize = p.kernelH * p.kernelW * p.inC; // K
-    uint t = gl_LocalInvocationIndex, firstRow = t / BLOCK_N, column = t % BLOCK_N;
-    uint m0 = gl_WorkGroupID.y * BLOCK_M;
+    kernelSize = p.kernelH * p.kernelW * p.inC; // K
+    t = gl_LocalInvocationIndex;
+    firstRow = t / BLOCK_N;
+    column = t % BLOCK_N;
+    m0 = gl_WorkGroupID.y * BLOCK_M;
     for (uint n0 = gl_WorkGroupID.x * BLOCK_N; n0 < pixels; n0 += gl_NumWorkGroups.x * BLOCK_N) {
         uint n = n0 + column;
         uint image = n / plane, oy = (n % plane) / p.outW, ox = n % p.outW;
-        int iy0 = int(oy * p.stride) - p.padTop, ix0 = int(ox * p.stride) - p.padLeft;
-        uint xImage = x0 + image * p.inImageStride;
-        // The input channel and kernel position of each staged row, advanced by TILE_K per chunk
-        // (divisions only here, once per block).
-        uint channel[STAGED_ROWS], ky[STAGED_ROWS], kx[STAGED_ROWS];
-        [[unroll]] for (uint i = 0u; i < STAGED_ROWS; i++) {
-            uint k = firstRow + ROW_STEP * i, position = k / p.inC;
+        iy0 = int(oy * p.stride) - p.padTop;
+        ix0 = int(ox * p.stride) - p.padLeft;
+        xImage = FIRST_T(0) + image * p.inImageStride;
+        pixelInside = n < pixels;
+        [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
+            uint k = bElement(i).y, position = k / p.inC;
             channel[i] = k % p.inC;
             ky[i] = position / p.kernelW;
             kx[i] = position % p.kernelW;
         }
-        clearAccumulators();
-        for (uint k0 = 0u; k0 < kernelSize; k0 += TILE_K) {
-            uint kA = k0 + t % TILE_K;
-            for (uint row = t / TILE_K; row < BLOCK_M; row += 256u / TILE_K) {
-                uint m = m0 + row;
-                stageA(t % TILE_K, row, m < p.outC && kA < kernelSize ? float(w[w0 + m * kernelSize + kA]) : 0.0);
-            }
-            [[unroll]] for (uint i = 0u; i < STAGED_ROWS; i++) {
-                int iy = iy0 + int(ky[i]), ix = ix0 + int(kx[i]);
-                bool inside = n < pixels && ky[i] < p.kernelH && iy >= 0 && iy < int(p.inH) && ix >= 0 && ix < int(p.inW);
-                uint at = xImage + channel[i] * p.inChannelStride + uint(iy) * p.inW + uint(ix);
-                stageB(firstRow + ROW_STEP * i, column, inside ? float(x[at]) : 0.0);
-                for (channel[i] += TILE_K; channel[i] >= p.inC; channel[i] -= p.inC) {
-                    if (++kx[i] == p.kernelW) {
-                        kx[i] = 0u;
-                        ky[i]++;
-                    }
-                }
-            }
-            barrier();
-            multiplyStaged();
-            barrier();
-        }
+        multiply(kernelSize);
         [[unroll]] for (uint i = 0u; i < ROWS; i++) {
             uint m = m0 + accRow(i);
             if (m >= p.outC) continue;

@@ -1,18 +1,30 @@
 // The tiled matrix product of conv2d and matmul: a workgroup of 256 invocations computes a
 // BLOCK_M x BLOCK_N block of C = A B, staging A and B through shared memory TILE_K rows of K at a
-// time. The invocations form a THREADS_M x THREADS_N grid; each owns ROWS x COLS outputs, in
-// groups of four rows and four columns spread THREADS_M (THREADS_N) groups apart, so that its
-// shared-memory reads are vec4s and a warp's reads and writes are contiguous. The block shape is
-// chosen per product by specialization constants (see Kernel.GemmShape).
+// time; each chunk is loaded into registers while the previous one is multiplied. The invocations
+// form a THREADS_M x THREADS_N grid; each owns ROWS x COLS outputs, in groups of four rows and four
+// columns spread THREADS_M (THREADS_N) groups apart, so that its shared-memory reads are vec4s and
+// a warp's reads and writes are contiguous. The block shape is chosen per product by
+// specialization constants (see Kernel.GemmShape). The including shader defines how a chunk is
+// loaded (loadChunk) and where each loaded element belongs (aElement, bElement).
 layout(constant_id = 0) const uint THREADS_M = 16u;
 layout(constant_id = 1) const uint ROWS = 8u;   // per invocation, a multiple of 4
 layout(constant_id = 2) const uint COLS = 8u;   // per invocation, a multiple of 4
 const uint THREADS_N = 256u / THREADS_M;
 const uint BLOCK_M = THREADS_M * ROWS, BLOCK_N = THREADS_N * COLS, TILE_K = 16u;
+// Elements of A's and of B's chunk that one invocation loads.
+const uint A_LOADS = BLOCK_M * TILE_K / 256u, B_LOADS = BLOCK_N * TILE_K / 256u;
 
 shared vec4 stagedA[TILE_K][BLOCK_M / 4u]; // [k][rows of C / 4]
 shared vec4 stagedB[TILE_K][BLOCK_N / 4u]; // [k][columns of C / 4]
 vec4 acc[ROWS][COLS / 4u];                 // acc[4 r + i][c] = rows (r THREADS_M + tm) 4 + i, columns (c THREADS_N + tn) 4 + 0..3
+float loadedA[A_LOADS], loadedB[B_LOADS];  // the next chunk, on its way from global memory
+
+// Loads this invocation's elements of the chunk at k0 into loadedA and loadedB (0 outside the matrices).
+void loadChunk(uint k0);
+// Where loadedA[i] belongs in A's chunk: (row of the block, k of the chunk).
+uvec2 aElement(uint i);
+// Where loadedB[i] belongs in B's chunk: (column of the block, k of the chunk).
+uvec2 bElement(uint i);
 
 uint threadM() { return gl_LocalInvocationIndex / THREADS_N; }
 uint threadN() { return gl_LocalInvocationIndex % THREADS_N; }
@@ -27,9 +39,16 @@ void clearAccumulators() {
     [[unroll]] for (uint i = 0u; i < ROWS; i++) [[unroll]] for (uint c = 0u; c < COLS / 4u; c++) acc[i][c] = vec4(0.0);
 }
 
-// Stages element (k, row) of A's chunk and (k, column) of B's chunk.
-void stageA(uint k, uint row, float v) { stagedA[k][row / 4u][row % 4u] = v; }
-void stageB(uint k, uint column, float v) { stagedB[k][column / 4u][column % 4u] = v; }
+void stageLoaded() {
+    [[unroll]] for (uint i = 0u; i < A_LOADS; i++) {
+        uvec2 e = aElement(i);
+        stagedA[e.y][e.x / 4u][e.x % 4u] = loadedA[i];
+    }
+    [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
+        uvec2 e = bElement(i);
+        stagedB[e.y][e.x / 4u][e.x % 4u] = loadedB[i];
+    }
+}
 
 // acc += the staged chunks; call between barriers.
 void multiplyStaged() {
@@ -46,5 +65,18 @@ void multiplyStaged() {
                 acc[4u * r + 3u][c] += a.w * b[c];
             }
         }
+    }
+}
+
+// acc = the block's A B over K = kSize.
+void multiply(uint kSize) {
+    clearAccumulators();
+    loadChunk(0u);
+    for (uint k0 = 0u; k0 < kSize; k0 += TILE_K) {
+        stageLoaded();
+        barrier();
+        if (k0 + TILE_K < kSize) loadChunk(k0 + TILE_K);
+        multiplyStaged();
+        barrier();
     }
 }

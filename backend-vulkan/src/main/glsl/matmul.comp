@@ -12,33 +12,35 @@ layout(binding = 3) readonly buffer Bias { float bias[]; };
 layout(push_constant) uniform Params { uint at[4]; uint m, n, k, lda, ldb, ldc, transA, transB; float alpha; } p;
 #include "gemm.glsl"
 
-// Element e of a staged chunk of an operand with {@code block} rows (columns) as (row or column, k):
-// consecutive e run along the operand's contiguous dimension, so reads coalesce.
-uvec2 stagedElement(uint e, uint block, bool contiguousK) {
+// Loaded element i of an operand with block rows (columns) in the block, as (row or column,
+// k): consecutive invocations run along the operand's contiguous dimension, so reads coalesce.
+uvec2 chunkElement(uint i, uint block, bool contiguousK) {
+    uint e = gl_LocalInvocationIndex + 256u * i;
     return contiguousK ? uvec2(e / TILE_K, e % TILE_K) : uvec2(e % block, e / block);
+}
+uvec2 aElement(uint i) { return chunkElement(i, BLOCK_M, p.transA == 0u); }
+uvec2 bElement(uint i) { return chunkElement(i, BLOCK_N, p.transB != 0u); }
+
+uint m0, n0; // the block's first row and column
+
+void loadChunk(uint k0) {
+    [[unroll]] for (uint i = 0u; i < A_LOADS; i++) {
+        uvec2 e = aElement(i);
+        uint row = m0 + e.x, k = k0 + e.y;
+        loadedA[i] = row < p.m && k < p.k ? float(a[FIRST_T(0) + (p.transA != 0u ? k * p.lda + row : row * p.lda + k)]) : 0.0;
+    }
+    [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
+        uvec2 e = bElement(i);
+        uint col = n0 + e.x, k = k0 + e.y;
+        loadedB[i] = col < p.n && k < p.k ? float(b[FIRST_T(1) + (p.transB != 0u ? col * p.ldb + k : k * p.ldb + col)]) : 0.0;
+    }
 }
 
 void main() {
-    uint a0 = FIRST_T(0), b0 = FIRST_T(1), c0 = FIRST_T(2);
-    uint t = gl_LocalInvocationIndex;
-    uint m0 = gl_WorkGroupID.y * BLOCK_M;
-    for (uint n0 = gl_WorkGroupID.x * BLOCK_N; n0 < p.n; n0 += gl_NumWorkGroups.x * BLOCK_N) {
-        clearAccumulators();
-        for (uint k0 = 0u; k0 < p.k; k0 += TILE_K) {
-            for (uint e = t; e < BLOCK_M * TILE_K; e += 256u) {
-                uvec2 rk = stagedElement(e, BLOCK_M, p.transA == 0u);
-                uint row = m0 + rk.x, k = k0 + rk.y;
-                stageA(rk.y, rk.x, row < p.m && k < p.k ? float(a[a0 + (p.transA != 0u ? k * p.lda + row : row * p.lda + k)]) : 0.0);
-            }
-            for (uint e = t; e < BLOCK_N * TILE_K; e += 256u) {
-                uvec2 ck = stagedElement(e, BLOCK_N, p.transB != 0u);
-                uint col = n0 + ck.x, k = k0 + ck.y;
-                stageB(ck.y, ck.x, col < p.n && k < p.k ? float(b[b0 + (p.transB != 0u ? col * p.ldb + k : k * p.ldb + col)]) : 0.0);
-            }
-            barrier();
-            multiplyStaged();
-            barrier();
-        }
+    uint c0 = FIRST_T(2);
+    m0 = gl_WorkGroupID.y * BLOCK_M;
+    for (n0 = gl_WorkGroupID.x * BLOCK_N; n0 < p.n; n0 += gl_NumWorkGroups.x * BLOCK_N) {
+        multiply(p.k);
         [[unroll]] for (uint i = 0u; i < ROWS; i++) {
             uint row = m0 + accRow(i);
             if (row >= p.m) continue;
