@@ -58,7 +58,7 @@ import org.lwjgl.vulkan.VkSubmitInfo;
  */
 public final class LwjglDevice implements ComputeDevice {
     /** Set to true (-Dtessera.vulkan.validation=true) to run under the Khronos validation layer, when installed. */
-    public static final String VALIDATION_PROPERTY = "tessera.vulkan.validation";
+    private static final String VALIDATION_PROPERTY = "tessera.vulkan.validation";
     private static final long BLOCK_BYTES = 256L << 20;
 
     /** What memory a pool holds: device-local for kernels, host-visible for staging. */
@@ -102,6 +102,7 @@ public final class LwjglDevice implements ComputeDevice {
     private final Set<LwjglStream> streams = new HashSet<>();
     /** Held shared by every Vulkan call, exclusively by {@link #close}. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final Thread shutdownHook = new Thread(this::close, "tessera-vulkan-shutdown");
     private boolean closed;
 
     /**
@@ -123,7 +124,7 @@ public final class LwjglDevice implements ComputeDevice {
         VkInstance instance = createInstance();
         try {
             LwjglDevice d = new LwjglDevice(instance, choose(instance));
-            Runtime.getRuntime().addShutdownHook(new Thread(d::close, "tessera-vulkan-shutdown"));
+            Runtime.getRuntime().addShutdownHook(d.shutdownHook);
             return d;
         } catch (RuntimeException e) {
             vkDestroyInstance(instance, null);
@@ -303,10 +304,15 @@ public final class LwjglDevice implements ComputeDevice {
             memoryTypeFlags = new int[memoryProps.memoryTypeCount()];
             for (int i = 0; i < memoryTypeFlags.length; i++) memoryTypeFlags[i] = memoryProps.memoryTypes(i).propertyFlags();
         }
-        pipelines = new Pipelines(vk);
-        descriptorSets = new DescriptorSets(vk, pipelines);
-        memory = newPool(MemoryKind.DEVICE, BLOCK_BYTES, "device memory");
-        nullBlock = Block.id(memory.allocate(MemoryPool.ALIGNMENT));
+        try {
+            pipelines = new Pipelines(vk);
+            descriptorSets = new DescriptorSets(vk, pipelines);
+            memory = newPool(MemoryKind.DEVICE, BLOCK_BYTES, "device memory");
+            nullBlock = Block.id(memory.allocate(MemoryPool.ALIGNMENT));
+        } catch (RuntimeException e) {
+            vkDestroyDevice(vk, null); // with whatever was made on it
+            throw e;
+        }
     }
 
     @Override
@@ -507,6 +513,11 @@ public final class LwjglDevice implements ComputeDevice {
             vkDestroyInstance(instance, null);
         } finally {
             lock.writeLock().unlock();
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down (this may be the hook itself): nothing to unregister
         }
     }
 }
