@@ -28,8 +28,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Runs one graph on a Vulkan device: dense and full passes node by node, sparse passes step by step
- * as the {@link SparsePlan} says, with the CPU backend's semantics (same schedule, same plan) and
- * the CUDA backend's structure, file for file. A pass is described into the executor's
+ * as the {@link SparsePlan} says, with the CPU backend's semantics (same schedule, same plan),
+ * ported from the CUDA backend's executor. A pass is described into the executor's
  * {@link CommandStream} and submitted once, when its output is downloaded; a pass that repeats
  * (the same plan on the same cache, a dense pass on new inputs) replays its recording. Scratch
  * memory lives for one pass; working maps (the full maps tiles are scattered into) persist between
