@@ -14,8 +14,10 @@ const uint BLOCK_M = THREADS_M * ROWS, BLOCK_N = THREADS_N * COLS, TILE_K = 16u;
 // Elements of A's and of B's chunk that one invocation loads.
 const uint A_LOADS = BLOCK_M * TILE_K / 256u, B_LOADS = BLOCK_N * TILE_K / 256u;
 
-shared vec4 stagedA[TILE_K][BLOCK_M / 4u]; // [k][rows of C / 4]
-shared vec4 stagedB[TILE_K][BLOCK_N / 4u]; // [k][columns of C / 4]
+// [k][rows (columns) of C / 4], each k row padded by one vec4: loads along K then land in
+// different banks instead of all in one.
+shared vec4 stagedA[TILE_K][BLOCK_M / 4u + 1u];
+shared vec4 stagedB[TILE_K][BLOCK_N / 4u + 1u];
 vec4 acc[ROWS][COLS / 4u];                 // acc[4 r + i][c] = rows (r THREADS_M + tm) 4 + i, columns (c THREADS_N + tn) 4 + 0..3
 float loadedA[A_LOADS], loadedB[B_LOADS];  // the next chunk, on its way from global memory
 

@@ -54,6 +54,12 @@ public enum Kernel {
             return WORKGROUP_SIZE / threadsM * cols;
         }
 
+        /** Shared memory a workgroup uses: the staged chunks of A and B in gemm.glsl, TILE_K rows of vec4s padded by one. */
+        public int sharedMemoryBytes() {
+            int tileK = 16, vec4Bytes = 16;
+            return tileK * (blockRows() / 4 + 1 + blockColumns() / 4 + 1) * vec4Bytes;
+        }
+
         /** Values of the specialization constants 0, 1, 2. */
         public int[] specialization() {
             return new int[] {threadsM, rows, cols};

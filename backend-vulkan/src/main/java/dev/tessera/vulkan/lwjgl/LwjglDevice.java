@@ -222,6 +222,12 @@ public final class LwjglDevice implements ComputeDevice {
                 return null;
             }
             VkQueueFamilyProperties.Buffer families = queueFamilies(pd, stack);
+            int shared = 0;
+            for (Kernel.GemmShape g : Kernel.GemmShape.values()) shared = Math.max(shared, g.sharedMemoryBytes());
+            if (limits.maxComputeSharedMemorySize() < shared) {
+                rejected.add(name + " has " + limits.maxComputeSharedMemorySize() + " bytes of shared memory; the kernels use " + shared);
+                return null;
+            }
             int family = computeQueueFamily(families);
             if (family < 0) {
                 rejected.add(name + " has no compute queue");
