@@ -26,8 +26,14 @@ public final class VulkanBackendProvider implements BackendProvider, ComputeBack
     /** Below the CPU backend: a CPU implementation of Vulkan is slower than the CPU backend. */
     static final int SOFTWARE_RANK = -50;
 
-    private static @Nullable ComputeDevice device;
+    /** What probing found (name, kind, memory, float16), kept after the probe's device is closed. */
+    record Found(String name, DeviceInfo.Kind kind, long memoryBytes, boolean float16) {}
+
+    private static @Nullable Found found;
     private static @Nullable String unavailable;
+    /** The open device while models hold it; the last model's close destroys it (and the instance). */
+    private static @Nullable ComputeDevice device;
+    private static int users;
 
     @Override
     public String name() {
@@ -36,14 +42,13 @@ public final class VulkanBackendProvider implements BackendProvider, ComputeBack
 
     @Override
     public int rank() {
-        return unavailableReason() == null && device().kind() == DeviceInfo.Kind.SOFTWARE_GPU ? SOFTWARE_RANK : GPU_RANK;
+        return unavailableReason() == null && found.kind() == DeviceInfo.Kind.SOFTWARE_GPU ? SOFTWARE_RANK : GPU_RANK;
     }
 
     @Override
     public List<DeviceInfo> devices() {
         if (unavailableReason() != null) return Collections.emptyList();
-        ComputeDevice d = device();
-        return Collections.singletonList(new DeviceInfo("vulkan", d.name(), d.kind(), d.memoryBytes()));
+        return Collections.singletonList(new DeviceInfo("vulkan", found.name(), found.kind(), found.memoryBytes()));
     }
 
     @Override
@@ -58,26 +63,56 @@ public final class VulkanBackendProvider implements BackendProvider, ComputeBack
 
     @Override
     public DeviceModel load(ModelGraph graph, ActivationCache.Precision precision) {
-        ComputeDevice d = device();
-        boolean half = precision == ActivationCache.Precision.FP16;
-        if (half && !d.float16()) {
-            throw new BackendUnavailableException(d.name() + " cannot store float16 values in storage buffers; load the model at FP32");
+        ComputeDevice d = acquire();
+        try {
+            boolean half = precision == ActivationCache.Precision.FP16;
+            if (half && !d.float16()) {
+                throw new BackendUnavailableException(d.name() + " cannot store float16 values in storage buffers; load the model at FP32");
+            }
+            return new VulkanModel(d, graph, half, VulkanBackendProvider::release);
+        } catch (RuntimeException e) {
+            release();
+            throw e;
         }
-        return new VulkanModel(d, graph, half);
     }
 
-    /** The device, opened on first use (once per process); throws with the reason when there is none. */
-    static synchronized ComputeDevice device() {
+    /** What the probe found; throws with the reason when there is no usable device. */
+    static synchronized Found probed() {
         String why = probe();
         if (why != null) throw new BackendUnavailableException("Vulkan is unavailable: " + why);
+        return found;
+    }
+
+    /** The device for one more model, opened if no model holds it; throws with the reason when there is none. */
+    static synchronized ComputeDevice acquire() {
+        String why = probe();
+        if (why != null) throw new BackendUnavailableException("Vulkan is unavailable: " + why);
+        if (device == null) device = LwjglDevice.open();
+        users++;
         return device;
     }
 
-    /** Why Vulkan cannot be used here, or null when it can; opens the device on the first call. */
+    /**
+     * One model fewer on the device; the last one closes it, so no Vulkan instance outlives the
+     * models (an instance alive at JVM exit crashed NVIDIA's driver there).
+     */
+    static synchronized void release() {
+        if (--users == 0 && device != null) {
+            device.close();
+            device = null;
+        }
+    }
+
+    /** Whether a device (and its Vulkan instance) is open: only while some model holds it. */
+    static synchronized boolean deviceOpen() {
+        return device != null;
+    }
+
+    /** Why Vulkan cannot be used here, or null when it can; the first call opens a device to look, then closes it. */
     private static synchronized @Nullable String probe() {
-        if (device == null && unavailable == null) {
-            try {
-                device = LwjglDevice.open();
+        if (found == null && unavailable == null) {
+            try (ComputeDevice d = LwjglDevice.open()) {
+                found = new Found(d.name(), d.kind(), d.memoryBytes(), d.float16());
             } catch (BackendUnavailableException e) {
                 unavailable = e.getMessage();
             } catch (RuntimeException | LinkageError e) {

@@ -28,14 +28,16 @@ import org.jspecify.annotations.Nullable;
 final class VulkanModel implements DeviceModel {
     final ComputeDevice device;
     final boolean half;
+    private final Runnable release; // gives the device back to the provider
     private final Map<Node, long[]> params = new IdentityHashMap<>();
     private final Map<Long, Long> indexMaps = new HashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
-    VulkanModel(ComputeDevice device, ModelGraph graph, boolean half) {
+    VulkanModel(ComputeDevice device, ModelGraph graph, boolean half, Runnable release) {
         this.device = device;
         this.half = half;
+        this.release = release;
         try (CommandStream stream = device.newStream()) {
             Loader loader = new Loader(stream);
             for (Node n : graph.nodes()) {
@@ -203,5 +205,6 @@ final class VulkanModel implements DeviceModel {
         owned.clear();
         params.clear();
         indexMaps.clear();
+        release.run();
     }
 }

@@ -28,13 +28,13 @@ class VulkanHalfConformanceTest extends BackendConformance {
     static void needsFloat16() {
         String why = new VulkanBackendProvider().unavailableReason();
         assumeTrue(why == null, () -> "no Vulkan: " + why);
-        assumeTrue(VulkanBackendProvider.device().float16(), () -> VulkanBackendProvider.device().name() + " has no 16-bit storage");
+        assumeTrue(VulkanBackendProvider.probed().float16(), () -> VulkanBackendProvider.probed().name() + " has no 16-bit storage");
     }
 
     @BeforeEach
     void skipRepeatsOnSoftwareDevices(TestInfo test) {
         String name = test.getTestMethod().orElseThrow().getName();
-        assumeTrue(VulkanBackendProvider.device().kind() != DeviceInfo.Kind.SOFTWARE_GPU || ON_SOFTWARE_DEVICES.contains(name),
+        assumeTrue(VulkanBackendProvider.probed().kind() != DeviceInfo.Kind.SOFTWARE_GPU || ON_SOFTWARE_DEVICES.contains(name),
                 () -> name + " runs in float16 on GPUs only (it adds no float16 kernel to the other cases)");
     }
 

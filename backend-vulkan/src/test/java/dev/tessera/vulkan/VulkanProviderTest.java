@@ -6,6 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.BackendUnavailableException;
+import dev.tessera.runtime.backend.DeviceModel;
+import dev.tessera.runtime.graph.GraphBuilder;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.io.RandomWeights;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.spi.BackendProvider;
 import dev.tessera.spi.Backends;
 import dev.tessera.spi.DeviceInfo;
@@ -33,6 +39,23 @@ class VulkanProviderTest {
             assertTrue(vulkan.rank() > 0 && vulkan.rank() < 100, "between the CPU and CUDA: " + vulkan.rank());
         }
         assertFalse(Backends.best().name().equals("vulkan") && device.kind() == DeviceInfo.Kind.SOFTWARE_GPU);
+    }
+
+    /** No Vulkan instance outlives probing or the last model (one alive at exit crashed NVIDIA's driver). */
+    @Test
+    void theDeviceIsOpenOnlyWhileAModelHoldsIt() {
+        if (vulkan().unavailableReason() != null) return;
+        assertFalse(VulkanBackendProvider.deviceOpen(), "probing leaves no device open");
+        GraphBuilder g = new dev.tessera.runtime.graph.GraphBuilder(new dev.tessera.runtime.io.RandomWeights(0));
+        ModelGraph graph = g.build("conv", g.conv("conv", g.input(Shape.nchw(1, 4, 8, 8)), 4, 3));
+        VulkanBackendProvider provider = new VulkanBackendProvider();
+        try (DeviceModel a = provider.load(graph, ActivationCache.Precision.FP32)) {
+            try (DeviceModel b = provider.load(graph, ActivationCache.Precision.FP32)) {
+                assertTrue(VulkanBackendProvider.deviceOpen());
+            }
+            assertTrue(VulkanBackendProvider.deviceOpen(), "the first model still holds it");
+        }
+        assertFalse(VulkanBackendProvider.deviceOpen(), "the last close destroys device and instance");
     }
 
     @Test
