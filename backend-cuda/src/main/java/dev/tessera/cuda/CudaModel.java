@@ -57,14 +57,10 @@ final class CudaModel implements DeviceModel {
         return null;
     }
 
-    /** Eval-mode normalization as {@code x * scale + shift}, computed as the CPU backend does. */
+    /** Eval-mode normalization as {@code x * scale + shift}. */
     private DeviceBuffer[] folded(Tensor mean, Tensor var, float eps) {
-        float[] scale = new float[mean.size()], shift = new float[mean.size()];
-        for (int c = 0; c < scale.length; c++) {
-            scale[c] = (float) (1.0 / Math.sqrt(var.get(c) + eps));
-            shift[c] = -mean.get(c) * scale[c];
-        }
-        return new DeviceBuffer[] {floats(Tensor.of(mean.shape(), scale)), floats(Tensor.of(mean.shape(), shift))};
+        float[][] a = Op.evalNormAffine(mean, var, eps);
+        return new DeviceBuffer[] {floats(Tensor.of(mean.shape(), a[0])), floats(Tensor.of(mean.shape(), a[1]))};
     }
 
     private DeviceBuffer floats(Tensor t) {
@@ -95,9 +91,7 @@ final class CudaModel implements DeviceModel {
     /** Device address of PyTorch's nearest-resize source indices from {@code in} to {@code out} pixels. */
     synchronized long nearestIndex(int in, int out) {
         return indexMaps.computeIfAbsent(((long) in << 32) | out, key -> {
-            float scale = (float) in / out;
-            try (IntPointer host = new IntPointer(out)) {
-                for (int i = 0; i < out; i++) host.put(i, Math.min((int) Math.floor(i * scale), in - 1));
+            try (IntPointer host = new IntPointer(Op.ResizeNearest.sourceIndex(in, out))) {
                 return keep(DeviceBuffer.upload(host, 4L * out));
             }
         }).address;

@@ -84,32 +84,26 @@ final class VulkanModel implements DeviceModel {
             if (op instanceof Op.GroupNorm g) return new long[] {floats(g.weight()), floats(g.bias())};
             if (op instanceof Op.BatchNorm b) return folded(b.runningMean(), b.runningVar(), b.eps());
             if (op instanceof Op.Spade s) return folded(s.runningMean(), s.runningVar(), s.eps());
-            if (op instanceof Op.TimestepEmbedding t) return new long[] {timestepFrequencies(t.dim())};
+            if (op instanceof Op.TimestepEmbedding t) return new long[] {timestepFrequencies(t)};
             return null;
         }
 
-        /** Eval-mode normalization as {@code x * scale + shift}, computed as the CPU backend does. */
+        /** Eval-mode normalization as {@code x * scale + shift}. */
         private long[] folded(Tensor mean, Tensor var, float eps) {
-            float[] scale = new float[mean.size()], shift = new float[mean.size()];
-            for (int c = 0; c < scale.length; c++) {
-                scale[c] = (float) (1.0 / Math.sqrt(var.get(c) + eps));
-                shift[c] = -mean.get(c) * scale[c];
-            }
-            return new long[] {floats(scale.length, i -> scale[i]), floats(shift.length, i -> shift[i])};
+            float[][] a = Op.evalNormAffine(mean, var, eps);
+            return new long[] {floats(a[0].length, i -> a[0][i]), floats(a[1].length, i -> a[1][i])};
         }
 
-        /** The embedding's frequencies as the CPU backend computes them, so both multiply the same floats. */
-        private long timestepFrequencies(int dim) {
-            int halfDim = dim / 2;
-            float step = (float) (Math.log(10000) / (halfDim - 1));
-            return floats(Math.max(1, halfDim), i -> (float) Math.exp(i * -step));
+        /** The embedding's frequencies as the CPU backend uses them, so both multiply the same floats. */
+        private long timestepFrequencies(Op.TimestepEmbedding t) {
+            float[] f = t.frequencies();
+            return floats(Math.max(1, f.length), i -> i < f.length ? f[i] : 1f); // one float when there are none: no empty buffers
         }
 
         void nearestIndex(int in, int out) {
             indexMaps.computeIfAbsent(((long) in << 32) | out, key -> {
-                float scale = (float) in / out;
                 ByteBuffer b = hostBuffer(4L * out);
-                for (int i = 0; i < out; i++) b.putInt(Math.min((int) Math.floor(i * scale), in - 1));
+                for (int index : Op.ResizeNearest.sourceIndex(in, out)) b.putInt(index);
                 return send(b);
             });
         }

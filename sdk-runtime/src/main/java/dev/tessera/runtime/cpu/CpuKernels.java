@@ -209,7 +209,7 @@ final class CpuKernels {
         int plane = s.h() * s.w();
         Parallel.forEach(s.n() * s.c(), nc -> {
             int c = nc % s.c();
-            float scale = inverseStd(op.runningVar().get(c), op.eps());
+            float scale = Op.inverseStd(op.runningVar().get(c), op.eps());
             affine(x.data(), out.data(), nc * plane, plane, scale, -op.runningMean().get(c) * scale, act);
         });
     }
@@ -220,7 +220,7 @@ final class CpuKernels {
         FloatBuffer in = x.data(), gb = gammaBeta.data(), y = out.data();
         Parallel.forEach(s.n() * c, nc -> {
             int n = nc / c, ch = nc % c;
-            float scale = inverseStd(op.runningVar().get(ch), op.eps());
+            float scale = Op.inverseStd(op.runningVar().get(ch), op.eps());
             float shift = -op.runningMean().get(ch) * scale;
             int xo = nc * plane;
             int go = (n * 2 * c + ch) * plane;
@@ -231,10 +231,6 @@ final class CpuKernels {
                 y.put(xo + i, act == null ? v : act.apply(v));
             }
         });
-    }
-
-    private static float inverseStd(float var, float eps) {
-        return (float) (1.0 / Math.sqrt(var + eps));
     }
 
     private static void affine(FloatBuffer in, FloatBuffer y, int start, int count, float scale, float shift, Op.@Nullable Activation act) {
@@ -255,8 +251,8 @@ final class CpuKernels {
     /** PyTorch's nearest: source index {@code min(floor(dst * in / out), in - 1)}, computed in float. */
     static void resizeNearest(Tensor x, Tensor out) {
         Shape s = x.shape(), o = out.shape();
-        int[] rowSrc = nearestIndex(s.h(), o.h());
-        int[] colSrc = nearestIndex(s.w(), o.w());
+        int[] rowSrc = Op.ResizeNearest.sourceIndex(s.h(), o.h());
+        int[] colSrc = Op.ResizeNearest.sourceIndex(s.w(), o.w());
         FloatBuffer in = x.data(), y = out.data();
         Parallel.forEach(s.n() * s.c(), nc -> {
             int src = nc * s.h() * s.w(), dst = nc * o.h() * o.w();
@@ -265,13 +261,6 @@ final class CpuKernels {
                 for (int col = 0; col < o.w(); col++) y.put(dstRow + col, in.get(srcRow + colSrc[col]));
             }
         });
-    }
-
-    static int[] nearestIndex(int in, int out) {
-        float scale = (float) in / out;
-        int[] idx = new int[out];
-        for (int i = 0; i < out; i++) idx[i] = Math.min((int) Math.floor(i * scale), in - 1);
-        return idx;
     }
 
     /** Attention over the H*W tokens; {@code scores} is scratch of at least tokens^2 floats. */
@@ -312,12 +301,12 @@ final class CpuKernels {
     /** DDPM's sinusoidal embedding, in float32 like the reference. */
     static void timestepEmbedding(Op.TimestepEmbedding op, Tensor t, Tensor out) {
         int half = op.dim() / 2;
-        float step = (float) (Math.log(10000) / (half - 1));
+        float[] frequency = op.frequencies();
         for (int n = 0; n < t.size(); n++) {
             float time = t.get(n);
             int row = n * op.dim();
             for (int i = 0; i < half; i++) {
-                float arg = time * (float) Math.exp(i * -step);
+                float arg = time * frequency[i];
                 out.set(row + i, (float) Math.sin(arg));
                 out.set(row + half + i, (float) Math.cos(arg));
             }

@@ -176,7 +176,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
         if (s.source() != v) { // a nearest resize read through its index map
             Shape src = s.source().shape();
             CpuTileKernels.gather(fullOf(s.source(), cache).data(), src.c(), src.h(), src.w(), g,
-                    CpuKernels.nearestIndex(src.h(), v.shape().h()), CpuKernels.nearestIndex(src.w(), v.shape().w()), out);
+                    Op.ResizeNearest.sourceIndex(src.h(), v.shape().h()), Op.ResizeNearest.sourceIndex(src.w(), v.shape().w()), out);
         } else if (tiledAs.containsKey(v.id()) && !full.containsKey(v.id())) {
             TileGeometry from = tiledAs.get(v.id());
             CpuTileKernels.scatterGather(cache.map(v.id()), tiles.get(v.id()).get(from), from,

@@ -63,6 +63,21 @@ public sealed interface Op {
     }
 
     /** Batch normalization in eval mode: a fixed per-channel affine from running statistics. */
+    /** {@code 1 / sqrt(var + eps)} of eval-mode normalization, in double then rounded, as every backend computes it. */
+    static float inverseStd(float var, float eps) {
+        return (float) (1.0 / Math.sqrt(var + eps));
+    }
+
+    /** Eval-mode normalization (batch norm, SPADE's) as per-channel {@code {scale, shift}}: {@code x * scale + shift}. */
+    static float[][] evalNormAffine(Tensor runningMean, Tensor runningVar, float eps) {
+        float[] scale = new float[runningMean.size()], shift = new float[runningMean.size()];
+        for (int c = 0; c < scale.length; c++) {
+            scale[c] = inverseStd(runningVar.get(c), eps);
+            shift[c] = -runningMean.get(c) * scale[c];
+        }
+        return new float[][] {scale, shift};
+    }
+
     record BatchNorm(Tensor runningMean, Tensor runningVar, float eps) implements Op {
         @Override
         public Shape outputShape(List<Shape> in) {
@@ -117,6 +132,14 @@ public sealed interface Op {
 
     /** Nearest-neighbour resize to a fixed size, PyTorch's {@code interpolate(mode="nearest")}. */
     record ResizeNearest(int height, int width) implements Op {
+        /** PyTorch's nearest: source index {@code min(floor(dst * in / out), in - 1)} of each of {@code out} pixels, in float. */
+        public static int[] sourceIndex(int in, int out) {
+            float scale = (float) in / out;
+            int[] idx = new int[out];
+            for (int i = 0; i < out; i++) idx[i] = Math.min((int) Math.floor(i * scale), in - 1);
+            return idx;
+        }
+
         @Override
         public Shape outputShape(List<Shape> in) {
             Shape x = single(in, 4);
@@ -161,6 +184,15 @@ public sealed interface Op {
 
     /** Sinusoidal timestep embedding of DDPM (sin half, then cos half) for timesteps [N]. */
     record TimestepEmbedding(int dim) implements Op {
+        /** The {@code dim / 2} frequencies {@code exp(-i * log(10000) / (dim/2 - 1))}, in float32 like the reference. */
+        public float[] frequencies() {
+            int half = dim / 2;
+            float step = (float) (Math.log(10000) / (half - 1));
+            float[] f = new float[half];
+            for (int i = 0; i < half; i++) f[i] = (float) Math.exp(i * -step);
+            return f;
+        }
+
         @Override
         public Shape outputShape(List<Shape> in) {
             return Shape.of(single(in, 1).dim(0), dim);
