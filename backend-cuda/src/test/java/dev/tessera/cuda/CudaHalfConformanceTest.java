@@ -1,27 +1,12 @@
 package dev.tessera.cuda;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
-import dev.tessera.runtime.backend.BackendConformance;
-import dev.tessera.runtime.backend.ComputeBackend;
 import dev.tessera.runtime.sparse.ActivationCache;
-import org.junit.jupiter.api.BeforeAll;
 
 /**
  * The golden cases on the CUDA backend in float16 (tensor cores, float32 accumulation), against
  * the float32 reference: the tolerance is what float16 storage costs on these cases, measured on an H100.
  */
-class CudaHalfConformanceTest extends BackendConformance {
-    @BeforeAll
-    static void needsGpu() {
-        assumeTrue(CudaDevice.unavailableReason() == null, () -> "no CUDA: " + CudaDevice.unavailableReason());
-    }
-
-    @Override
-    protected ComputeBackend backend() {
-        return new CudaBackendProvider();
-    }
-
+class CudaHalfConformanceTest extends CudaConformanceTest {
     @Override
     protected ActivationCache.Precision precision() {
         return ActivationCache.Precision.FP16;

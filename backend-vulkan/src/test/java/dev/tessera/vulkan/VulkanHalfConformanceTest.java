@@ -2,8 +2,6 @@ package dev.tessera.vulkan;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.tessera.runtime.backend.BackendConformance;
-import dev.tessera.runtime.backend.ComputeBackend;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.spi.DeviceInfo;
 import java.util.Set;
@@ -16,7 +14,7 @@ import org.junit.jupiter.api.TestInfo;
  * arithmetic), against the float32 reference: the tolerance is what float16 storage costs on these
  * cases. Skipped where the device cannot store 16-bit floats in storage buffers.
  */
-class VulkanHalfConformanceTest extends BackendConformance {
+class VulkanHalfConformanceTest extends VulkanConformanceTest {
     /**
      * The cases a CPU implementation (lavapipe in CI) runs: every kernel's float16 variant, dense
      * and sparse. The rest repeat them through executor logic that does not depend on the
@@ -25,9 +23,7 @@ class VulkanHalfConformanceTest extends BackendConformance {
     private static final Set<String> ON_SOFTWARE_DEVICES = Set.of("conv", "gaugan", "ddpmWithPerChannelAttentionNorm");
 
     @BeforeAll
-    static void needsFloat16() {
-        String why = new VulkanBackendProvider().unavailableReason();
-        assumeTrue(why == null, () -> "no Vulkan: " + why);
+    static void needsFloat16() { // after VulkanConformanceTest.needsVulkan
         assumeTrue(VulkanBackendProvider.probed().float16(), () -> VulkanBackendProvider.probed().name() + " has no 16-bit storage");
     }
 
@@ -36,11 +32,6 @@ class VulkanHalfConformanceTest extends BackendConformance {
         String name = test.getTestMethod().orElseThrow().getName();
         assumeTrue(VulkanBackendProvider.probed().kind() != DeviceInfo.Kind.SOFTWARE_GPU || ON_SOFTWARE_DEVICES.contains(name),
                 () -> name + " runs in float16 on GPUs only (it adds no float16 kernel to the other cases)");
-    }
-
-    @Override
-    protected ComputeBackend backend() {
-        return new VulkanBackendProvider();
     }
 
     @Override
