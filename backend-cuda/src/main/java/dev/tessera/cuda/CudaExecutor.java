@@ -59,6 +59,7 @@ final class CudaExecutor implements GraphExecutor {
     private final CUstream_st stream = new CUstream_st();
     private final Kernels kernels;
     private final Convolutions convolutions;
+    private final TransientArena arena;
     private final cublasContext blas = new cublasContext();
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
     private final DeviceBuffer blasWorkspace = DeviceBuffer.allocate(32L << 20); // fixed, so cuBLAS can be captured
@@ -66,7 +67,8 @@ final class CudaExecutor implements GraphExecutor {
     private final DeviceBuffer output;
     private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
     private final Map<ConvShape, Boolean> gemmFaster = new HashMap<>();
-    private final CUevent_st start = new CUevent_st(), stop = new CUevent_st();
+    private final CUevent_st start = new CUevent_st(), stop = new CUevent_st(); // timing conv choices
+    private final CUevent_st passStart = new CUevent_st(), passStop = new CUevent_st(); // around each pass
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
@@ -100,8 +102,11 @@ final class CudaExecutor implements GraphExecutor {
         CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         CudaDevice.check(cudaEventCreate(start), "cudaEventCreate");
         CudaDevice.check(cudaEventCreate(stop), "cudaEventCreate");
+        CudaDevice.check(cudaEventCreate(passStart), "cudaEventCreate");
+        CudaDevice.check(cudaEventCreate(passStop), "cudaEventCreate");
         kernels = new Kernels(model.device, stream, half);
         convolutions = new Convolutions(stream, half);
+        arena = new TransientArena(stream);
         checkBlas(cublasCreate_v2(blas), "cublasCreate");
         checkBlas(cublasSetStream_v2(blas, stream), "cublasSetStream");
         checkBlas(cublasSetWorkspace_v2(blas, CudaDevice.at(blasWorkspace.address), blasWorkspace.bytes()), "cublasSetWorkspace");
@@ -130,11 +135,21 @@ final class CudaExecutor implements GraphExecutor {
     public Tensor dense(Tensor... inputs) {
         Inputs.checkDense(graph, inputs);
         CudaDevice.bindThread();
+        arena.beginPass();
         try {
+            long t0 = System.nanoTime();
             uploadInputs(inputs);
+            long t1 = System.nanoTime();
+            CudaDevice.check(cudaEventRecord(passStart, stream), "cudaEventRecord");
             if (profile.enabled()) runNodes(null, null);
-            else denseGraph.run(convolutions.workspaceGeneration(), () -> runNodes(null, null));
-            return download(output.address, graph.output().shape());
+            else denseGraph.run(List.of(convolutions.workspaceGeneration(), arena.generation()), () -> runNodes(null, null));
+            CudaDevice.check(cudaEventRecord(passStop, stream), "cudaEventRecord");
+            long t2 = System.nanoTime();
+            Tensor r = download(output.address, graph.output().shape());
+            long t3 = System.nanoTime();
+            printTimeline("dense");
+            printPassTimes("dense", t0, t1, t2, t3);
+            return r;
         } finally {
             endPass();
         }
@@ -144,6 +159,7 @@ final class CudaExecutor implements GraphExecutor {
     public Tensor full(ActivationCache cache, @Nullable Progress progress, Tensor... inputs) {
         Inputs.checkDense(graph, inputs);
         CudaDevice.bindThread();
+        arena.beginPass();
         try {
             uploadInputs(inputs);
             for (int i = 0; i < inputs.length; i++) {
@@ -162,6 +178,7 @@ final class CudaExecutor implements GraphExecutor {
     /** The graph node by node on the uploaded inputs, leaving the output in {@link #output}; with a cache, filling it. */
     private void runNodes(@Nullable ActivationCache cache, @Nullable Progress progress) {
         List<Node> nodes = graph.nodes();
+        if (TIMELINE) mark("start");
         for (int i = 0; i < nodes.size(); i++) {
             Node node = nodes.get(i);
             Value out = node.output();
@@ -176,6 +193,7 @@ final class CudaExecutor implements GraphExecutor {
                 owned[out.id()] = true;
                 long start = profile.enabled() ? System.nanoTime() : 0;
                 runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
+                if (TIMELINE) mark(node.name() + " " + node.op().getClass().getSimpleName() + " " + out.shape());
                 if (profile.enabled()) {
                     sync();
                     profile.add(PER_NODE ? "dense " + node.name() + " " + out.shape() : "dense " + node.op().getClass().getSimpleName(),
@@ -451,16 +469,22 @@ final class CudaExecutor implements GraphExecutor {
     public Tensor sparse(ActivationCache cache, SparsePlan plan, boolean update, @Nullable Progress progress, Tensor... inputs) {
         Inputs.checkSparse(planner, cache, inputs);
         CudaDevice.bindThread();
+        arena.beginPass();
         int outId = graph.output().id();
         try {
             if (plan.isNoChange()) return download(cache.entry(outId, DeviceBuffer.class).address, graph.output().shape());
+            long t0 = System.nanoTime();
             uploadInputs(inputs);
             uploadOrigins(plan);
+            long t1 = System.nanoTime();
+            CudaDevice.check(cudaEventRecord(passStart, stream), "cudaEventRecord");
             Runnable steps = () -> {
                 List<SparsePlan.Step> all = plan.steps();
+                if (TIMELINE) mark("start");
                 for (int i = 0; i < all.size(); i++) {
                     long start = profile.enabled() ? System.nanoTime() : 0;
                     execute(all.get(i), cache);
+                    if (TIMELINE) mark(timelineKey(all.get(i)));
                     if (profile.enabled()) {
                         sync();
                         profile.add(profileKey(all.get(i)), System.nanoTime() - start);
@@ -475,14 +499,83 @@ final class CudaExecutor implements GraphExecutor {
                 sparseGraph.forget();
                 steps.run();
             } else {
-                sparseGraph.run(new SparseKey(plan, cache, originsGeneration, convolutions.workspaceGeneration()), steps);
+                sparseGraph.run(new SparseKey(plan, cache, originsGeneration, convolutions.workspaceGeneration(), arena.generation()), steps);
             }
+            CudaDevice.check(cudaEventRecord(passStop, stream), "cudaEventRecord");
+            long t2 = System.nanoTime();
             Tensor result = download(output.address, graph.output().shape());
+            long t3 = System.nanoTime();
+            printTimeline("sparse");
+            printPassTimes("sparse", t0, t1, t2, t3);
             if (update) writeBack(cache);
             return result;
         } finally {
             endPass();
         }
+    }
+
+    /**
+     * Where a pass's wall time goes (-Dtessera.cuda.passTimes=true, on stderr): input upload, host
+     * enqueue, GPU time between events around the pass, and the download (which waits for the GPU).
+     * The GPU time is what compares with a reference whose inputs already live on the device.
+     */
+    private static final boolean PASS_TIMES = Boolean.getBoolean("tessera.cuda.passTimes");
+
+    private void printPassTimes(String pass, long t0, long t1, long t2, long t3) {
+        if (!PASS_TIMES) return;
+        float[] ms = {0};
+        CudaDevice.check(cudaEventElapsedTime(ms, passStart, passStop), "cudaEventElapsedTime");
+        System.err.printf("pass %s: upload %.3f ms, enqueue %.3f ms, gpu %.3f ms, download %.3f ms%n", pass, (t1 - t0) / 1e6,
+                (t2 - t1) / 1e6, ms[0], (t3 - t2) / 1e6);
+    }
+
+    /**
+     * GPU time per node or step (-Dtessera.cuda.timeline=true, on stderr after each pass): an event
+     * after each one, recorded as event nodes when the pass is captured, so replayed graphs are
+     * measured too. This is how the cost of memory nodes in captured graphs was found.
+     */
+    private static final boolean TIMELINE = Boolean.getBoolean("tessera.cuda.timeline");
+    private final List<CUevent_st> marks = new ArrayList<>();
+    private final List<String> markNames = new ArrayList<>();
+    private int markCount;
+
+    private void mark(String name) {
+        if (name.equals("start")) markCount = 0;
+        if (markCount == marks.size()) {
+            CUevent_st e = new CUevent_st();
+            CudaDevice.check(cudaEventCreate(e), "cudaEventCreate");
+            marks.add(e);
+            markNames.add(name);
+        }
+        markNames.set(markCount, name);
+        int[] capturing = {0};
+        CudaDevice.check(cudaStreamIsCapturing(stream, capturing), "cudaStreamIsCapturing");
+        int flags = capturing[0] == cudaStreamCaptureStatusActive ? cudaEventRecordExternal : cudaEventRecordDefault;
+        CudaDevice.check(cudaEventRecordWithFlags(marks.get(markCount++), stream, flags), "cudaEventRecordWithFlags");
+    }
+
+    private static String timelineKey(SparsePlan.Step s) {
+        if (s instanceof SparsePlan.RunFull f) return "full " + f.node().name() + " " + f.node().output().shape();
+        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name();
+        return SparsePlan.kind(s);
+    }
+
+    private void printTimeline(String pass) {
+        if (!TIMELINE || markCount < 2) return;
+        sync();
+        Map<String, float[]> byName = new HashMap<>(); // name -> {ms, count}
+        float total = 0;
+        float[] ms = {0};
+        for (int i = 1; i < markCount; i++) {
+            CudaDevice.check(cudaEventElapsedTime(ms, marks.get(i - 1), marks.get(i)), "cudaEventElapsedTime");
+            total += ms[0];
+            float[] entry = byName.computeIfAbsent(markNames.get(i), k -> new float[2]);
+            entry[0] += ms[0];
+            entry[1]++;
+        }
+        System.err.printf("timeline %s: %.3f ms of GPU time over %d nodes or steps%n", pass, total, markCount - 1);
+        byName.entrySet().stream().sorted((a, b) -> Float.compare(b.getValue()[0], a.getValue()[0]))
+                .forEach(e -> System.err.printf("  %8.4f ms %4d  %s%n", e.getValue()[0], (int) e.getValue()[1], e.getKey()));
     }
 
     /** CUDA graphs can be turned off (-Dtessera.cuda.graphs=false), e.g. to compare with eager launches. */
@@ -499,7 +592,7 @@ final class CudaExecutor implements GraphExecutor {
     }
 
     /** What a sparse pass's captured graph depends on besides the executor's own buffers. */
-    private record SparseKey(SparsePlan plan, ActivationCache cache, int originsGeneration, int workspaceGeneration) {}
+    private record SparseKey(SparsePlan plan, ActivationCache cache, int originsGeneration, int workspaceGeneration, int arenaGeneration) {}
 
     /**
      * One pass kind's CUDA graph: a pass whose key equals the previous pass's key is captured (the
@@ -536,7 +629,8 @@ final class CudaExecutor implements GraphExecutor {
                 cudaGetLastError();
                 unsupported = true;
                 lastKey = null;
-                transients.clear(); // their frees were part of the abandoned capture
+                for (long t : transients) arena.abandon(t); // their frees were part of the abandoned capture
+                transients.clear();
                 pass.run();
                 return;
             }
@@ -743,26 +837,25 @@ final class CudaExecutor implements GraphExecutor {
     }
 
     private long allocBytes(long bytes) {
-        Pointer p = new Pointer();
-        CudaDevice.check(cudaMallocAsync(p, Math.max(bytes, 1), stream), "cudaMallocAsync(" + bytes + " bytes)");
-        transients.add(p.address());
-        return p.address();
+        long address = arena.allocate(bytes);
+        transients.add(address);
+        return address;
     }
 
     /** Frees a transient buffer before the pass ends (stream-ordered: after the kernels that read it). */
     private void free(long address) {
         transients.remove(address);
-        CudaDevice.check(cudaFreeAsync(CudaDevice.at(address), stream), "cudaFreeAsync");
+        arena.free(address);
     }
 
     private void freeTransients() {
-        for (long t : transients) CudaDevice.check(cudaFreeAsync(CudaDevice.at(t), stream), "cudaFreeAsync");
+        for (long t : transients) arena.free(t);
         transients.clear();
     }
 
     /** Ends a pass, normal or failed: frees what is left, forgets its values, waits for the stream. */
     private void endPass() {
-        for (long t : transients) cudaFreeAsync(CudaDevice.at(t), stream);
+        for (long t : transients) arena.free(t);
         transients.clear();
         Arrays.fill(full, 0);
         Arrays.fill(owned, false);
@@ -835,6 +928,7 @@ final class CudaExecutor implements GraphExecutor {
         sync();
         denseGraph.destroy();
         sparseGraph.destroy();
+        arena.close();
         for (DeviceBuffer b : inputBuffers) b.close();
         output.close();
         blasWorkspace.close();
@@ -849,6 +943,9 @@ final class CudaExecutor implements GraphExecutor {
         kernels.close();
         alpha.close();
         beta.close();
+        for (CUevent_st e : marks) cudaEventDestroy(e);
+        cudaEventDestroy(passStart);
+        cudaEventDestroy(passStop);
         cudaEventDestroy(start);
         cudaEventDestroy(stop);
         cudaStreamDestroy(stream);
