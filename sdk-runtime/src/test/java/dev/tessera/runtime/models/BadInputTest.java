@@ -45,6 +45,10 @@ class BadInputTest {
             nan.set(7, Float.NaN);
             InvalidInputException e = assertThrows(InvalidInputException.class, () -> exec.run(nan));
             assertTrue(e.getMessage().contains("NaN at flat index 7"), e.getMessage());
+            nan.set(7, 0f);
+            nan.set(nan.size() - 3, Float.NEGATIVE_INFINITY); // in the last chunk the scan reads
+            InvalidInputException inf = assertThrows(InvalidInputException.class, () -> exec.run(nan));
+            assertTrue(inf.getMessage().contains("-Infinity at flat index " + (nan.size() - 3)), inf.getMessage());
         }
     }
 
