@@ -98,7 +98,7 @@ final class CudaDevice {
         }
     }
 
-    /** The stream-ordered pool releases nothing back to the driver, so transient buffers are reused. */
+    /** The stream-ordered pool (what an arena cannot hold yet) releases nothing back to the driver, so its memory is reused. */
     private static void keepFreedMemory() {
         try (LongPointer threshold = new LongPointer(1).put(Long.MAX_VALUE)) {
             check(cudaMemPoolSetAttribute(pool(), cudaMemPoolAttrReleaseThreshold, threshold), "cudaMemPoolSetAttribute");

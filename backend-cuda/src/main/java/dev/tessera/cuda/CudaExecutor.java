@@ -39,7 +39,7 @@ import org.jspecify.annotations.Nullable;
  * Runs one graph on the GPU: dense and full passes node by node, sparse passes step by step as the
  * {@link SparsePlan} says, mirroring the CPU backend's semantics (same schedule, same plan) with
  * device memory. Everything runs on one stream; a pass synchronizes once, when its output is
- * downloaded. Transient buffers come from the stream-ordered pool; working maps (the full maps
+ * downloaded. Transient buffers come from the executor's {@link TransientArena}; working maps (the full maps
  * that tiles are scattered into) persist between edits, and a later scatter restores only the
  * pixels the previous edit wrote.
  *
