@@ -193,10 +193,10 @@ final class CudaExecutor implements GraphExecutor {
                 owned[out.id()] = true;
                 long start = profile.enabled() ? System.nanoTime() : 0;
                 runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
-                if (TIMELINE) mark(node.name() + " " + node.op().getClass().getSimpleName() + " " + out.shape());
+                if (TIMELINE) mark(nodeName(node));
                 if (profile.enabled()) {
                     sync();
-                    profile.add(PER_NODE ? "dense " + node.name() + " " + out.shape() : "dense " + node.op().getClass().getSimpleName(),
+                    profile.add(PER_NODE ? nodeName(node) : "dense " + node.op().getClass().getSimpleName(),
                             System.nanoTime() - start);
                 }
             }
@@ -484,7 +484,7 @@ final class CudaExecutor implements GraphExecutor {
                 for (int i = 0; i < all.size(); i++) {
                     long start = profile.enabled() ? System.nanoTime() : 0;
                     execute(all.get(i), cache);
-                    if (TIMELINE) mark(timelineKey(all.get(i)));
+                    if (TIMELINE) mark(stepName(all.get(i)));
                     if (profile.enabled()) {
                         sync();
                         profile.add(profileKey(all.get(i)), System.nanoTime() - start);
@@ -554,12 +554,6 @@ final class CudaExecutor implements GraphExecutor {
         CudaDevice.check(cudaEventRecordWithFlags(marks.get(markCount++), stream, flags), "cudaEventRecordWithFlags");
     }
 
-    private static String timelineKey(SparsePlan.Step s) {
-        if (s instanceof SparsePlan.RunFull f) return "full " + f.node().name() + " " + f.node().output().shape();
-        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name();
-        return SparsePlan.kind(s);
-    }
-
     private void printTimeline(String pass) {
         if (!TIMELINE || markCount < 2) return;
         sync();
@@ -585,10 +579,18 @@ final class CudaExecutor implements GraphExecutor {
     private static final boolean PER_NODE = Boolean.getBoolean("tessera.profile.nodes");
 
     private static String profileKey(SparsePlan.Step s) {
-        if (!PER_NODE) return SparsePlan.kind(s);
+        return PER_NODE ? stepName(s) : SparsePlan.kind(s);
+    }
+
+    /** A step by its kind and node (and tiles), as per-node profiles and the timeline name it. */
+    private static String stepName(SparsePlan.Step s) {
         if (s instanceof SparsePlan.RunFull f) return SparsePlan.kind(s) + " " + f.node().name();
         if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name() + " " + t.out();
         return SparsePlan.kind(s);
+    }
+
+    private static String nodeName(Node node) {
+        return "dense " + node.name() + " " + node.output().shape();
     }
 
     /** What a sparse pass's captured graph depends on besides the executor's own buffers. */
