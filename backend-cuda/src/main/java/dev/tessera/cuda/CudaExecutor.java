@@ -193,11 +193,10 @@ final class CudaExecutor implements GraphExecutor {
                 owned[out.id()] = true;
                 long start = profile.enabled() ? System.nanoTime() : 0;
                 runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
-                if (TIMELINE) mark(nodeName(node));
+                if (TIMELINE) mark(StepProfile.nodeName(node));
                 if (profile.enabled()) {
                     sync();
-                    profile.add(PER_NODE ? nodeName(node) : "dense " + node.op().getClass().getSimpleName(),
-                            System.nanoTime() - start);
+                    profile.add(StepProfile.key(node), System.nanoTime() - start);
                 }
             }
             if (cache != null) {
@@ -484,10 +483,10 @@ final class CudaExecutor implements GraphExecutor {
                 for (int i = 0; i < all.size(); i++) {
                     long start = profile.enabled() ? System.nanoTime() : 0;
                     execute(all.get(i), cache);
-                    if (TIMELINE) mark(stepName(all.get(i)));
+                    if (TIMELINE) mark(StepProfile.stepName(all.get(i)));
                     if (profile.enabled()) {
                         sync();
-                        profile.add(profileKey(all.get(i)), System.nanoTime() - start);
+                        profile.add(StepProfile.key(all.get(i)), System.nanoTime() - start);
                     }
                     if (progress != null) progress.step(i + 1, all.size());
                 }
@@ -574,24 +573,6 @@ final class CudaExecutor implements GraphExecutor {
 
     /** CUDA graphs can be turned off (-Dtessera.cuda.graphs=false), e.g. to compare with eager launches. */
     private static final boolean GRAPHS = !"false".equals(System.getProperty("tessera.cuda.graphs"));
-
-    /** Profiles per node instead of per step kind (-Dtessera.profile.nodes=true): how the hot spots were found. */
-    private static final boolean PER_NODE = Boolean.getBoolean("tessera.profile.nodes");
-
-    private static String profileKey(SparsePlan.Step s) {
-        return PER_NODE ? stepName(s) : SparsePlan.kind(s);
-    }
-
-    /** A step by its kind and node (and tiles), as per-node profiles and the timeline name it. */
-    private static String stepName(SparsePlan.Step s) {
-        if (s instanceof SparsePlan.RunFull f) return SparsePlan.kind(s) + " " + f.node().name();
-        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name() + " " + t.out();
-        return SparsePlan.kind(s);
-    }
-
-    private static String nodeName(Node node) {
-        return "dense " + node.name() + " " + node.output().shape();
-    }
 
     /** What a sparse pass's captured graph depends on besides the executor's own buffers. */
     private record SparseKey(SparsePlan plan, ActivationCache cache, int originsGeneration, int workspaceGeneration, int arenaGeneration) {}

@@ -131,7 +131,7 @@ final class VulkanExecutor implements GraphExecutor {
                     full[out.id()] = alloc(out.shape().size());
                     owned[out.id()] = true;
                     runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
-                    markStep("dense " + node.op().getClass().getSimpleName());
+                    markStep(StepProfile.key(node));
                 }
                 if (cache != null) {
                     if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
@@ -320,7 +320,7 @@ final class VulkanExecutor implements GraphExecutor {
             List<SparsePlan.Step> steps = plan.steps();
             for (int i = 0; i < steps.size(); i++) {
                 execute(steps.get(i), cache);
-                markStep(SparsePlan.kind(steps.get(i)));
+                markStep(StepProfile.key(steps.get(i)));
                 if (progress != null) progress.step(i + 1, steps.size());
             }
             long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;

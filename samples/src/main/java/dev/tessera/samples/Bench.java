@@ -3,6 +3,7 @@ package dev.tessera.samples;
 import dev.tessera.runtime.backend.ComputeBackend;
 import dev.tessera.runtime.backend.DeviceModel;
 import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.cpu.Blas;
 import dev.tessera.runtime.cpu.CpuExecutor;
 import dev.tessera.runtime.graph.ModelGraph;
@@ -144,7 +145,8 @@ final class Bench {
         long macs = graph.macs();
         long convMacs = graph.nodes().stream().filter(n -> n.op() instanceof Op.Conv2d).mapToLong(n -> n.macs()).sum();
         Map<String, Long> nanos = new java.util.TreeMap<>(exec.profile().nanosByKind());
-        double convSeconds = nanos.getOrDefault("Conv2d", 0L) / 1e9 / runs;
+        double convSeconds = graph.nodes().stream().filter(n -> n.op() instanceof Op.Conv2d).map(StepProfile::key).distinct()
+                .mapToLong(k -> nanos.getOrDefault(k, 0L)).sum() / 1e9 / runs;
         double convGflops = 2.0 * convMacs / convSeconds / 1e9;
         System.out.printf("%s dense: median %.3f s, %.2f GMACs, %.1f GFLOP/s overall%n", label, median, macs / 1e9,
                 2.0 * macs / median / 1e9);

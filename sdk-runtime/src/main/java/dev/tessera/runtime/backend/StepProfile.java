@@ -1,5 +1,7 @@
 package dev.tessera.runtime.backend;
 
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.sparse.SparsePlan;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -31,5 +33,30 @@ public final class StepProfile {
 
     public void reset() {
         nanos.clear();
+    }
+
+    /** Profiles per node instead of per kind (-Dtessera.profile.nodes=true): how the hot spots were found. */
+    private static final boolean PER_NODE = Boolean.getBoolean("tessera.profile.nodes");
+
+    /** The profile key of a sparse step: its kind, or its {@linkplain #stepName name} per node. */
+    public static String key(SparsePlan.Step s) {
+        return PER_NODE ? stepName(s) : SparsePlan.kind(s);
+    }
+
+    /** The profile key of a node of a dense pass: its op, or its {@linkplain #nodeName name} per node. */
+    public static String key(Node node) {
+        return PER_NODE ? nodeName(node) : "dense " + node.op().getClass().getSimpleName();
+    }
+
+    /** A step by its kind and node (and tiles), as per-node profiles and GPU timelines name it. */
+    public static String stepName(SparsePlan.Step s) {
+        if (s instanceof SparsePlan.RunFull f) return SparsePlan.kind(s) + " " + f.node().name();
+        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name() + " " + t.out();
+        return SparsePlan.kind(s);
+    }
+
+    /** A node of a dense pass by its name and output shape. */
+    public static String nodeName(Node node) {
+        return "dense " + node.name() + " " + node.output().shape();
     }
 }

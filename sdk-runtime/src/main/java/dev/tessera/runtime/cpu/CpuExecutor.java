@@ -100,7 +100,7 @@ public final class CpuExecutor {
             Node node = graph.nodes().get(i);
             long start = profile.enabled() ? System.nanoTime() : 0;
             execute(i);
-            if (profile.enabled()) profile.add(node.op().getClass().getSimpleName(), System.nanoTime() - start);
+            if (profile.enabled()) profile.add(StepProfile.key(node), System.nanoTime() - start);
             if (observer != null) observer.afterNode(node, v -> values[v.id()]);
         }
         Tensor result = Tensor.zeros(graph.output().shape());

@@ -18,6 +18,7 @@ import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -41,7 +42,9 @@ public final class CpuSparseExecutor implements GraphExecutor {
     private final Map<Integer, TileGeometry> dirty = new HashMap<>();
     /** The cached map each working map equals outside its dirty tiles (a new cache means a full copy). */
     private final Map<Integer, ActivationCache.Map32> syncedWith = new HashMap<>();
-    private final Map<TileGeometry, int[]> coverage = new HashMap<>();
+    /** Gather index maps of the plan last run, by step (identity): built once per plan. */
+    private final Map<SparsePlan.Step, int[]> gatherIndex = new IdentityHashMap<>();
+    private @Nullable SparsePlan indexedPlan;
     private final StepProfile profile = new StepProfile();
 
     // State of one sparse pass.
@@ -124,13 +127,17 @@ public final class CpuSparseExecutor implements GraphExecutor {
         ModelGraph g = planner.graph();
         Inputs.checkSparse(planner, cache, inputs);
         if (plan.isNoChange()) return cache.map(g.output().id()).toTensor().copy();
+        if (plan != indexedPlan) {
+            gatherIndex.clear();
+            indexedPlan = plan;
+        }
         try {
             for (int i = 0; i < inputs.length; i++) full.put(g.inputs().get(i).id(), inputs[i]);
             List<SparsePlan.Step> steps = plan.steps();
             for (int i = 0; i < steps.size(); i++) {
                 long start = profile.enabled() ? System.nanoTime() : 0;
                 execute(steps.get(i), cache);
-                if (profile.enabled()) profile.add(SparsePlan.kind(steps.get(i)), System.nanoTime() - start);
+                if (profile.enabled()) profile.add(StepProfile.key(steps.get(i)), System.nanoTime() - start);
                 if (progress != null) progress.step(i + 1, steps.size());
             }
             Tensor result = (planner.changed(g.output()) ? full.get(g.output().id()) : cache.map(g.output().id()).toTensor()).copy();
@@ -173,17 +180,20 @@ public final class CpuSparseExecutor implements GraphExecutor {
         Value v = s.value();
         Tensor out = newTiles(v.shape().c(), g);
         putTiles(v, g, out);
+        Shape src = s.source().shape();
         if (s.source() != v) { // a nearest resize read through its index map
-            Shape src = s.source().shape();
-            CpuTileKernels.gather(fullOf(s.source(), cache).data(), src.c(), src.h(), src.w(), g,
-                    Op.ResizeNearest.sourceIndex(src.h(), v.shape().h()), Op.ResizeNearest.sourceIndex(src.w(), v.shape().w()), out);
+            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(g, src.w(),
+                    Op.ResizeNearest.sourceIndex(src.h(), v.shape().h()), Op.ResizeNearest.sourceIndex(src.w(), v.shape().w())));
+            CpuTileKernels.gather(index, null, 0, fullOf(s.source(), cache).data(), null, src.h() * src.w(), out);
         } else if (tiledAs.containsKey(v.id()) && !full.containsKey(v.id())) {
             TileGeometry from = tiledAs.get(v.id());
-            CpuTileKernels.scatterGather(cache.map(v.id()), tiles.get(v.id()).get(from), from,
-                    coverage.computeIfAbsent(from, CpuTileKernels::coverage), g, out);
+            ActivationCache.Map32 base = cache.map(v.id());
+            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.scatterGatherIndex(from, g));
+            CpuTileKernels.gather(index, tiles.get(v.id()).get(from).data(), from.positions(), base.fp32(), base.fp16(),
+                    src.h() * src.w(), out);
         } else {
-            Shape sh = v.shape();
-            CpuTileKernels.gather(fullOf(v, cache).data(), sh.c(), sh.h(), sh.w(), g, null, null, out);
+            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(g, src.w(), null, null));
+            CpuTileKernels.gather(index, null, 0, fullOf(v, cache).data(), null, src.h() * src.w(), out);
         }
     }
 
@@ -235,7 +245,8 @@ public final class CpuSparseExecutor implements GraphExecutor {
             } else if (op instanceof Op.SelfAttention) {
                 Tensor qkv = fullOf(n.inputs().get(0), cache);
                 int tokens = qkv.shape().h() * qkv.shape().w();
-                CpuTileKernels.attention(qkv, out, result, scratchFloats(v.shape().c() * out.positions()),
+                int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(out, qkv.shape().w(), null, null));
+                CpuTileKernels.attention(qkv, out, index, result, scratchFloats(v.shape().c() * out.positions()),
                         scratchFloats(out.positions() * tokens));
             } else if (op instanceof Op.GroupNorm) {
                 float[][] a = cache.affine(n.name());

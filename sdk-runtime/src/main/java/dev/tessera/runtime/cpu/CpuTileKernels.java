@@ -3,8 +3,11 @@ package dev.tessera.runtime.cpu;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.TileGeometry;
+import dev.tessera.runtime.tensor.Half;
+import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,84 +17,80 @@ import org.jspecify.annotations.Nullable;
 final class CpuTileKernels {
     private CpuTileKernels() {}
 
-    /**
-     * Tiles of a full map {@code src} [1, C, srcH, srcW]. With index maps, tile pixel (y, x) of the
-     * target map reads {@code src[rowMap[y], colMap[x]]} (a nearest resize read in place); pixels
-     * outside the target map are zero (the conv's zero padding).
-     */
-    static void gather(FloatBuffer src, int channels, int srcH, int srcW, TileGeometry g,
-            int @Nullable [] rowMap, int @Nullable [] colMap, Tensor out) {
-        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
-        FloatBuffer o = out.data();
-        Parallel.forEach(channels, c -> {
-            int plane = c * srcH * srcW;
-            int base = c * positions;
-            for (int t = 0; t < g.count(); t++) {
-                int r0 = g.row(t), c0 = g.col(t);
-                for (int y = 0; y < th; y++) {
-                    int row = r0 + y;
-                    int dst = base + (t * th + y) * tw;
-                    if (row < 0 || row >= g.height()) {
-                        for (int x = 0; x < tw; x++) o.put(dst + x, 0f);
-                        continue;
-                    }
-                    int srcRow = plane + (rowMap == null ? row : rowMap[row]) * srcW;
-                    for (int x = 0; x < tw; x++) {
-                        int col = c0 + x;
-                        o.put(dst + x, col < 0 || col >= g.width() ? 0f : src.get(srcRow + (colMap == null ? col : colMap[col])));
-                    }
-                }
-            }
-        });
-    }
+    /** A {@link #gather} index entry for a pixel outside the map: it reads zero (the conv's zero padding). */
+    private static final int PADDING = -1;
 
     /**
-     * Tiles in {@code g} of a value held as tiles in another geometry: a pixel covered by one of its
-     * tiles ({@code coverage}) reads that tile, any other pixel the value's cached full-pass map.
+     * Where each tile pixel of {@code g} reads from a full map [srcH, srcW] (index per channel, tile
+     * pixels in {@code g}'s order). With index maps, pixel (y, x) of the target map reads
+     * {@code src[rowMap[y], colMap[x]]} (a nearest resize read in place).
      */
-    static void scatterGather(ActivationCache.Map32 base, Tensor tiles, TileGeometry from, int[] coverage,
-            TileGeometry g, Tensor out) {
-        if (g.count() == 0) return;
-        int channels = out.size() / g.positions();
-        int th = g.tileHeight(), tw = g.tileWidth(), positions = g.positions();
-        int h = g.height(), w = g.width();
-        int fth = from.tileHeight(), ftw = from.tileWidth(), fromPositions = from.positions();
-        FloatBuffer o = out.data(), src = tiles.data(), fp32 = base.fp32();
-        Parallel.forEach(channels, c -> {
-            int plane = c * h * w, fromChannel = c * fromPositions;
-            for (int t = 0; t < g.count(); t++) {
-                int r0 = g.row(t), c0 = g.col(t);
-                for (int y = 0; y < th; y++) {
-                    int row = r0 + y;
-                    int dst = c * positions + (t * th + y) * tw;
-                    boolean rowInside = row >= 0 && row < h;
-                    for (int x = 0; x < tw; x++) {
-                        int col = c0 + x;
-                        float v = 0f;
-                        if (rowInside && col >= 0 && col < w) {
-                            int p = row * w + col, tile = coverage[p];
-                            if (tile >= 0) v = src.get(fromChannel + (tile * fth + row - from.row(tile)) * ftw + col - from.col(tile));
-                            else v = fp32 != null ? fp32.get(plane + p) : base.get(plane + p);
-                        }
-                        o.put(dst + x, v);
-                    }
-                }
-            }
-        });
-    }
-
-    /** For each pixel of the map, the tile of {@code g} that covers it, or -1 (later tiles win). */
-    static int[] coverage(TileGeometry g) {
-        int[] map = new int[g.height() * g.width()];
-        java.util.Arrays.fill(map, -1);
-        for (int t = 0; t < g.count(); t++) {
-            for (int y = Math.max(0, g.row(t)); y < Math.min(g.height(), g.row(t) + g.tileHeight()); y++) {
-                for (int x = Math.max(0, g.col(t)); x < Math.min(g.width(), g.col(t) + g.tileWidth()); x++) {
-                    map[y * g.width() + x] = t;
+    static int[] gatherIndex(TileGeometry g, int srcW, int @Nullable [] rowMap, int @Nullable [] colMap) {
+        int th = g.tileHeight(), tw = g.tileWidth();
+        int[] index = new int[g.positions()];
+        for (int t = 0, i = 0; t < g.count(); t++) {
+            for (int y = 0; y < th; y++) {
+                int row = g.row(t) + y;
+                for (int x = 0; x < tw; x++, i++) {
+                    int col = g.col(t) + x;
+                    boolean inside = row >= 0 && row < g.height() && col >= 0 && col < g.width();
+                    index[i] = inside ? fullAt((rowMap == null ? row : rowMap[row]) * srcW + (colMap == null ? col : colMap[col])) : PADDING;
                 }
             }
         }
-        return map;
+        return index;
+    }
+
+    /**
+     * Where each tile pixel of {@code g} reads a value held as tiles in {@code from}: a pixel covered
+     * by one of those tiles reads it (the last one that covers it), any other the full map.
+     */
+    static int[] scatterGatherIndex(TileGeometry from, TileGeometry g) {
+        int h = g.height(), w = g.width(), fth = from.tileHeight(), ftw = from.tileWidth();
+        int[] covering = new int[h * w]; // pixel -> its index in from's tiles, or the full map's
+        for (int p = 0; p < covering.length; p++) covering[p] = fullAt(p);
+        for (int t = 0; t < from.count(); t++) {
+            for (int y = Math.max(0, from.row(t)); y < Math.min(h, from.row(t) + fth); y++) {
+                for (int x = Math.max(0, from.col(t)); x < Math.min(w, from.col(t) + ftw); x++) {
+                    covering[y * w + x] = (t * fth + y - from.row(t)) * ftw + x - from.col(t);
+                }
+            }
+        }
+        int[] index = gatherIndex(g, w, null, null);
+        for (int i = 0; i < index.length; i++) if (index[i] != PADDING) index[i] = covering[fullIndex(index[i])];
+        return index;
+    }
+
+    /** Index entries below PADDING address the full map. */
+    private static int fullAt(int pixel) {
+        return -2 - pixel;
+    }
+
+    private static int fullIndex(int entry) {
+        return -2 - entry;
+    }
+
+    /**
+     * Tiles {@code out} [C, positions] read through {@code index} ({@link #gatherIndex},
+     * {@link #scatterGatherIndex}): from {@code tiles} [C, tilePositions] or from the full map, given
+     * as float32 {@code full32} or float16 {@code full16} [C, plane].
+     */
+    static void gather(int[] index, @Nullable FloatBuffer tiles, int tilePositions, @Nullable FloatBuffer full32,
+            @Nullable ShortBuffer full16, int plane, Tensor out) {
+        int positions = index.length;
+        if (positions == 0) return;
+        FloatBuffer o = out.data();
+        Parallel.forEach(out.size() / positions, c -> {
+            int tileBase = c * tilePositions, planeBase = c * plane - 2, outBase = c * positions;
+            for (int i = 0; i < positions; i++) {
+                int k = index[i];
+                float v;
+                if (k >= 0) v = tiles.get(tileBase + k);
+                else if (k == PADDING) v = 0f;
+                else v = full32 != null ? full32.get(planeBase - k) : Half.toFloat(full16.get(planeBase - k));
+                o.put(outBase + i, v);
+            }
+        });
     }
 
     /** Writes the in-map pixels of each tile into the full map {@code dst} [1, C, H, W]. */
@@ -223,13 +222,14 @@ final class CpuTileKernels {
 
     /**
      * Attention for the query pixels of the tiles only: keys and values are the whole (edited) map.
-     * {@code scores} needs tiles x tokens floats; {@code queries} C x positions floats.
+     * {@code index} is {@code g}'s {@link #gatherIndex}; {@code scores} needs positions x tokens floats,
+     * {@code queries} C x positions.
      */
-    static void attention(Tensor qkv, TileGeometry g, Tensor out, FloatBuffer queries, FloatBuffer scores) {
+    static void attention(Tensor qkv, TileGeometry g, int[] index, Tensor out, FloatBuffer queries, FloatBuffer scores) {
         if (g.count() == 0) return;
         int c = qkv.shape().c() / 3, h = qkv.shape().h(), w = qkv.shape().w(), tokens = h * w;
         int p = g.positions();
-        gather(qkv.data(), c, h, w, g, null, null, Tensor.wrap(dev.tessera.runtime.tensor.Shape.of(c, p), queries));
+        gather(index, null, 0, qkv.data(), null, tokens, Tensor.wrap(Shape.of(c, p), queries));
         // scores[i, j] = sum_c q[c, i] k[c, j] / sqrt(C)
         Blas.sgemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, 0, p, qkv.data(), c * tokens, tokens, 0f, scores, 0, tokens);
         Parallel.forEach(p, i -> CpuKernels.softmaxRow(scores, i * tokens, tokens));

@@ -29,7 +29,8 @@ public record GauganConfig(int ngf, int semanticNc, int cropSize, double aspectR
 
     /**
      * The reference's sparse setting ({@code num_sparse_layers} 5): residual blocks from G_middle_1
-     * on ("more"; from up_0 with "most") run sparse; fc and conv_img stay dense.
+     * on ("more"; from up_0 with "most") run sparse; fc and conv_img are exact (the reference runs
+     * them dense; conv_img runs on the tiles around the last block's changed tiles).
      */
     public SparsePolicy sparsePolicy() {
         return SparsePolicy.of(latentHeight() << (upsamplingLayers == 7 ? 3 : 2), "fc", "conv_img");

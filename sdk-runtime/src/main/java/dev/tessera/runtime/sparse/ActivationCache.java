@@ -69,6 +69,11 @@ public final class ActivationCache implements AutoCloseable {
             return fp32;
         }
 
+        /** The float16 storage, for bulk reads by kernels; null when stored as float32. */
+        public @Nullable ShortBuffer fp16() {
+            return fp16;
+        }
+
         public float get(int index) {
             return fp32 != null ? fp32.get(index) : Half.toFloat(fp16.get(index));
         }

@@ -8,6 +8,7 @@ import dev.tessera.runtime.graph.Value;
 import dev.tessera.runtime.mask.ActiveBlocks;
 import dev.tessera.runtime.mask.BlockKey;
 import dev.tessera.runtime.mask.BlockSets;
+import dev.tessera.runtime.mask.Mask;
 import dev.tessera.runtime.sparse.SparsePlan.Gather;
 import dev.tessera.runtime.sparse.SparsePlan.RunFull;
 import dev.tessera.runtime.sparse.SparsePlan.RunTiles;
@@ -19,6 +20,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Rewrites a dense graph into a {@link SparsePlan} for one edit.
@@ -31,6 +33,10 @@ import java.util.Set;
  * needed as tiles computes queries for those tiles only; all other nodes run on full maps, and a
  * tiled value needed full is scattered into its cached map. Values that do not depend on the
  * edited inputs are not computed at all: the cache holds them.
+ *
+ * <p>A conv the policy keeps exact (a full-mode node) still runs on tiles when its input can only
+ * differ from the cached map inside other sparse convs' output tiles: its tiles are then the blocks
+ * that touch that region, which gives exactly the dense conv's output for a fraction of its work.
  */
 public final class SparsePlanner {
     /** Demand marker for "the whole map". */
@@ -39,6 +45,7 @@ public final class SparsePlanner {
     private final ModelGraph graph;
     private final SparsePolicy policy;
     private final boolean[] changed;
+    private final Map<Value, Node> producer = new HashMap<>();
 
     /**
      * @param editableInputs indices of graph inputs that differ between original and edit; values
@@ -51,6 +58,7 @@ public final class SparsePlanner {
         for (int i : editableInputs) changed[graph.inputs().get(i).id()] = true;
         for (Node n : graph.nodes()) {
             for (Value in : n.inputs()) changed[n.output().id()] |= changed[in.id()];
+            producer.put(n.output(), n);
         }
     }
 
@@ -72,9 +80,32 @@ public final class SparsePlanner {
      * pass must cache are the outputs of these nodes (the bases their tiles are scattered into).
      */
     public boolean sparseEligible(Node node) {
+        return sparseShape(node) && !policy.fullModeNodes().contains(node.name());
+    }
+
+    /**
+     * Whether the conv node may run on the tiles around where its input changed: a full-mode conv
+     * whose input is computed from sparse convs' outputs by pointwise ops only, so that it can differ
+     * from the cached map only inside their tiles. Its output is then cached as well (a scatter base).
+     */
+    public boolean exactEligible(Node node) {
+        return sparseShape(node) && policy.fullModeNodes().contains(node.name()) && boundedByTiles(node.inputs().get(0));
+    }
+
+    private boolean sparseShape(Node node) {
         if (!(node.op() instanceof Op.Conv2d) || !changed[node.output().id()]) return false;
-        if (policy.fullModeNodes().contains(node.name())) return false;
         return node.inputs().get(0).shape().h() >= policy.minSparseHeight() && node.inputs().get(0).shape().n() == 1;
+    }
+
+    /** Whether {@code v} can differ from its cached map only inside the output tiles of sparse convs. */
+    private boolean boundedByTiles(Value v) {
+        if (!changed[v.id()]) return true;
+        Node p = producer.get(v);
+        if (p == null) return false; // an edited input
+        if (sparseEligible(p)) return true;
+        if (!isPointwise(p)) return false;
+        for (Value in : p.inputs()) if (!isPerChannel(p, in) && !boundedByTiles(in)) return false;
+        return true;
     }
 
     /** Whether the sparse pass applies this group norm's cached affine rather than recomputing statistics. */
@@ -93,7 +124,7 @@ public final class SparsePlanner {
         cached[graph.output().id()] = true;
         for (Value in : graph.inputs()) cached[in.id()] = !changed(in);
         for (Node n : graph.nodes()) {
-            if (sparseEligible(n)) cached[n.output().id()] = true;
+            if (sparseEligible(n) || exactEligible(n)) cached[n.output().id()] = true;
             if (!changed(n.output())) continue;
             for (Value in : n.inputs()) if (!changed(in)) cached[in.id()] = true;
         }
@@ -138,6 +169,15 @@ public final class SparsePlanner {
             ActiveBlocks active = blocks.get(blockKey(n));
             if (active.fraction() <= policy.maxActiveFraction()) convIn.put(n, TileGeometry.of(active));
         }
+        Map<Value, boolean[]> regions = new HashMap<>();
+        for (Node n : nodes) {
+            if (!exactEligible(n)) continue;
+            Value x = n.inputs().get(0);
+            boolean[] region = changedRegion(x, convIn, regions);
+            if (region == null) continue;
+            ActiveBlocks active = ActiveBlocks.of(Mask.of(x.shape().h(), x.shape().w(), region), blockKey(n));
+            if (active.fraction() <= policy.maxActiveFraction()) convIn.put(n, TileGeometry.of(active));
+        }
 
         // Backwards: what each value's readers need.
         List<Set<Object>> demand = new ArrayList<>();
@@ -178,8 +218,7 @@ public final class SparsePlanner {
             if (convIn.containsKey(n)) {
                 TileGeometry in = convIn.get(n);
                 Op.Conv2d c = (Op.Conv2d) n.op();
-                TileGeometry o = in.convOutput(out.shape().h(), out.shape().w(), c.kernelH(), c.kernelW(), c.stride(),
-                        c.padding().top(), c.padding().left());
+                TileGeometry o = convOutput(n, in);
                 e.tiles(n.inputs().get(0), in);
                 e.steps.add(new RunTiles(n, in, o, (long) o.positions() * c.outChannels() * c.inChannels() * c.kernelH() * c.kernelW()));
                 e.tiled.put(out.id(), o);
@@ -210,6 +249,54 @@ public final class SparsePlanner {
         }
         e.full(graph.output());
         return new SparsePlan(graph, e.steps);
+    }
+
+    /**
+     * The pixels where {@code v} may differ from its cached map in this plan: the union of the output
+     * tiles of the sparse convs it is computed from (through pointwise ops); null if that is not
+     * known (a conv on its way runs dense). Memoized in {@code regions}.
+     */
+    private boolean @Nullable [] changedRegion(Value v, Map<Node, TileGeometry> convIn, Map<Value, boolean[]> regions) {
+        if (regions.containsKey(v)) return regions.get(v);
+        int h = v.shape().h(), w = v.shape().w();
+        boolean[] region = new boolean[h * w];
+        Node p = producer.get(v);
+        if (!changed[v.id()]) {
+            // unchanged everywhere
+        } else if (p != null && sparseEligible(p)) {
+            TileGeometry in = convIn.get(p);
+            if (in == null) {
+                region = null;
+            } else {
+                TileGeometry o = convOutput(p, in);
+                for (int t = 0; t < o.count(); t++) {
+                    for (int y = Math.max(0, o.row(t)); y < Math.min(h, o.row(t) + o.tileHeight()); y++) {
+                        for (int x = Math.max(0, o.col(t)); x < Math.min(w, o.col(t) + o.tileWidth()); x++) region[y * w + x] = true;
+                    }
+                }
+            }
+        } else if (p != null && isPointwise(p)) {
+            for (Value in : p.inputs()) {
+                if (isPerChannel(p, in)) continue;
+                boolean[] r = changedRegion(in, convIn, regions);
+                if (r == null) {
+                    region = null;
+                    break;
+                }
+                for (int i = 0; i < region.length; i++) region[i] |= r[i];
+            }
+        } else {
+            region = null;
+        }
+        regions.put(v, region);
+        return region;
+    }
+
+    /** The output tiles of a sparse conv over the input tiles {@code in}. */
+    private static TileGeometry convOutput(Node n, TileGeometry in) {
+        Op.Conv2d c = (Op.Conv2d) n.op();
+        Value out = n.output();
+        return in.convOutput(out.shape().h(), out.shape().w(), c.kernelH(), c.kernelW(), c.stride(), c.padding().top(), c.padding().left());
     }
 
     /** Ops that act on each pixel separately, so they commute with gathering tiles. */

@@ -13,8 +13,9 @@ import java.util.Set;
  *     conv sparse, as the reference does
  * @param blockSize3x3 input block size of 3x3 convs (6: a 4x4 output tile)
  * @param blockSize1x1 input block size of 1x1 convs (4)
- * @param fullModeNodes nodes (by name) that the sparse pass runs exactly as the full pass does:
- *     dense, and a group norm among them recomputes its statistics
+ * @param fullModeNodes nodes (by name) whose output the sparse pass computes exactly as the full
+ *     pass would: a group norm among them recomputes its statistics, a conv runs dense or on the
+ *     tiles around where its input changed ({@link SparsePlanner#exactEligible})
  */
 public record SparsePolicy(int minSparseHeight, double maxActiveFraction, int blockSize3x3, int blockSize1x1,
         Set<String> fullModeNodes) {

@@ -38,6 +38,22 @@ class SparseConformanceTest {
         }
     }
 
+    @Test
+    void anExactConvRunsOnTheTilesAroundItsChangedInputAndStillEqualsTheReferencesDenseOne() {
+        try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
+            SparsePlanner planner = new SparsePlanner(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w), ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
+            MaskPyramid masks = ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edited));
+            SparsePlan plan = planner.plan(new BlockSets(masks));
+            // conv_img is dense in the reference (a full-mode node here): it must run on tiles, not whole.
+            SparsePlan.RunTiles convImg = plan.steps().stream().filter(st -> st instanceof SparsePlan.RunTiles t && t.node().name().equals("conv_img"))
+                    .map(st -> (SparsePlan.RunTiles) st).findFirst().orElseThrow();
+            org.junit.jupiter.api.Assertions.assertTrue(convImg.out().positions() < convImg.node().output().shape().h() * convImg.node().output().shape().w() / 2,
+                    "conv_img computes " + convImg.out());
+            Golden.assertMatches("gaugan sparse, conv_img on tiles", c.tensor("sparse_edited"), editOnce(planner, masks, original, edited));
+        }
+    }
+
     /** Full pass on the original, then one sparse pass on the edit; extra inputs are shared by both. */
     static Tensor editOnce(SparsePlanner planner, MaskPyramid masks, Tensor original, Tensor edited, Tensor... shared) {
         CpuSparseExecutor exec = new CpuSparseExecutor(planner);
