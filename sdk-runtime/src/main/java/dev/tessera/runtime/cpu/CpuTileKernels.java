@@ -177,10 +177,18 @@ final class CpuTileKernels {
             for (int i = 0; i < kh; i++) {
                 for (int j = 0; j < kw; j++) {
                     int d = 0;
-                    for (int t = 0; t < tiles; t++) {
-                        for (int y = 0; y < oh; y++) {
-                            int from = t * perTile + (y * s + i) * tw + j;
-                            for (int xo = 0; xo < ow; xo++) row[d++] = src[from + xo * s];
+                    if (s == 1) {
+                        for (int t = 0; t < tiles; t++) {
+                            for (int y = 0, from = t * perTile + i * tw + j; y < oh; y++, from += tw, d += ow) {
+                                System.arraycopy(src, from, row, d, ow);
+                            }
+                        }
+                    } else {
+                        for (int t = 0; t < tiles; t++) {
+                            for (int y = 0; y < oh; y++) {
+                                int from = t * perTile + (y * s + i) * tw + j;
+                                for (int xo = 0; xo < ow; xo++) row[d++] = src[from + xo * s];
+                            }
                         }
                     }
                     CpuKernels.copyFrom(row, out, ((c * kh + i) * kw + j) * panel, panel);
