@@ -3,11 +3,10 @@ package dev.tessera.cuda;
 import static org.bytedeco.cuda.global.cublas.*;
 import static org.bytedeco.cuda.global.cudart.*;
 
-import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.backend.DeviceExecutor;
 import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.graph.DenseSchedule;
-import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.graph.Value;
@@ -21,7 +20,6 @@ import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -32,29 +30,21 @@ import org.bytedeco.cuda.cudart.CUgraph_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.javacpp.Pointer;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Runs one graph on the GPU: dense and full passes node by node, sparse passes step by step as the
- * {@link SparsePlan} says, mirroring the CPU backend's semantics (same schedule, same plan) with
- * device memory. Everything runs on one stream; a pass synchronizes once, when its output is
- * downloaded. Transient buffers come from the executor's {@link TransientArena}; working maps (the full maps
- * that tiles are scattered into) persist between edits, and a later scatter restores only the
- * pixels the previous edit wrote.
+ * {@link SparsePlan} says (the steps themselves are {@link DeviceExecutor}'s, shared with the Vulkan
+ * backend). Everything runs on one stream; a pass synchronizes once, when its output is
+ * downloaded. Transient buffers come from the executor's {@link TransientArena}.
  *
  * <p>Launch overhead: a pass that repeats the previous one (a dense pass after a dense pass, the
  * same plan against the same cache, as in every step of an SDEdit loop and every re-run of an
  * edit) is captured once as a CUDA graph and then replayed with one launch; its inputs and output
  * live in fixed buffers so the graph stays valid. Not thread-safe: one executor per session.
  */
-final class CudaExecutor implements GraphExecutor {
+final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final CudaModel model;
-    private final SparsePlanner planner;
-    private final ModelGraph graph;
-    private final boolean half;
-    private final int elementBytes;
-    private final boolean[] cached;
     private final DenseSchedule schedule;
     private final CUstream_st stream = new CUstream_st();
     private final Kernels kernels;
@@ -72,31 +62,19 @@ final class CudaExecutor implements GraphExecutor {
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
-    private final Map<Integer, DeviceBuffer> working = new HashMap<>();
-    private final Map<Integer, TileGeometry> dirty = new HashMap<>();
-    private final Map<Integer, DeviceBuffer> syncedWith = new HashMap<>();
     private DeviceBuffer origins = DeviceBuffer.allocate(0);
     private int originsGeneration; // bumped when the origins buffer moves (graphs that read it are stale)
     private IntPointer staging = new IntPointer(0L);
 
     // State of one pass.
-    private final long[] full;
     private final boolean[] owned;
-    private final Map<TileGeometry, Long> originsAt = new HashMap<>();
-    private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
-    private final Map<Integer, Map<TileGeometry, Long>> tiles = new HashMap<>();
     private final List<Long> transients = new ArrayList<>();
     private long lastNormAffine;
 
     CudaExecutor(CudaModel model, SparsePlanner planner) {
+        super(planner, model.half, DeviceBuffer.class);
         this.model = model;
-        this.planner = planner;
-        this.graph = planner.graph();
-        this.half = model.half;
-        this.elementBytes = half ? 2 : 4;
-        this.cached = planner.cachedValues();
         this.schedule = new DenseSchedule(graph, cached);
-        this.full = new long[graph.valueCount()];
         this.owned = new boolean[graph.valueCount()];
         CudaDevice.bindThread();
         CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
@@ -115,20 +93,6 @@ final class CudaExecutor implements GraphExecutor {
             inputBuffers[i] = DeviceBuffer.allocate((long) graph.inputs().get(i).shape().size() * elementBytes);
         }
         output = DeviceBuffer.allocate((long) graph.output().shape().size() * elementBytes);
-    }
-
-    @Override
-    public long cacheBytes() {
-        return planner.cacheBytes(precision());
-    }
-
-    @Override
-    public ActivationCache newCache(long budgetBytes) {
-        return new ActivationCache(precision(), budgetBytes);
-    }
-
-    private ActivationCache.Precision precision() {
-        return half ? ActivationCache.Precision.FP16 : ActivationCache.Precision.FP32;
     }
 
     @Override
@@ -422,7 +386,8 @@ final class CudaExecutor implements GraphExecutor {
      * Single-head attention of {@code queries} [C, P] against keys and values of the map at {@code qkv}
      * (q, k, v of [C, tokens] each): {@code out[C, P] = v softmax(q^T k / sqrt(C))^T}.
      */
-    private void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
+    @Override
+    protected void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
         if (p == 0) return;
         long keys = qkv + (long) c * tokens * elementBytes, values = keys + (long) c * tokens * elementBytes;
         gemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, p, keys, tokens, 0f, scores, tokens);
@@ -638,15 +603,7 @@ final class CudaExecutor implements GraphExecutor {
 
     /** Puts the tile corners of every geometry this pass uses (and the previous pass dirtied) on the device, in one copy. */
     private void uploadOrigins(SparsePlan plan) {
-        Set<TileGeometry> all = new LinkedHashSet<>(dirty.values());
-        for (SparsePlan.Step s : plan.steps()) {
-            if (s instanceof SparsePlan.Gather g) all.add(g.geometry());
-            else if (s instanceof SparsePlan.Scatter g) all.add(g.geometry());
-            else if (s instanceof SparsePlan.RunTiles t) {
-                all.add(t.in());
-                all.add(t.out());
-            }
-        }
+        Set<TileGeometry> all = geometries(plan);
         long ints = 0;
         for (TileGeometry g : all) ints += 2L * g.count();
         if (staging.capacity() < ints) {
@@ -665,31 +622,25 @@ final class CudaExecutor implements GraphExecutor {
                 "cudaMemcpyAsync (tile origins)");
     }
 
-    private void execute(SparsePlan.Step step, ActivationCache cache) {
-        if (step instanceof SparsePlan.Gather s) gather(s, cache);
-        else if (step instanceof SparsePlan.Scatter s) scatter(s.value(), s.geometry(), cache);
-        else if (step instanceof SparsePlan.RunTiles s) runTiles(s, cache);
-        else if (step instanceof SparsePlan.RunFull s) runFull(s, cache);
-    }
-
-    private void gather(SparsePlan.Gather s, ActivationCache cache) {
-        TileGeometry g = s.geometry();
-        Value v = s.value();
-        long out = alloc((long) v.shape().c() * g.positions());
-        putTiles(v, g, out);
-        if (s.source() != v) { // a nearest resize read through its index map
-            Shape src = s.source().shape();
-            gatherTiles(fullOf(s.source(), cache), v.shape().c(), g, model.nearestIndex(src.h(), v.shape().h()),
-                    model.nearestIndex(src.w(), v.shape().w()), src.h(), src.w(), out);
-            return;
-        }
-        if (tiledAs.containsKey(v.id()) && full[v.id()] == 0) scatter(v, tiledAs.get(v.id()), cache); // then read the map
-        gatherTiles(fullOf(v, cache), v.shape().c(), g, 0, 0, v.shape().h(), v.shape().w(), out);
-    }
-
-    private void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
+    @Override
+    protected void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
         kernels.call("gather").ptr(src).ptr(out).ptr(originsAt.get(g)).i(g.count()).i(g.height()).i(g.width())
                 .i(g.tileHeight()).i(g.tileWidth()).ptr(rows).ptr(cols).i(srcH).i(srcW).i(channels).launch2d(g.positions(), channels);
+    }
+
+    @Override
+    protected void scatterTiles(long tiles, long map, TileGeometry g, int channels) {
+        tileKernel("scatter", tiles, map, g, channels);
+    }
+
+    @Override
+    protected void restoreTiles(long src, long dst, TileGeometry g, int channels) {
+        tileKernel("restore", src, dst, g, channels);
+    }
+
+    @Override
+    protected void zeroPadding(long tiles, TileGeometry g, int channels) {
+        tileKernel("zero_padding", tiles, 0, g, channels);
     }
 
     /** Tile kernels that share the (tiles, origins, count, h, w, th, tw, channels) signature: scatter, restore, zero_padding. */
@@ -700,118 +651,46 @@ final class CudaExecutor implements GraphExecutor {
                 .launch2d(g.positions(), channels);
     }
 
-    private void scatter(Value v, TileGeometry g, ActivationCache cache) {
-        DeviceBuffer base = cache.entry(v.id(), DeviceBuffer.class);
-        DeviceBuffer dst = working.get(v.id());
-        int c = v.shape().c();
-        if (dst == null || !dirty.containsKey(v.id()) || syncedWith.get(v.id()) != base) {
-            if (dst == null) working.put(v.id(), dst = DeviceBuffer.allocate((long) v.shape().size() * elementBytes));
-            copy(base.address, dst.address, base.bytes());
-            syncedWith.put(v.id(), base);
-        } else {
-            TileGeometry old = dirty.get(v.id());
-            tileKernel("restore", base.address, dst.address, old, c);
-        }
-        tileKernel("scatter", tilesOf(v, g), dst.address, g, c);
-        dirty.put(v.id(), g);
-        full[v.id()] = dst.address;
+    @Override
+    protected long nearestIndex(int in, int out) {
+        return model.nearestIndex(in, out);
     }
 
-    private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
-        Node n = s.node();
-        Value v = n.output();
-        DeviceBuffer out = working.get(v.id());
-        if (out == null) working.put(v.id(), out = DeviceBuffer.allocate((long) v.shape().size() * elementBytes));
-        dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
-        long[] in = new long[n.inputs().size()];
-        for (int i = 0; i < in.length; i++) in[i] = fullOf(n.inputs().get(i), cache);
-        if (s.cachedNorm()) {
-            Shape y = v.shape();
-            long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
-            channelAffine(in[0], out.address, affine, affine + 4L * y.c(), y.c(), y.h() * y.w(), y.c(), null);
-        } else {
-            runNode(n, in, out.address, null);
-        }
-        full[v.id()] = out.address;
+    @Override
+    protected void affine(long x, long y, long affine, int channels, long plane) {
+        channelAffine(x, y, affine, affine + 4L * channels, channels, (int) plane, channels, null);
     }
 
-    private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
-        Node n = s.node();
-        Op op = n.op();
-        Value v = n.output();
-        TileGeometry in = s.in(), out = s.out();
-        int c = v.shape().c();
-        long result;
-        if (op instanceof Op.SliceChannels slice) {
-            result = tilesOf(n.inputs().get(0), in) + (long) slice.start() * in.positions() * elementBytes;
-        } else {
-            result = alloc((long) c * out.positions());
-            if (op instanceof Op.Conv2d conv) {
-                tileConv(conv, model.params(n), tilesOf(n.inputs().get(0), in), in, result, out);
-            } else if (op instanceof Op.SelfAttention) {
-                Shape qkv = n.inputs().get(0).shape();
-                int tokens = qkv.h() * qkv.w();
-                long map = fullOf(n.inputs().get(0), cache);
-                long queries = alloc((long) c * out.positions());
-                gatherTiles(map, c, out, 0, 0, qkv.h(), qkv.w(), queries);
-                attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
-            } else if (op instanceof Op.GroupNorm) {
-                long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
-                channelAffine(tilesOf(n.inputs().get(0), in), result, affine, affine + 4L * c, c, in.positions(), c, null);
-                tileKernel("zero_padding", result, 0, in, c);
-            } else {
-                long[] args = new long[n.inputs().size()];
-                Shape[] shapes = new Shape[args.length];
-                for (int i = 0; i < args.length; i++) {
-                    Value a = n.inputs().get(i);
-                    args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
-                    shapes[i] = a.shape();
-                }
-                pointwise(n, args, shapes, result, 1, c, in.positions(), null);
-                if (!(op instanceof Op.Activation)) tileKernel("zero_padding", result, 0, in, c);
-            }
-        }
-        putTiles(v, out, result);
-        tiledAs.put(v.id(), out);
+    @Override
+    protected void runNode(Node n, long[] in, long out) {
+        runNode(n, in, out, null);
     }
 
-    /** The full map of {@code v} in this pass: computed, scattered, an input, or (unchanged) cached. */
-    private long fullOf(Value v, ActivationCache cache) {
-        if (full[v.id()] != 0) return full[v.id()];
-        if (planner.changed(v)) throw new IllegalStateException("value " + v.id() + " has no full map in this plan");
-        return full[v.id()] = cache.entry(v.id(), DeviceBuffer.class).address;
+    @Override
+    protected void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions) {
+        pointwise(n, args, shapes, out, 1, channels, positions, null);
     }
 
-    private long tilesOf(Value v, TileGeometry g) {
-        Long t = tiles.getOrDefault(v.id(), Map.of()).get(g);
-        if (t == null) throw new IllegalStateException("value " + v.id() + " has no tiles in " + g);
-        return t;
+    @Override
+    protected void tileConv(Node n, long tiles, TileGeometry in, long result, TileGeometry out) {
+        tileConv((Op.Conv2d) n.op(), model.params(n), tiles, in, result, out);
     }
 
-    private void putTiles(Value v, TileGeometry g, long address) {
-        tiles.computeIfAbsent(v.id(), id -> new HashMap<>()).put(g, address);
+    @Override
+    protected DeviceBuffer allocateMap(long bytes) {
+        return DeviceBuffer.allocate(bytes);
     }
 
-    /** Writes this pass's changed cached values into the cache: whole maps, or tiles over the old map. */
-    private void writeBack(ActivationCache cache) {
-        for (int id : cache.valueIds()) {
-            if (!planner.changed(graph.valueById(id))) continue;
-            DeviceBuffer entry = cache.entry(id, DeviceBuffer.class);
-            syncedWith.remove(id); // the working map may predate this update: copy the cache in whole next time
-            if (full[id] != 0) {
-                copy(full[id], entry.address, entry.bytes());
-            } else if (tiledAs.containsKey(id)) {
-                TileGeometry g = tiledAs.get(id);
-                tileKernel("scatter", tilesOf(graph.valueById(id), g), entry.address, g, graph.valueById(id).shape().c());
-            }
-        }
+    @Override
+    protected void writeBack(ActivationCache cache) {
+        super.writeBack(cache);
         sync();
     }
 
     // ---------------------------------------------------------------- memory
 
-    /** A transient buffer of {@code elements} at the storage precision, freed when the pass ends. */
-    private long alloc(long elements) {
+    @Override
+    protected long alloc(long elements) {
         return allocBytes(elements * elementBytes);
     }
 
@@ -840,11 +719,8 @@ final class CudaExecutor implements GraphExecutor {
     private void endPass() {
         for (long t : transients) arena.free(t);
         transients.clear();
-        Arrays.fill(full, 0);
+        endPassForms();
         Arrays.fill(owned, false);
-        originsAt.clear();
-        tiledAs.clear();
-        tiles.clear();
         sync();
     }
 
@@ -854,7 +730,8 @@ final class CudaExecutor implements GraphExecutor {
         return b;
     }
 
-    private void copy(long src, long dst, long bytes) {
+    @Override
+    protected void copy(long src, long dst, long bytes) {
         CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(dst), CudaDevice.at(src), bytes, cudaMemcpyDeviceToDevice, stream),
                 "cudaMemcpyAsync (device to device)");
     }
@@ -915,10 +792,7 @@ final class CudaExecutor implements GraphExecutor {
         for (DeviceBuffer b : inputBuffers) b.close();
         output.close();
         blasWorkspace.close();
-        for (DeviceBuffer b : working.values()) b.close();
-        working.clear();
-        dirty.clear();
-        syncedWith.clear();
+        closeWorkingMaps();
         origins.close();
         staging.close();
         convolutions.close();

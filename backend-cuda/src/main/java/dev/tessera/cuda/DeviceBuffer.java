@@ -2,6 +2,7 @@ package dev.tessera.cuda;
 
 import static org.bytedeco.cuda.global.cudart.*;
 
+import dev.tessera.runtime.backend.DeviceMemory;
 import dev.tessera.runtime.sparse.ActivationCache;
 import org.bytedeco.javacpp.Pointer;
 
@@ -9,7 +10,7 @@ import org.bytedeco.javacpp.Pointer;
  * Device memory from cudaMalloc, owned by whoever holds it (weights, working maps, cache entries);
  * close frees it. As an {@link ActivationCache.Entry} its size is its exact byte count.
  */
-final class DeviceBuffer implements ActivationCache.Entry {
+final class DeviceBuffer implements DeviceMemory {
     private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
     private static final java.util.concurrent.atomic.AtomicLong PEAK = new java.util.concurrent.atomic.AtomicLong();
 
@@ -43,6 +44,11 @@ final class DeviceBuffer implements ActivationCache.Entry {
 
     static void resetPeak() {
         PEAK.set(LIVE.get());
+    }
+
+    @Override
+    public long address() {
+        return address;
     }
 
     @Override

@@ -1,12 +1,13 @@
 package dev.tessera.vulkan;
 
+import dev.tessera.runtime.backend.DeviceMemory;
 import dev.tessera.runtime.sparse.ActivationCache;
 
 /**
  * Device memory owned by whoever holds it (weights, working maps, cache entries); close frees it.
  * As an {@link ActivationCache.Entry} its size is its exact byte count.
  */
-final class DeviceBuffer implements ActivationCache.Entry {
+final class DeviceBuffer implements DeviceMemory {
     final long address;
     private final long bytes;
     private final ComputeDevice device;
@@ -16,6 +17,11 @@ final class DeviceBuffer implements ActivationCache.Entry {
         this.device = device;
         this.bytes = bytes;
         this.address = device.allocate(bytes);
+    }
+
+    @Override
+    public long address() {
+        return address;
     }
 
     @Override

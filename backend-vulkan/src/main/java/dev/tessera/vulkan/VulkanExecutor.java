@@ -1,10 +1,9 @@
 package dev.tessera.vulkan;
 
-import dev.tessera.runtime.backend.GraphExecutor;
+import dev.tessera.runtime.backend.DeviceExecutor;
 import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.graph.DenseSchedule;
-import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.graph.Value;
@@ -19,81 +18,45 @@ import java.nio.ByteOrder;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
  * Runs one graph on a Vulkan device: dense and full passes node by node, sparse passes step by step
- * as the {@link SparsePlan} says, with the CPU backend's semantics (same schedule, same plan),
- * ported from the CUDA backend's executor. A pass is described into the executor's
- * {@link CommandStream} and submitted once, when its output is downloaded; a pass that repeats
- * (the same plan on the same cache, a dense pass on new inputs) replays its recording. Scratch
- * memory lives for one pass; working maps (the full maps tiles are scattered into) persist between
- * edits, and a later scatter restores only the pixels the previous edit wrote. A pass that fails
- * or is cancelled before its submission runs nothing. With profiling on, the device's clock at the
- * end of each node or step gives its time (still one submission). Not thread-safe: one executor
- * per session.
+ * as the {@link SparsePlan} says (the steps themselves are {@link DeviceExecutor}'s, shared with the
+ * CUDA backend). A pass is described into the executor's {@link CommandStream} and submitted once,
+ * when its output is downloaded; a pass that repeats (the same plan on the same cache, a dense pass
+ * on new inputs) replays its recording. Scratch memory lives for one pass. A pass that fails or is
+ * cancelled before its submission runs nothing. With profiling on, the device's clock at the end of
+ * each node or step gives its time (still one submission). Not thread-safe: one executor per
+ * session.
  */
-final class VulkanExecutor implements GraphExecutor {
+final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private final VulkanModel model;
-    private final SparsePlanner planner;
-    private final ModelGraph graph;
-    private final boolean half;
-    private final int elementBytes;
-    private final boolean[] cached;
     private final DenseSchedule schedule;
     private final CommandStream stream;
     private final Dispatch kernels;
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
-    private final Map<Integer, DeviceBuffer> working = new HashMap<>();
-    private final Map<Integer, TileGeometry> dirty = new HashMap<>();
-    private final Map<Integer, DeviceBuffer> syncedWith = new HashMap<>();
     private @Nullable DeviceBuffer origins;
     private IntBuffer originsHost = IntBuffer.allocate(0);
 
     // State of one pass.
-    private final long[] full;
     private final boolean[] owned;
-    private final Map<TileGeometry, Long> originsAt = new HashMap<>();
-    private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
-    private final Map<Integer, Map<TileGeometry, Long>> tiles = new HashMap<>();
     private long lastNormAffine;
     private boolean submitted;
     /** What ran before each of the pass's marks (profiles only). */
     private final List<String> marked = new ArrayList<>();
 
     VulkanExecutor(VulkanModel model, SparsePlanner planner) {
+        super(planner, model.half, DeviceBuffer.class);
         this.model = model;
-        this.planner = planner;
-        this.graph = planner.graph();
-        this.half = model.half;
-        this.elementBytes = half ? 2 : 4;
-        this.cached = planner.cachedValues();
         this.schedule = new DenseSchedule(graph, cached);
-        this.full = new long[graph.valueCount()];
         this.owned = new boolean[graph.valueCount()];
         this.stream = model.device.newStream();
         this.kernels = new Dispatch(stream, half);
-    }
-
-    @Override
-    public long cacheBytes() {
-        return planner.cacheBytes(precision());
-    }
-
-    @Override
-    public ActivationCache newCache(long budgetBytes) {
-        return new ActivationCache(precision(), budgetBytes);
-    }
-
-    private ActivationCache.Precision precision() {
-        return half ? ActivationCache.Precision.FP16 : ActivationCache.Precision.FP32;
     }
 
     @Override
@@ -265,7 +228,8 @@ final class VulkanExecutor implements GraphExecutor {
      * Single-head attention of {@code queries} [C, P] against keys and values of the map at {@code qkv}
      * (q, k, v of [C, tokens] each): {@code out[C, P] = v softmax(q^T k / sqrt(C))^T}.
      */
-    private void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
+    @Override
+    protected void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
         if (p == 0) return;
         long keys = qkv + (long) c * tokens * elementBytes, values = keys + (long) c * tokens * elementBytes;
         gemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, p, keys, tokens, scores, tokens, 0);
@@ -335,15 +299,7 @@ final class VulkanExecutor implements GraphExecutor {
 
     /** Puts the tile corners of every geometry this pass uses (and the previous pass dirtied) on the device, in one upload. */
     private void uploadOrigins(SparsePlan plan) {
-        Set<TileGeometry> all = new LinkedHashSet<>(dirty.values());
-        for (SparsePlan.Step s : plan.steps()) {
-            if (s instanceof SparsePlan.Gather g) all.add(g.geometry());
-            else if (s instanceof SparsePlan.Scatter g) all.add(g.geometry());
-            else if (s instanceof SparsePlan.RunTiles t) {
-                all.add(t.in());
-                all.add(t.out());
-            }
-        }
+        Set<TileGeometry> all = geometries(plan);
         int ints = 0;
         for (TileGeometry g : all) ints += 2 * g.count();
         if (origins == null || originsHost.capacity() < ints) {
@@ -361,46 +317,59 @@ final class VulkanExecutor implements GraphExecutor {
         if (ints > 0) stream.upload(originsHost, origins.address);
     }
 
-    private void execute(SparsePlan.Step step, ActivationCache cache) {
-        if (step instanceof SparsePlan.Gather s) gather(s, cache);
-        else if (step instanceof SparsePlan.Scatter s) scatter(s.value(), s.geometry(), cache);
-        else if (step instanceof SparsePlan.RunTiles s) runTiles(s, cache);
-        else if (step instanceof SparsePlan.RunFull s) runFull(s, cache);
+    @Override
+    protected long nearestIndex(int in, int out) {
+        return model.nearestIndex(in, out);
     }
 
-    private void gather(SparsePlan.Gather s, ActivationCache cache) {
-        TileGeometry g = s.geometry();
-        Value v = s.value();
-        long out = alloc((long) v.shape().c() * g.positions());
-        putTiles(v, g, out);
-        if (s.source() != v) { // a nearest resize read through its index map
-            Shape src = s.source().shape();
-            gatherTiles(fullOf(s.source(), cache), v.shape().c(), g, model.nearestIndex(src.h(), v.shape().h()),
-                    model.nearestIndex(src.w(), v.shape().w()), src.h(), src.w(), out);
-            return;
-        }
-        if (tiledAs.containsKey(v.id()) && full[v.id()] == 0) scatter(v, tiledAs.get(v.id()), cache); // then read the map
-        gatherTiles(fullOf(v, cache), v.shape().c(), g, 0, 0, v.shape().h(), v.shape().w(), out);
+    @Override
+    protected void affine(long x, long y, long affine, int channels, long plane) {
+        channelAffine(x, y, affine, affine + 4L * channels, channels, plane, channels * plane, null);
     }
 
-    private void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
+    @Override
+    protected void runNode(Node n, long[] in, long out) {
+        runNode(n, in, out, null);
+    }
+
+    @Override
+    protected void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions) {
+        pointwise(n, args, shapes, out, 1, channels, positions, null);
+    }
+
+    @Override
+    protected void tileConv(Node n, long tiles, TileGeometry in, long result, TileGeometry out) {
+        Op.Conv2d conv = (Op.Conv2d) n.op();
+        conv(conv, model.params(n), tiles, Layout.tiles(in.count(), conv.inChannels(), in.tileHeight(), in.tileWidth()), result,
+                Layout.tiles(out.count(), conv.outChannels(), out.tileHeight(), out.tileWidth()), 0, 0, null);
+    }
+
+    @Override
+    protected DeviceBuffer allocateMap(long bytes) {
+        return new DeviceBuffer(model.device, bytes);
+    }
+
+    @Override
+    protected void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
         long total = (long) channels * g.positions();
         kernels.call(Kernel.GATHER).buffer(src).buffer(out).buffer(originsAt.get(g)).buffer(rows).buffer(cols);
         tileParams(g).u(srcH).u(srcW).u(total).launch(total);
     }
 
-    private void scatterTiles(long tiles, long map, TileGeometry g, int channels) {
+    @Override
+    protected void scatterTiles(long tiles, long map, TileGeometry g, int channels) {
         kernels.call(Kernel.SCATTER).buffer(tiles).buffer(map).buffer(originsAt.get(g));
         tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
     }
 
-    /** Copies the pixels under the tiles of {@code g} from the map {@code src} to the map {@code dst}. */
-    private void restoreTiles(long src, long dst, TileGeometry g, int channels) {
+    @Override
+    protected void restoreTiles(long src, long dst, TileGeometry g, int channels) {
         kernels.call(Kernel.RESTORE).buffer(src).buffer(dst).buffer(originsAt.get(g));
         tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
     }
 
-    private void zeroPadding(long tiles, TileGeometry g, int channels) {
+    @Override
+    protected void zeroPadding(long tiles, TileGeometry g, int channels) {
         kernels.call(Kernel.ZERO_PADDING).buffer(tiles).buffer(originsAt.get(g));
         tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
     }
@@ -410,119 +379,10 @@ final class VulkanExecutor implements GraphExecutor {
         return kernels.u(g.count()).u(g.height()).u(g.width()).u(g.tileHeight()).u(g.tileWidth());
     }
 
-    private void scatter(Value v, TileGeometry g, ActivationCache cache) {
-        DeviceBuffer base = cache.entry(v.id(), DeviceBuffer.class);
-        DeviceBuffer dst = working.get(v.id());
-        int c = v.shape().c();
-        if (dst == null || !dirty.containsKey(v.id()) || syncedWith.get(v.id()) != base) {
-            if (dst == null) working.put(v.id(), dst = new DeviceBuffer(model.device, (long) v.shape().size() * elementBytes));
-            copy(base.address, dst.address, base.bytes());
-            syncedWith.put(v.id(), base);
-        } else {
-            restoreTiles(base.address, dst.address, dirty.get(v.id()), c);
-        }
-        scatterTiles(tilesOf(v, g), dst.address, g, c);
-        dirty.put(v.id(), g);
-        full[v.id()] = dst.address;
-    }
-
-    private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
-        Node n = s.node();
-        Value v = n.output();
-        DeviceBuffer out = working.get(v.id());
-        if (out == null) working.put(v.id(), out = new DeviceBuffer(model.device, (long) v.shape().size() * elementBytes));
-        dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
-        long[] in = new long[n.inputs().size()];
-        for (int i = 0; i < in.length; i++) in[i] = fullOf(n.inputs().get(i), cache);
-        if (s.cachedNorm()) {
-            Shape y = v.shape();
-            long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
-            channelAffine(in[0], out.address, affine, affine + 4L * y.c(), y.c(), (long) y.h() * y.w(), y.size(), null);
-        } else {
-            runNode(n, in, out.address, null);
-        }
-        full[v.id()] = out.address;
-    }
-
-    private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
-        Node n = s.node();
-        Op op = n.op();
-        Value v = n.output();
-        TileGeometry in = s.in(), out = s.out();
-        int c = v.shape().c();
-        long result;
-        if (op instanceof Op.SliceChannels slice) {
-            result = tilesOf(n.inputs().get(0), in) + (long) slice.start() * in.positions() * elementBytes;
-        } else {
-            result = alloc((long) c * out.positions());
-            if (op instanceof Op.Conv2d conv) {
-                if (out.count() > 0) {
-                    conv(conv, model.params(n), tilesOf(n.inputs().get(0), in), Layout.tiles(in.count(), conv.inChannels(), in.tileHeight(),
-                            in.tileWidth()), result, Layout.tiles(out.count(), c, out.tileHeight(), out.tileWidth()), 0, 0, null);
-                }
-            } else if (op instanceof Op.SelfAttention) {
-                Shape qkv = n.inputs().get(0).shape();
-                int tokens = qkv.h() * qkv.w();
-                long map = fullOf(n.inputs().get(0), cache);
-                long queries = alloc((long) c * out.positions());
-                gatherTiles(map, c, out, 0, 0, qkv.h(), qkv.w(), queries);
-                attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
-            } else if (op instanceof Op.GroupNorm) {
-                long affine = cache.affineEntry(n.name(), DeviceBuffer.class).address;
-                channelAffine(tilesOf(n.inputs().get(0), in), result, affine, affine + 4L * c, c, in.positions(), (long) c * in.positions(), null);
-                zeroPadding(result, in, c);
-            } else {
-                long[] args = new long[n.inputs().size()];
-                Shape[] shapes = new Shape[args.length];
-                for (int i = 0; i < args.length; i++) {
-                    Value a = n.inputs().get(i);
-                    args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
-                    shapes[i] = a.shape();
-                }
-                pointwise(n, args, shapes, result, 1, c, in.positions(), null);
-                if (!(op instanceof Op.Activation)) zeroPadding(result, in, c);
-            }
-        }
-        putTiles(v, out, result);
-        tiledAs.put(v.id(), out);
-    }
-
-    /** The full map of {@code v} in this pass: computed, scattered, an input, or (unchanged) cached. */
-    private long fullOf(Value v, ActivationCache cache) {
-        if (full[v.id()] != 0) return full[v.id()];
-        if (planner.changed(v)) throw new IllegalStateException("value " + v.id() + " has no full map in this plan");
-        return full[v.id()] = cache.entry(v.id(), DeviceBuffer.class).address;
-    }
-
-    private long tilesOf(Value v, TileGeometry g) {
-        Long t = tiles.getOrDefault(v.id(), Map.of()).get(g);
-        if (t == null) throw new IllegalStateException("value " + v.id() + " has no tiles in " + g);
-        return t;
-    }
-
-    private void putTiles(Value v, TileGeometry g, long address) {
-        tiles.computeIfAbsent(v.id(), id -> new HashMap<>()).put(g, address);
-    }
-
-    /** Writes this pass's changed cached values into the cache: whole maps, or tiles over the old map. */
-    private void writeBack(ActivationCache cache) {
-        for (int id : cache.valueIds()) {
-            if (!planner.changed(graph.valueById(id))) continue;
-            DeviceBuffer entry = cache.entry(id, DeviceBuffer.class);
-            syncedWith.remove(id); // the working map may predate this update: copy the cache in whole next time
-            if (full[id] != 0) {
-                copy(full[id], entry.address, entry.bytes());
-            } else if (tiledAs.containsKey(id)) {
-                TileGeometry g = tiledAs.get(id);
-                scatterTiles(tilesOf(graph.valueById(id), g), entry.address, g, graph.valueById(id).shape().c());
-            }
-        }
-    }
-
     // ---------------------------------------------------------------- memory and passes
 
-    /** Scratch memory for {@code elements} at the storage precision, freed when the pass ends. */
-    private long alloc(long elements) {
+    @Override
+    protected long alloc(long elements) {
         return stream.scratch(elements * elementBytes);
     }
 
@@ -536,7 +396,8 @@ final class VulkanExecutor implements GraphExecutor {
         return b;
     }
 
-    private void copy(long src, long dst, long bytes) {
+    @Override
+    protected void copy(long src, long dst, long bytes) {
         stream.copy(src, dst, bytes);
     }
 
@@ -581,16 +442,12 @@ final class VulkanExecutor implements GraphExecutor {
             // The pass never ran, so the working maps do not hold what its scatters recorded in
             // dirty: forget what they hold, and the next scatters copy whole maps.
             stream.discard();
-            dirty.clear();
-            syncedWith.clear();
+            forgetWorkingMaps();
         }
         submitted = false;
         marked.clear();
-        Arrays.fill(full, 0);
+        endPassForms();
         Arrays.fill(owned, false);
-        originsAt.clear();
-        tiledAs.clear();
-        tiles.clear();
     }
 
     @Override
@@ -600,10 +457,7 @@ final class VulkanExecutor implements GraphExecutor {
 
     @Override
     public void close() {
-        for (DeviceBuffer b : working.values()) b.close();
-        working.clear();
-        dirty.clear();
-        syncedWith.clear();
+        closeWorkingMaps();
         if (origins != null) origins.close();
         stream.close();
     }

@@ -1,0 +1,275 @@
+package dev.tessera.runtime.backend;
+
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
+import dev.tessera.runtime.graph.Value;
+import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.SparsePlan;
+import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.sparse.TileGeometry;
+import dev.tessera.runtime.tensor.Shape;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What the executors of GPU backends share: how the steps of a {@link SparsePlan} move values
+ * between their cached, full and tiled forms in device memory addressed by longs. A backend
+ * supplies memory and kernels (the abstract methods) and runs its passes its own way (streams,
+ * graphs, command buffers); this class keeps each value's forms during a sparse pass, and the
+ * working maps that persist between edits: the full maps tiles are scattered into, where a later
+ * scatter restores only the pixels the previous edit wrote.
+ *
+ * @param <B> the backend's device memory, as cache entries hold it
+ */
+public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExecutor {
+    protected final SparsePlanner planner;
+    protected final ModelGraph graph;
+    protected final boolean[] cached;
+    protected final boolean half;
+    protected final int elementBytes;
+    private final Class<B> memoryType;
+
+    // Kept between sparse passes.
+    protected final Map<Integer, B> working = new HashMap<>();
+    private final Map<Integer, TileGeometry> dirty = new HashMap<>();
+    private final Map<Integer, B> syncedWith = new HashMap<>();
+
+    // State of one pass.
+    /** The device address of each value's full map in this pass, 0 while it has none. */
+    protected final long[] full;
+    /** Where each geometry's tile corners lie on the device in this pass. */
+    protected final Map<TileGeometry, Long> originsAt = new HashMap<>();
+    private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
+    private final Map<Integer, Map<TileGeometry, Long>> tiles = new HashMap<>();
+
+    protected DeviceExecutor(SparsePlanner planner, boolean half, Class<B> memoryType) {
+        this.planner = planner;
+        this.graph = planner.graph();
+        this.cached = planner.cachedValues();
+        this.half = half;
+        this.elementBytes = half ? 2 : 4;
+        this.memoryType = memoryType;
+        this.full = new long[graph.valueCount()];
+    }
+
+    @Override
+    public long cacheBytes() {
+        return planner.cacheBytes(precision());
+    }
+
+    @Override
+    public ActivationCache newCache(long budgetBytes) {
+        return new ActivationCache(precision(), budgetBytes);
+    }
+
+    private ActivationCache.Precision precision() {
+        return half ? ActivationCache.Precision.FP16 : ActivationCache.Precision.FP32;
+    }
+
+    // ---------------------------------------------------------------- what a backend supplies
+
+    /** Scratch memory for {@code elements} at the storage precision, freed when the pass ends. */
+    protected abstract long alloc(long elements);
+
+    /** Memory that outlives the pass (a working map). */
+    protected abstract B allocateMap(long bytes);
+
+    protected abstract void copy(long src, long dst, long bytes);
+
+    /** The device index map of a nearest resize from {@code in} to {@code out} pixels. */
+    protected abstract long nearestIndex(int in, int out);
+
+    /** Tiles of {@code g} from the map {@code src} [C, srcH, srcW], read through index maps when not 0. */
+    protected abstract void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out);
+
+    /** Writes the in-map pixels of the tiles into the map. */
+    protected abstract void scatterTiles(long tiles, long map, TileGeometry g, int channels);
+
+    /** Copies the pixels under the tiles of {@code g} from the map {@code src} to the map {@code dst}. */
+    protected abstract void restoreTiles(long src, long dst, TileGeometry g, int channels);
+
+    /** Sets the tiles' pixels outside the map to zero. */
+    protected abstract void zeroPadding(long tiles, TileGeometry g, int channels);
+
+    /** {@code y = x * scale[c] + shift[c]} over {@code plane} pixels a channel; scale then shift at {@code affine}. */
+    protected abstract void affine(long x, long y, long affine, int channels, long plane);
+
+    /** A node on full maps, as the dense pass runs it. */
+    protected abstract void runNode(Node n, long[] in, long out);
+
+    /** A pointwise node on {@code positions} pixels a channel (per-channel [N, C] inputs given whole). */
+    protected abstract void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions);
+
+    /** A padding-free conv over the tiles of {@code in} into the tiles of {@code out} (at least one tile). */
+    protected abstract void tileConv(Node n, long tiles, TileGeometry in, long result, TileGeometry out);
+
+    /** Attention of {@code positions} queries [C, positions] against the map's keys and values; {@code scores} is scratch. */
+    protected abstract void attention(long queries, int positions, int channels, long qkv, int tokens, long scores, long out);
+
+    // ---------------------------------------------------------------- the steps
+
+    /** The geometries a pass of {@code plan} uses, and those the previous pass left in working maps (for one upload of tile corners). */
+    protected Set<TileGeometry> geometries(SparsePlan plan) {
+        Set<TileGeometry> all = new LinkedHashSet<>(dirty.values());
+        for (SparsePlan.Step s : plan.steps()) {
+            if (s instanceof SparsePlan.Gather g) all.add(g.geometry());
+            else if (s instanceof SparsePlan.Scatter g) all.add(g.geometry());
+            else if (s instanceof SparsePlan.RunTiles t) {
+                all.add(t.in());
+                all.add(t.out());
+            }
+        }
+        return all;
+    }
+
+    protected void execute(SparsePlan.Step step, ActivationCache cache) {
+        if (step instanceof SparsePlan.Gather s) gather(s, cache);
+        else if (step instanceof SparsePlan.Scatter s) scatter(s.value(), s.geometry(), cache);
+        else if (step instanceof SparsePlan.RunTiles s) runTiles(s, cache);
+        else if (step instanceof SparsePlan.RunFull s) runFull(s, cache);
+    }
+
+    private void gather(SparsePlan.Gather s, ActivationCache cache) {
+        TileGeometry g = s.geometry();
+        Value v = s.value();
+        long out = alloc((long) v.shape().c() * g.positions());
+        putTiles(v, g, out);
+        if (s.source() != v) { // a nearest resize read through its index map
+            Shape src = s.source().shape();
+            gatherTiles(fullOf(s.source(), cache), v.shape().c(), g, nearestIndex(src.h(), v.shape().h()),
+                    nearestIndex(src.w(), v.shape().w()), src.h(), src.w(), out);
+            return;
+        }
+        if (tiledAs.containsKey(v.id()) && full[v.id()] == 0) scatter(v, tiledAs.get(v.id()), cache); // then read the map
+        gatherTiles(fullOf(v, cache), v.shape().c(), g, 0, 0, v.shape().h(), v.shape().w(), out);
+    }
+
+    private void scatter(Value v, TileGeometry g, ActivationCache cache) {
+        B base = cache.entry(v.id(), memoryType);
+        B dst = working.get(v.id());
+        int c = v.shape().c();
+        if (dst == null || !dirty.containsKey(v.id()) || syncedWith.get(v.id()) != base) {
+            if (dst == null) working.put(v.id(), dst = allocateMap((long) v.shape().size() * elementBytes));
+            copy(base.address(), dst.address(), base.bytes());
+            syncedWith.put(v.id(), base);
+        } else {
+            restoreTiles(base.address(), dst.address(), dirty.get(v.id()), c);
+        }
+        scatterTiles(tilesOf(v, g), dst.address(), g, c);
+        dirty.put(v.id(), g);
+        full[v.id()] = dst.address();
+    }
+
+    private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
+        Node n = s.node();
+        Value v = n.output();
+        B out = working.get(v.id());
+        if (out == null) working.put(v.id(), out = allocateMap((long) v.shape().size() * elementBytes));
+        dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
+        long[] in = new long[n.inputs().size()];
+        for (int i = 0; i < in.length; i++) in[i] = fullOf(n.inputs().get(i), cache);
+        if (s.cachedNorm()) {
+            affine(in[0], out.address(), cache.affineEntry(n.name(), memoryType).address(), v.shape().c(), (long) v.shape().h() * v.shape().w());
+        } else {
+            runNode(n, in, out.address());
+        }
+        full[v.id()] = out.address();
+    }
+
+    private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
+        Node n = s.node();
+        Op op = n.op();
+        Value v = n.output();
+        TileGeometry in = s.in(), out = s.out();
+        int c = v.shape().c();
+        long result;
+        if (op instanceof Op.SliceChannels slice) {
+            result = tilesOf(n.inputs().get(0), in) + (long) slice.start() * in.positions() * elementBytes;
+        } else {
+            result = alloc((long) c * out.positions());
+            if (op instanceof Op.Conv2d) {
+                if (out.count() > 0) tileConv(n, tilesOf(n.inputs().get(0), in), in, result, out);
+            } else if (op instanceof Op.SelfAttention) {
+                Shape qkv = n.inputs().get(0).shape();
+                int tokens = qkv.h() * qkv.w();
+                long map = fullOf(n.inputs().get(0), cache);
+                long queries = alloc((long) c * out.positions());
+                gatherTiles(map, c, out, 0, 0, qkv.h(), qkv.w(), queries);
+                attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
+            } else if (op instanceof Op.GroupNorm) {
+                affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions());
+                zeroPadding(result, in, c);
+            } else {
+                long[] args = new long[n.inputs().size()];
+                Shape[] shapes = new Shape[args.length];
+                for (int i = 0; i < args.length; i++) {
+                    Value a = n.inputs().get(i);
+                    args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
+                    shapes[i] = a.shape();
+                }
+                pointwise(n, args, shapes, result, c, in.positions());
+                if (!(op instanceof Op.Activation)) zeroPadding(result, in, c);
+            }
+        }
+        putTiles(v, out, result);
+        tiledAs.put(v.id(), out);
+    }
+
+    /** The full map of {@code v} in this pass: computed, scattered, an input, or (unchanged) cached. */
+    protected long fullOf(Value v, ActivationCache cache) {
+        if (full[v.id()] != 0) return full[v.id()];
+        if (planner.changed(v)) throw new IllegalStateException("value " + v.id() + " has no full map in this plan");
+        return full[v.id()] = cache.entry(v.id(), memoryType).address();
+    }
+
+    private long tilesOf(Value v, TileGeometry g) {
+        Long t = tiles.getOrDefault(v.id(), Collections.emptyMap()).get(g);
+        if (t == null) throw new IllegalStateException("value " + v.id() + " has no tiles in " + g);
+        return t;
+    }
+
+    private void putTiles(Value v, TileGeometry g, long address) {
+        tiles.computeIfAbsent(v.id(), id -> new HashMap<>()).put(g, address);
+    }
+
+    /** Writes this pass's changed cached values into the cache: whole maps, or tiles over the old map. */
+    protected void writeBack(ActivationCache cache) {
+        for (int id : cache.valueIds()) {
+            if (!planner.changed(graph.valueById(id))) continue;
+            B entry = cache.entry(id, memoryType);
+            syncedWith.remove(id); // the working map may predate this update: copy the cache in whole next time
+            if (full[id] != 0) {
+                copy(full[id], entry.address(), entry.bytes());
+            } else if (tiledAs.containsKey(id)) {
+                TileGeometry g = tiledAs.get(id);
+                scatterTiles(tilesOf(graph.valueById(id), g), entry.address(), g, graph.valueById(id).shape().c());
+            }
+        }
+    }
+
+    /** Forgets the pass's forms (its scratch memory is the backend's to free). */
+    protected void endPassForms() {
+        Arrays.fill(full, 0);
+        originsAt.clear();
+        tiledAs.clear();
+        tiles.clear();
+    }
+
+    /** After a pass that never ran: the working maps do not hold what its scatters recorded, so the next scatters copy whole maps. */
+    protected void forgetWorkingMaps() {
+        dirty.clear();
+        syncedWith.clear();
+    }
+
+    /** Frees the working maps. */
+    protected void closeWorkingMaps() {
+        for (B b : working.values()) b.close();
+        working.clear();
+        forgetWorkingMaps();
+    }
+}
