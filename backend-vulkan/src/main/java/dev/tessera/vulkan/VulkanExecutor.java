@@ -125,7 +125,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /** One node on full maps: {@code in} are its inputs' addresses, {@code out} its output's. */
-    private void runNode(Node node, long[] in, long out, Op.@Nullable Activation act) {
+    @Override
+    protected void runNode(Node node, long[] in, long out, Op.@Nullable Activation act) {
         Op op = node.op();
         Shape y = node.output().shape();
         Shape x = node.inputs().get(0).shape();
@@ -323,18 +324,13 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void affine(long x, long y, long affine, int channels, long plane) {
-        channelAffine(x, y, affine, affine + 4L * channels, channels, plane, channels * plane, null);
+    protected void affine(long x, long y, long affine, int channels, long plane, Op.@Nullable Activation act) {
+        channelAffine(x, y, affine, affine + 4L * channels, channels, plane, channels * plane, act);
     }
 
     @Override
-    protected void runNode(Node n, long[] in, long out) {
-        runNode(n, in, out, null);
-    }
-
-    @Override
-    protected void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions) {
-        pointwise(n, args, shapes, out, 1, channels, positions, null);
+    protected void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions, Op.@Nullable Activation act) {
+        pointwise(n, args, shapes, out, 1, channels, positions, act);
     }
 
     @Override

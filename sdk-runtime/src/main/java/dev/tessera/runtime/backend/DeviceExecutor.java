@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the executors of GPU backends share: how the steps of a {@link SparsePlan} move values
@@ -96,14 +97,14 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     /** Sets the tiles' pixels outside the map to zero. */
     protected abstract void zeroPadding(long tiles, TileGeometry g, int channels);
 
-    /** {@code y = x * scale[c] + shift[c]} over {@code plane} pixels a channel; scale then shift at {@code affine}. */
-    protected abstract void affine(long x, long y, long affine, int channels, long plane);
+    /** {@code y = act(x * scale[c] + shift[c])} over {@code plane} pixels a channel; scale then shift at {@code affine}. */
+    protected abstract void affine(long x, long y, long affine, int channels, long plane, Op.@Nullable Activation act);
 
-    /** A node on full maps, as the dense pass runs it. */
-    protected abstract void runNode(Node n, long[] in, long out);
+    /** A node on full maps, as the dense pass runs it, then {@code act} if not null. */
+    protected abstract void runNode(Node n, long[] in, long out, Op.@Nullable Activation act);
 
-    /** A pointwise node on {@code positions} pixels a channel (per-channel [N, C] inputs given whole). */
-    protected abstract void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions);
+    /** A pointwise node on {@code positions} pixels a channel (per-channel [N, C] inputs given whole), then {@code act}. */
+    protected abstract void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions, Op.@Nullable Activation act);
 
     /** A padding-free conv over the tiles of {@code in} into the tiles of {@code out} (at least one tile). */
     protected abstract void tileConv(Node n, long tiles, TileGeometry in, long result, TileGeometry out);
@@ -167,16 +168,16 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
 
     private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
         Node n = s.node();
-        Value v = n.output();
+        Value v = s.result();
         B out = working.get(v.id());
         if (out == null) working.put(v.id(), out = allocateMap((long) v.shape().size() * elementBytes));
         dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
         long[] in = new long[n.inputs().size()];
         for (int i = 0; i < in.length; i++) in[i] = fullOf(n.inputs().get(i), cache);
         if (s.cachedNorm()) {
-            affine(in[0], out.address(), cache.affineEntry(n.name(), memoryType).address(), v.shape().c(), (long) v.shape().h() * v.shape().w());
+            affine(in[0], out.address(), cache.affineEntry(n.name(), memoryType).address(), v.shape().c(), (long) v.shape().h() * v.shape().w(), s.act());
         } else {
-            runNode(n, in, out.address());
+            runNode(n, in, out.address(), s.act());
         }
         full[v.id()] = out.address();
     }
@@ -184,7 +185,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
         Node n = s.node();
         Op op = n.op();
-        Value v = n.output();
+        Value v = s.result();
         TileGeometry in = s.in(), out = s.out();
         int c = v.shape().c();
         long result;
@@ -202,7 +203,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 gatherTiles(map, c, out, 0, 0, qkv.h(), qkv.w(), queries);
                 attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
-                affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions());
+                affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());
                 zeroPadding(result, in, c);
             } else {
                 long[] args = new long[n.inputs().size()];
@@ -212,7 +213,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                     args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
                     shapes[i] = a.shape();
                 }
-                pointwise(n, args, shapes, result, c, in.positions());
+                pointwise(n, args, shapes, result, c, in.positions(), s.act());
                 if (!(op instanceof Op.Activation)) zeroPadding(result, in, c);
             }
         }

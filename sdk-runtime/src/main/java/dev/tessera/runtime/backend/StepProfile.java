@@ -4,6 +4,7 @@ import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.sparse.SparsePlan;
 import java.util.HashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Wall time per step kind of an executor's passes, collected only while enabled (for benchmarks:
@@ -50,9 +51,13 @@ public final class StepProfile {
 
     /** A step by its kind and node (and tiles), as per-node profiles and GPU timelines name it. */
     public static String stepName(SparsePlan.Step s) {
-        if (s instanceof SparsePlan.RunFull f) return SparsePlan.kind(s) + " " + f.node().name();
-        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name() + " " + t.out();
+        if (s instanceof SparsePlan.RunFull f) return SparsePlan.kind(s) + " " + f.node().name() + fused(f.activation());
+        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name() + fused(t.activation()) + " " + t.out();
         return SparsePlan.kind(s);
+    }
+
+    private static String fused(@Nullable Node activation) {
+        return activation == null ? "" : " + " + activation.name();
     }
 
     /** A node of a dense pass by its name and output shape. */

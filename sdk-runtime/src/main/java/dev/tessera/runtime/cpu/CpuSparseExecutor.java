@@ -214,17 +214,17 @@ public final class CpuSparseExecutor implements GraphExecutor {
 
     private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
         Node n = s.node();
-        Value v = n.output();
+        Value v = s.result();
         Tensor out = working.computeIfAbsent(v.id(), id -> Tensor.zeros(v.shape()));
         dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
         Tensor x = fullOf(n.inputs().get(0), cache);
         if (s.cachedNorm()) {
             float[][] a = cache.affine(n.name());
-            CpuKernels.perChannelAffine(x.data(), out.data(), 0, v.shape().c(), v.shape().h() * v.shape().w(), a[0], a[1], null);
+            CpuKernels.perChannelAffine(x.data(), out.data(), 0, v.shape().c(), v.shape().h() * v.shape().w(), a[0], a[1], s.act());
         } else {
             Tensor[] args = new Tensor[n.inputs().size()];
             for (int i = 0; i < args.length; i++) args[i] = fullOf(n.inputs().get(i), cache);
-            CpuKernels.run(n.op(), args, out, scratch(n), null);
+            CpuKernels.run(n.op(), args, out, scratch(n), s.act());
         }
         full.put(v.id(), out);
     }
@@ -232,7 +232,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
     private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
         Node n = s.node();
         Op op = n.op();
-        Value v = n.output();
+        Value v = s.result();
         TileGeometry in = s.in(), out = s.out();
         Tensor result;
         if (op instanceof Op.SliceChannels slice) {
@@ -250,7 +250,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
                         scratchFloats(out.positions() * tokens));
             } else if (op instanceof Op.GroupNorm) {
                 float[][] a = cache.affine(n.name());
-                CpuKernels.perChannelAffine(tilesOf(n.inputs().get(0), in).data(), result.data(), 0, v.shape().c(), in.positions(), a[0], a[1], null);
+                CpuKernels.perChannelAffine(tilesOf(n.inputs().get(0), in).data(), result.data(), 0, v.shape().c(), in.positions(), a[0], a[1], s.act());
                 CpuTileKernels.zeroPadding(result, in);
             } else {
                 Tensor[] args = new Tensor[n.inputs().size()];
@@ -258,7 +258,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
                     Value a = n.inputs().get(i);
                     args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
                 }
-                CpuKernels.run(op, args, result, null, null);
+                CpuKernels.run(op, args, result, null, s.act());
                 if (!(op instanceof Op.Activation)) CpuTileKernels.zeroPadding(result, in);
             }
         }

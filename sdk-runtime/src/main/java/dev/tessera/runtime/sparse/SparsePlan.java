@@ -7,6 +7,7 @@ import dev.tessera.runtime.graph.Value;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How one edit is computed: a list of steps over a graph's values that any backend executes. A
@@ -31,15 +32,44 @@ public final class SparsePlan {
 
     /**
      * A node on full maps, as in the full pass, except that a group norm not run in full mode
-     * applies the affine cached by the full pass instead of recomputing statistics.
+     * applies the affine cached by the full pass instead of recomputing statistics. With an
+     * {@code activation} node (one that only reads this node's output), the step applies it too and
+     * yields its output instead (one pass over memory instead of two).
      */
-    public record RunFull(Node node, boolean cachedNorm) implements Step {}
+    public record RunFull(Node node, boolean cachedNorm, @Nullable Node activation) implements Step {
+        public RunFull(Node node, boolean cachedNorm) {
+            this(node, cachedNorm, null);
+        }
+
+        /** The value this step yields: the activation's output when one is fused, else the node's. */
+        public Value result() {
+            return activation != null ? activation.output() : node.output();
+        }
+
+        public Op.@Nullable Activation act() {
+            return activation != null ? (Op.Activation) activation.op() : null;
+        }
+    }
 
     /**
      * A node on tiles: inputs in {@code in} (per-channel [N, C] inputs stay full; attention reads
-     * its qkv full), output in {@code out} ({@code in} itself for pointwise ops).
+     * its qkv full), output in {@code out} ({@code in} itself for pointwise ops). A fused
+     * {@code activation} works as in {@link RunFull}.
      */
-    public record RunTiles(Node node, TileGeometry in, TileGeometry out, long macs) implements Step {}
+    public record RunTiles(Node node, TileGeometry in, TileGeometry out, long macs, @Nullable Node activation) implements Step {
+        public RunTiles(Node node, TileGeometry in, TileGeometry out, long macs) {
+            this(node, in, out, macs, null);
+        }
+
+        /** The value this step yields: the activation's output when one is fused, else the node's. */
+        public Value result() {
+            return activation != null ? activation.output() : node.output();
+        }
+
+        public Op.@Nullable Activation act() {
+            return activation != null ? (Op.Activation) activation.op() : null;
+        }
+    }
 
     /** What a step does, for profiles: gather, scatter, tile conv, tile attention, tile pointwise, full OP. */
     public static String kind(Step step) {

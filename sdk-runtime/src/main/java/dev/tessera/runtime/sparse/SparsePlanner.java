@@ -1,6 +1,7 @@
 package dev.tessera.runtime.sparse;
 
 import dev.tessera.InvalidInputException;
+import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
@@ -46,6 +47,8 @@ public final class SparsePlanner {
     private final SparsePolicy policy;
     private final boolean[] changed;
     private final Map<Value, Node> producer = new HashMap<>();
+    /** The activation node the dense schedule runs inside each producer (never one whose output the cache needs). */
+    private final Map<Node, Node> fusedActivation = new HashMap<>();
 
     /**
      * @param editableInputs indices of graph inputs that differ between original and edit; values
@@ -59,6 +62,16 @@ public final class SparsePlanner {
         for (Node n : graph.nodes()) {
             for (Value in : n.inputs()) changed[n.output().id()] |= changed[in.id()];
             producer.put(n.output(), n);
+        }
+        DenseSchedule schedule = new DenseSchedule(graph, cachedValues());
+        List<Node> nodes = graph.nodes();
+        for (int i = 0; i < nodes.size(); i++) {
+            if (schedule.fusedActivation(i) == null) continue;
+            for (Node reader : nodes) {
+                if (reader.op() == schedule.fusedActivation(i) && reader.inputs().get(0) == nodes.get(i).output()) {
+                    fusedActivation.put(nodes.get(i), reader);
+                }
+            }
         }
     }
 
@@ -209,12 +222,17 @@ public final class SparsePlanner {
             mode.put(n, m);
         }
 
-        // Forwards: emit steps, converting forms where a reader needs another one.
+        // Forwards: emit steps, converting forms where a reader needs another one. An activation
+        // the dense schedule fuses into its producer is fused here too when both run in one form.
         Emitter e = new Emitter();
+        Set<Node> fusedAway = new HashSet<>();
         for (Node n : nodes) {
             Object m = mode.get(n);
-            if (m == null) continue;
-            Value out = n.output();
+            if (m == null || fusedAway.contains(n)) continue;
+            Node act = fusedActivation.get(n);
+            if (act == null || !m.equals(mode.get(act)) || convIn.containsKey(n) || n.op() instanceof Op.SelfAttention) act = null;
+            else fusedAway.add(act);
+            Value out = act != null ? act.output() : n.output();
             if (convIn.containsKey(n)) {
                 TileGeometry in = convIn.get(n);
                 Op.Conv2d c = (Op.Conv2d) n.op();
@@ -239,11 +257,11 @@ public final class SparsePlanner {
                     if (isPerChannel(n, in)) e.full(in);
                     else e.tiles(in, g);
                 }
-                e.steps.add(new RunTiles(n, g, g, 0));
+                e.steps.add(new RunTiles(n, g, g, 0, act));
                 e.tiled.put(out.id(), g);
             } else {
                 for (Value in : n.inputs()) e.full(in);
-                e.steps.add(new RunFull(n, usesCachedNorm(n)));
+                e.steps.add(new RunFull(n, usesCachedNorm(n), act));
                 e.full.add(out.id());
             }
         }

@@ -39,7 +39,7 @@ class SparseConformanceTest {
     }
 
     @Test
-    void anExactConvRunsOnTheTilesAroundItsChangedInputAndStillEqualsTheReferencesDenseOne() {
+    void anExactConvRunsOnTilesAndActivationsRunInsideTheirProducersAndTheOutputStillEqualsTheReferences() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
             SparsePlanner planner = new SparsePlanner(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w), ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
@@ -50,6 +50,9 @@ class SparseConformanceTest {
                     .map(st -> (SparsePlan.RunTiles) st).findFirst().orElseThrow();
             org.junit.jupiter.api.Assertions.assertTrue(convImg.out().positions() < convImg.node().output().shape().h() * convImg.node().output().shape().w() / 2,
                     "conv_img computes " + convImg.out());
+            // Each SPADE's leaky ReLU runs inside the SPADE step, as in the dense schedule.
+            long fused = plan.steps().stream().filter(st -> st instanceof SparsePlan.RunTiles t && t.activation() != null).count();
+            org.junit.jupiter.api.Assertions.assertTrue(fused > 0, "no activation fused into its producer's tile step");
             Golden.assertMatches("gaugan sparse, conv_img on tiles", c.tensor("sparse_edited"), editOnce(planner, masks, original, edited));
         }
     }
