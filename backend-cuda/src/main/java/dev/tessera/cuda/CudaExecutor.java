@@ -6,10 +6,8 @@ import static org.bytedeco.cuda.global.cudart.*;
 import dev.tessera.runtime.backend.DeviceExecutor;
 import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.backend.Inputs;
-import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
-import dev.tessera.runtime.graph.Value;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.SparsePlan;
 import dev.tessera.runtime.sparse.SparsePlanner;
@@ -18,7 +16,6 @@ import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,7 +42,6 @@ import org.jspecify.annotations.Nullable;
  */
 final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final CudaModel model;
-    private final DenseSchedule schedule;
     private final CUstream_st stream = new CUstream_st();
     private final Kernels kernels;
     private final Convolutions convolutions;
@@ -67,15 +63,11 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private IntPointer staging = new IntPointer(0L);
 
     // State of one pass.
-    private final boolean[] owned;
     private final List<Long> transients = new ArrayList<>();
-    private long lastNormAffine;
 
     CudaExecutor(CudaModel model, SparsePlanner planner) {
         super(planner, model.half, DeviceBuffer.class);
         this.model = model;
-        this.schedule = new DenseSchedule(graph, cached);
-        this.owned = new boolean[graph.valueCount()];
         CudaDevice.bindThread();
         CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         CudaDevice.check(cudaEventCreate(start), "cudaEventCreate");
@@ -140,50 +132,20 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     // ---------------------------------------------------------------- dense and full passes
 
     /** The graph node by node on the uploaded inputs, leaving the output in {@link #output}; with a cache, filling it. */
-    private void runNodes(@Nullable ActivationCache cache, @Nullable Progress progress) {
-        List<Node> nodes = graph.nodes();
+    @Override
+    protected void runNodes(@Nullable ActivationCache cache, @Nullable Progress progress) {
         if (TIMELINE) mark("start");
-        for (int i = 0; i < nodes.size(); i++) {
-            Node node = nodes.get(i);
-            Value out = node.output();
-            if (DenseSchedule.isView(node)) {
-                Op.SliceChannels s = (Op.SliceChannels) node.op();
-                long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
-                full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
-            } else if (schedule.isAlias(i)) {
-                full[out.id()] = full[node.inputs().get(0).id()];
-            } else {
-                full[out.id()] = alloc(out.shape().size());
-                owned[out.id()] = true;
-                long start = profile.enabled() ? System.nanoTime() : 0;
-                runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
-                if (TIMELINE) mark(StepProfile.nodeName(node));
-                if (profile.enabled()) {
-                    sync();
-                    profile.add(StepProfile.key(node), System.nanoTime() - start);
-                }
-            }
-            if (cache != null) {
-                if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
-                if (planner.usesCachedNorm(node)) cache.putAffine(node.name(), copyToNew(lastNormAffine, 2L * out.shape().c() * Float.BYTES));
-            }
-            if (progress != null) progress.step(i + 1, nodes.size());
-            for (Value dead : schedule.releasedAfter(i)) release(dead);
-        }
+        super.runNodes(cache, progress);
         copy(full[graph.output().id()], output.address, output.bytes());
         freeTransients();
     }
 
-    private long[] inputsOf(Node node) {
-        long[] in = new long[node.inputs().size()];
-        for (int i = 0; i < in.length; i++) in[i] = full[node.inputs().get(i).id()];
-        return in;
-    }
-
-    private void release(Value v) {
-        if (owned[v.id()]) {
-            free(full[v.id()]);
-            owned[v.id()] = false;
+    @Override
+    protected void nodeDone(Node node, long start) {
+        if (TIMELINE) mark(StepProfile.nodeName(node));
+        if (profile.enabled()) {
+            sync();
+            profile.add(StepProfile.key(node), System.nanoTime() - start);
         }
     }
 
@@ -701,7 +663,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /** Frees a transient buffer before the pass ends (stream-ordered: after the kernels that read it). */
-    private void free(long address) {
+    @Override
+    protected void free(long address) {
         transients.remove(address);
         arena.free(address);
     }
@@ -716,14 +679,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         for (long t : transients) arena.free(t);
         transients.clear();
         endPassForms();
-        Arrays.fill(owned, false);
         sync();
-    }
-
-    private DeviceBuffer copyToNew(long src, long bytes) {
-        DeviceBuffer b = DeviceBuffer.allocate(bytes);
-        copy(src, b.address, bytes);
-        return b;
     }
 
     @Override

@@ -3,7 +3,6 @@ package dev.tessera.vulkan;
 import dev.tessera.runtime.backend.DeviceExecutor;
 import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.backend.StepProfile;
-import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.graph.Value;
@@ -17,7 +16,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -34,7 +32,6 @@ import org.jspecify.annotations.Nullable;
  */
 final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private final VulkanModel model;
-    private final DenseSchedule schedule;
     private final CommandStream stream;
     private final Dispatch kernels;
     private final StepProfile profile = new StepProfile();
@@ -44,8 +41,6 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private IntBuffer originsHost = IntBuffer.allocate(0);
 
     // State of one pass.
-    private final boolean[] owned;
-    private long lastNormAffine;
     private boolean submitted;
     /** What ran before each of the pass's marks (profiles only). */
     private final List<String> marked = new ArrayList<>();
@@ -53,8 +48,6 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     VulkanExecutor(VulkanModel model, SparsePlanner planner) {
         super(planner, model.half, DeviceBuffer.class);
         this.model = model;
-        this.schedule = new DenseSchedule(graph, cached);
-        this.owned = new boolean[graph.valueCount()];
         this.stream = model.device.newStream();
         this.kernels = new Dispatch(stream, half);
     }
@@ -73,7 +66,6 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
 
     private Tensor runDense(@Nullable ActivationCache cache, @Nullable Progress progress, Tensor[] inputs) {
         Inputs.checkDense(graph, inputs);
-        List<Node> nodes = graph.nodes();
         try {
             for (int i = 0; i < inputs.length; i++) {
                 Value in = graph.inputs().get(i);
@@ -81,28 +73,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
                 if (cache != null && cached[in.id()]) cache.put(in.id(), inputs[i]); // host copy: edits are checked against it
             }
             markStep("upload");
-            for (int i = 0; i < nodes.size(); i++) {
-                Node node = nodes.get(i);
-                Value out = node.output();
-                if (DenseSchedule.isView(node)) {
-                    Op.SliceChannels s = (Op.SliceChannels) node.op();
-                    long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
-                    full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
-                } else if (schedule.isAlias(i)) {
-                    full[out.id()] = full[node.inputs().get(0).id()];
-                } else {
-                    full[out.id()] = alloc(out.shape().size());
-                    owned[out.id()] = true;
-                    runNode(node, inputsOf(node), full[out.id()], schedule.fusedActivation(i));
-                    markStep(StepProfile.key(node));
-                }
-                if (cache != null) {
-                    if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
-                    if (planner.usesCachedNorm(node)) cache.putAffine(node.name(), copyToNew(lastNormAffine, 2L * out.shape().c() * Float.BYTES));
-                }
-                if (progress != null) progress.step(i + 1, nodes.size());
-                for (Value dead : schedule.releasedAfter(i)) release(dead);
-            }
+            runNodes(cache, progress);
             Tensor result = download(full[graph.output().id()], graph.output().shape());
             submit();
             return result;
@@ -111,17 +82,14 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    private long[] inputsOf(Node node) {
-        long[] in = new long[node.inputs().size()];
-        for (int i = 0; i < in.length; i++) in[i] = full[node.inputs().get(i).id()];
-        return in;
+    @Override
+    protected void nodeDone(Node node, long start) {
+        markStep(StepProfile.key(node));
     }
 
-    private void release(Value v) {
-        if (owned[v.id()]) {
-            stream.release(full[v.id()]);
-            owned[v.id()] = false;
-        }
+    @Override
+    protected void free(long address) {
+        stream.release(address);
     }
 
     /** One node on full maps: {@code in} are its inputs' addresses, {@code out} its output's. */
@@ -386,12 +354,6 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         return stream.scratch(floats * Float.BYTES);
     }
 
-    private DeviceBuffer copyToNew(long src, long bytes) {
-        DeviceBuffer b = new DeviceBuffer(model.device, bytes);
-        copy(src, b.address, bytes);
-        return b;
-    }
-
     @Override
     protected void copy(long src, long dst, long bytes) {
         stream.copy(src, dst, bytes);
@@ -443,7 +405,6 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         submitted = false;
         marked.clear();
         endPassForms();
-        Arrays.fill(owned, false);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.tessera.runtime.backend;
 
+import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
@@ -13,17 +14,18 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What the executors of GPU backends share: how the steps of a {@link SparsePlan} move values
- * between their cached, full and tiled forms in device memory addressed by longs. A backend
- * supplies memory and kernels (the abstract methods) and runs its passes its own way (streams,
- * graphs, command buffers); this class keeps each value's forms during a sparse pass, and the
- * working maps that persist between edits: the full maps tiles are scattered into, where a later
- * scatter restores only the pixels the previous edit wrote.
+ * What the executors of GPU backends share: the dense schedule's node loop, and how the steps of a
+ * {@link SparsePlan} move values between their cached, full and tiled forms, in device memory
+ * addressed by longs. A backend supplies memory and kernels (the abstract methods) and runs its
+ * passes its own way (streams, graphs, command buffers); this class keeps each value's memory
+ * during a pass, and the working maps that persist between edits: the full maps tiles are
+ * scattered into, where a later scatter restores only the pixels the previous edit wrote.
  *
  * @param <B> the backend's device memory, as cache entries hold it
  */
@@ -33,6 +35,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     protected final boolean[] cached;
     protected final boolean half;
     protected final int elementBytes;
+    protected final DenseSchedule schedule;
     private final Class<B> memoryType;
 
     // Kept between sparse passes.
@@ -43,6 +46,10 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     // State of one pass.
     /** The device address of each value's full map in this pass, 0 while it has none. */
     protected final long[] full;
+    /** Which full maps of a dense pass are the pass's own scratch (not views, aliases or inputs). */
+    private final boolean[] owned;
+    /** Where the last group norm a dense pass ran left its per-channel affine (scale, then shift; float32). */
+    protected long lastNormAffine;
     /** Where each geometry's tile corners lie on the device in this pass. */
     protected final Map<TileGeometry, Long> originsAt = new HashMap<>();
     private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
@@ -56,6 +63,8 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         this.elementBytes = half ? 2 : 4;
         this.memoryType = memoryType;
         this.full = new long[graph.valueCount()];
+        this.owned = new boolean[graph.valueCount()];
+        this.schedule = new DenseSchedule(graph, cached);
     }
 
     @Override
@@ -77,7 +86,13 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     /** Scratch memory for {@code elements} at the storage precision, freed when the pass ends. */
     protected abstract long alloc(long elements);
 
-    /** Memory that outlives the pass (a working map). */
+    /** Gives scratch memory back before the pass ends (after the work already described reads it). */
+    protected abstract void free(long address);
+
+    /** Called after each node a dense pass computes (profiles and timelines); {@code start} is System.nanoTime() before it, 0 when not profiling. */
+    protected abstract void nodeDone(Node node, long start);
+
+    /** Memory that outlives the pass (a working map, a cache entry). */
     protected abstract B allocateMap(long bytes);
 
     protected abstract void copy(long src, long dst, long bytes);
@@ -111,6 +126,52 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
 
     /** Attention of {@code positions} queries [C, positions] against the map's keys and values; {@code scores} is scratch. */
     protected abstract void attention(long queries, int positions, int channels, long qkv, int tokens, long scores, long out);
+
+    // ---------------------------------------------------------------- dense and full passes
+
+    /**
+     * The graph node by node on inputs whose full maps are set, as the dense schedule says (views,
+     * fused activations, memory released after its last reader); with a cache, filling it.
+     */
+    protected void runNodes(@Nullable ActivationCache cache, @Nullable Progress progress) {
+        List<Node> nodes = graph.nodes();
+        for (int i = 0; i < nodes.size(); i++) {
+            Node node = nodes.get(i);
+            Value out = node.output();
+            if (DenseSchedule.isView(node)) {
+                Op.SliceChannels s = (Op.SliceChannels) node.op();
+                long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
+                full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
+            } else if (schedule.isAlias(i)) {
+                full[out.id()] = full[node.inputs().get(0).id()];
+            } else {
+                full[out.id()] = alloc(out.shape().size());
+                owned[out.id()] = true;
+                long start = profile().enabled() ? System.nanoTime() : 0;
+                long[] in = new long[node.inputs().size()];
+                for (int k = 0; k < in.length; k++) in[k] = full[node.inputs().get(k).id()];
+                runNode(node, in, full[out.id()], schedule.fusedActivation(i));
+                nodeDone(node, start);
+            }
+            if (cache != null) {
+                if (cached[out.id()]) cache.put(out.id(), copyToNew(full[out.id()], (long) out.shape().size() * elementBytes));
+                if (planner.usesCachedNorm(node)) cache.putAffine(node.name(), copyToNew(lastNormAffine, 2L * out.shape().c() * Float.BYTES));
+            }
+            if (progress != null) progress.step(i + 1, nodes.size());
+            for (Value dead : schedule.releasedAfter(i)) {
+                if (owned[dead.id()]) {
+                    free(full[dead.id()]);
+                    owned[dead.id()] = false;
+                }
+            }
+        }
+    }
+
+    private B copyToNew(long src, long bytes) {
+        B b = allocateMap(bytes);
+        copy(src, b.address(), bytes);
+        return b;
+    }
 
     // ---------------------------------------------------------------- the steps
 
@@ -256,6 +317,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     /** Forgets the pass's forms (its scratch memory is the backend's to free). */
     protected void endPassForms() {
         Arrays.fill(full, 0);
+        Arrays.fill(owned, false);
         originsAt.clear();
         tiledAs.clear();
         tiles.clear();
