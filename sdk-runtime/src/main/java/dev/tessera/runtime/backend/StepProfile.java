@@ -4,7 +4,6 @@ import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.sparse.SparsePlan;
 import java.util.HashMap;
 import java.util.Map;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Wall time per step kind of an executor's passes, collected only while enabled (for benchmarks:
@@ -51,13 +50,9 @@ public final class StepProfile {
 
     /** A step by its kind and node (and tiles), as per-node profiles and GPU timelines name it. */
     public static String stepName(SparsePlan.Step s) {
-        if (s instanceof SparsePlan.RunFull f) return SparsePlan.kind(s) + " " + f.node().name() + fused(f.activation());
-        if (s instanceof SparsePlan.RunTiles t) return SparsePlan.kind(s) + " " + t.node().name() + fused(t.activation()) + " " + t.out();
-        return SparsePlan.kind(s);
-    }
-
-    private static String fused(@Nullable Node activation) {
-        return activation == null ? "" : " + " + activation.name();
+        if (!(s instanceof SparsePlan.NodeStep n)) return SparsePlan.kind(s);
+        String name = SparsePlan.kind(s) + " " + n.node().name() + (n.activation() == null ? "" : " + " + n.activation().name());
+        return s instanceof SparsePlan.RunTiles t ? name + " " + t.out() : name;
     }
 
     /** A node of a dense pass by its name and output shape. */

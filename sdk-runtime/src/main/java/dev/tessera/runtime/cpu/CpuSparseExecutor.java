@@ -181,19 +181,18 @@ public final class CpuSparseExecutor implements GraphExecutor {
         Tensor out = newTiles(v.shape().c(), g);
         putTiles(v, g, out);
         Shape src = s.source().shape();
-        if (s.source() != v) { // a nearest resize read through its index map
-            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(g, src.w(),
-                    Op.ResizeNearest.sourceIndex(src.h(), v.shape().h()), Op.ResizeNearest.sourceIndex(src.w(), v.shape().w())));
-            CpuTileKernels.gather(index, null, 0, fullOf(s.source(), cache).data(), null, src.h() * src.w(), out);
-        } else if (tiledAs.containsKey(v.id()) && !full.containsKey(v.id())) {
+        boolean resize = s.source() != v; // a nearest resize read through its index maps
+        if (!resize && tiledAs.containsKey(v.id()) && !full.containsKey(v.id())) {
             TileGeometry from = tiledAs.get(v.id());
             ActivationCache.Map32 base = cache.map(v.id());
             int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.scatterGatherIndex(from, g));
             CpuTileKernels.gather(index, tiles.get(v.id()).get(from).data(), from.positions(), base.fp32(), base.fp16(),
                     src.h() * src.w(), out);
         } else {
-            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(g, src.w(), null, null));
-            CpuTileKernels.gather(index, null, 0, fullOf(v, cache).data(), null, src.h() * src.w(), out);
+            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(g, src.w(),
+                    resize ? Op.ResizeNearest.sourceIndex(src.h(), v.shape().h()) : null,
+                    resize ? Op.ResizeNearest.sourceIndex(src.w(), v.shape().w()) : null));
+            CpuTileKernels.gather(index, null, 0, fullOf(s.source(), cache).data(), null, src.h() * src.w(), out);
         }
     }
 

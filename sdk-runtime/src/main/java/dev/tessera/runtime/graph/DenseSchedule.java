@@ -13,7 +13,7 @@ import org.jspecify.annotations.Nullable;
  */
 public final class DenseSchedule {
     private final ModelGraph graph;
-    private final Op.Activation[] fused;
+    private final Node[] fused; // per node index, the activation node it applies at its end
     private final boolean[] aliases;
     private final List<List<Value>> releases;
 
@@ -32,6 +32,11 @@ public final class DenseSchedule {
 
     /** The activation node {@code index} applies at its end, or null. */
     public Op.@Nullable Activation fusedActivation(int index) {
+        return fused[index] == null ? null : (Op.Activation) fused[index].op();
+    }
+
+    /** The activation node whose output node {@code index} yields (it runs that node's op at its end), or null. */
+    public @Nullable Node fusedActivationNode(int index) {
         return fused[index];
     }
 
@@ -52,9 +57,9 @@ public final class DenseSchedule {
 
     /**
      * Activations that can run inside the op producing their input: the producer is a conv, norm,
-     * SPADE or add whose output nothing else reads. Per node index, the activation to apply at its end.
+     * SPADE or add whose output nothing else reads. Per node index, the activation node to apply at its end.
      */
-    private static Op.Activation[] fuseActivations(ModelGraph graph, boolean[] observed) {
+    private static Node[] fuseActivations(ModelGraph graph, boolean[] observed) {
         List<Node> nodes = graph.nodes();
         int[] readers = new int[graph.valueCount()];
         int[] producer = new int[graph.valueCount()];
@@ -63,16 +68,16 @@ public final class DenseSchedule {
             producer[nodes.get(i).output().id()] = i;
             for (Value in : nodes.get(i).inputs()) readers[in.id()]++;
         }
-        Op.Activation[] fused = new Op.Activation[nodes.size()];
+        Node[] fused = new Node[nodes.size()];
         for (Node n : nodes) {
-            if (!(n.op() instanceof Op.Activation act)) continue;
+            if (!(n.op() instanceof Op.Activation)) continue;
             Value in = n.inputs().get(0);
             int p = producer[in.id()];
             if (p < 0 || readers[in.id()] != 1 || in.id() == graph.output().id() || observed[in.id()] || fused[p] != null) continue;
             Op op = nodes.get(p).op();
             boolean fusable = op instanceof Op.Conv2d || op instanceof Op.GroupNorm || op instanceof Op.BatchNorm
                     || op instanceof Op.Spade || op instanceof Op.Add;
-            if (fusable && !isView(nodes.get(p))) fused[p] = act;
+            if (fusable && !isView(nodes.get(p))) fused[p] = n;
         }
         return fused;
     }
@@ -81,7 +86,7 @@ public final class DenseSchedule {
         Node n = graph.nodes().get(i);
         if (!(n.op() instanceof Op.Activation)) return false;
         for (int p = 0; p < i; p++) {
-            if (fused[p] == n.op() && graph.nodes().get(p).output().id() == n.inputs().get(0).id()) return true;
+            if (fused[p] == n) return true;
         }
         return false;
     }

@@ -20,6 +20,22 @@ public final class SparsePlan {
     /** One step of the plan. */
     public sealed interface Step {}
 
+    /** A step that runs a node, and with it the {@code activation} node that only reads its output, if any. */
+    public sealed interface NodeStep extends Step {
+        Node node();
+
+        @Nullable Node activation();
+
+        /** The value this step yields: the activation's output when one is fused, else the node's. */
+        default Value result() {
+            return activation() != null ? activation().output() : node().output();
+        }
+
+        default Op.@Nullable Activation act() {
+            return activation() != null ? (Op.Activation) activation().op() : null;
+        }
+    }
+
     /**
      * Tiles of {@code value} in {@code geometry}, read from {@code source}: the value itself, or,
      * when {@code value} is a nearest resize of {@code source}, its input read through the index map.
@@ -36,18 +52,9 @@ public final class SparsePlan {
      * {@code activation} node (one that only reads this node's output), the step applies it too and
      * yields its output instead (one pass over memory instead of two).
      */
-    public record RunFull(Node node, boolean cachedNorm, @Nullable Node activation) implements Step {
+    public record RunFull(Node node, boolean cachedNorm, @Nullable Node activation) implements NodeStep {
         public RunFull(Node node, boolean cachedNorm) {
             this(node, cachedNorm, null);
-        }
-
-        /** The value this step yields: the activation's output when one is fused, else the node's. */
-        public Value result() {
-            return activation != null ? activation.output() : node.output();
-        }
-
-        public Op.@Nullable Activation act() {
-            return activation != null ? (Op.Activation) activation.op() : null;
         }
     }
 
@@ -56,18 +63,9 @@ public final class SparsePlan {
      * its qkv full), output in {@code out} ({@code in} itself for pointwise ops). A fused
      * {@code activation} works as in {@link RunFull}.
      */
-    public record RunTiles(Node node, TileGeometry in, TileGeometry out, long macs, @Nullable Node activation) implements Step {
+    public record RunTiles(Node node, TileGeometry in, TileGeometry out, long macs, @Nullable Node activation) implements NodeStep {
         public RunTiles(Node node, TileGeometry in, TileGeometry out, long macs) {
             this(node, in, out, macs, null);
-        }
-
-        /** The value this step yields: the activation's output when one is fused, else the node's. */
-        public Value result() {
-            return activation != null ? activation.output() : node.output();
-        }
-
-        public Op.@Nullable Activation act() {
-            return activation != null ? (Op.Activation) activation.op() : null;
         }
     }
 

@@ -64,14 +64,9 @@ public final class SparsePlanner {
             producer.put(n.output(), n);
         }
         DenseSchedule schedule = new DenseSchedule(graph, cachedValues());
-        List<Node> nodes = graph.nodes();
-        for (int i = 0; i < nodes.size(); i++) {
-            if (schedule.fusedActivation(i) == null) continue;
-            for (Node reader : nodes) {
-                if (reader.op() == schedule.fusedActivation(i) && reader.inputs().get(0) == nodes.get(i).output()) {
-                    fusedActivation.put(nodes.get(i), reader);
-                }
-            }
+        for (int i = 0; i < graph.nodes().size(); i++) {
+            Node act = schedule.fusedActivationNode(i);
+            if (act != null) fusedActivation.put(graph.nodes().get(i), act);
         }
     }
 
@@ -223,14 +218,15 @@ public final class SparsePlanner {
         }
 
         // Forwards: emit steps, converting forms where a reader needs another one. An activation
-        // the dense schedule fuses into its producer is fused here too when both run in one form.
+        // the dense schedule fuses into its producer is fused here too when both run in one form
+        // (never into a sparse conv: the schedule fuses nothing into a value the cache holds).
         Emitter e = new Emitter();
         Set<Node> fusedAway = new HashSet<>();
         for (Node n : nodes) {
             Object m = mode.get(n);
             if (m == null || fusedAway.contains(n)) continue;
             Node act = fusedActivation.get(n);
-            if (act == null || !m.equals(mode.get(act)) || convIn.containsKey(n) || n.op() instanceof Op.SelfAttention) act = null;
+            if (act == null || !m.equals(mode.get(act))) act = null;
             else fusedAway.add(act);
             Value out = act != null ? act.output() : n.output();
             if (convIn.containsKey(n)) {
