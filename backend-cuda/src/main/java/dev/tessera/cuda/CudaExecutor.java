@@ -99,13 +99,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             CudaDevice.check(cudaEventRecord(passStart, stream), "cudaEventRecord");
             if (profile.enabled()) runNodes(null, null);
             else denseGraph.run(List.of(convolutions.workspaceGeneration(), arena.generation()), () -> runNodes(null, null));
-            CudaDevice.check(cudaEventRecord(passStop, stream), "cudaEventRecord");
-            long t2 = System.nanoTime();
-            Tensor r = download(output.address, graph.output().shape());
-            long t3 = System.nanoTime();
-            printTimeline("dense");
-            printPassTimes("dense", t0, t1, t2, t3);
-            return r;
+            return finishPass("dense", t0, t1);
         } finally {
             endPass();
         }
@@ -428,17 +422,26 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             } else {
                 sparseGraph.run(new SparseKey(plan, cache, originsGeneration, convolutions.workspaceGeneration(), arena.generation()), steps);
             }
-            CudaDevice.check(cudaEventRecord(passStop, stream), "cudaEventRecord");
-            long t2 = System.nanoTime();
-            Tensor result = download(output.address, graph.output().shape());
-            long t3 = System.nanoTime();
-            printTimeline("sparse");
-            printPassTimes("sparse", t0, t1, t2, t3);
+            Tensor result = finishPass("sparse", t0, t1);
             if (update) writeBack(cache);
             return result;
         } finally {
             endPass();
         }
+    }
+
+    /**
+     * Ends a pass whose work is enqueued (inputs uploaded by {@code t0}..{@code t1}): records its stop
+     * event, downloads the output (waiting for the GPU) and prints the diagnostics that are on.
+     */
+    private Tensor finishPass(String pass, long t0, long t1) {
+        CudaDevice.check(cudaEventRecord(passStop, stream), "cudaEventRecord");
+        long t2 = System.nanoTime();
+        Tensor result = download(output.address, graph.output().shape());
+        long t3 = System.nanoTime();
+        printTimeline(pass);
+        printPassTimes(pass, t0, t1, t2, t3);
+        return result;
     }
 
     /**
