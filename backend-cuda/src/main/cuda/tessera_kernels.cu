@@ -198,20 +198,18 @@ __device__ __forceinline__ bool tile_pixel(const int* origins, int q, int th, in
     return r >= 0 && r < h && c >= 0 && c < w;
 }
 
-// Tiles [C, count, th, tw] of a full map src [C, srcH, srcW]; pixel (r, c) of the target map (h x w)
-// reads src[rows[r], cols[c]] when index maps are given (a nearest resize read in place); pixels
-// outside the target map are zero. rows of the grid = channels.
+// Tiles out [C, positions] read through a gather index (GatherIndex in sdk-runtime), one entry per
+// tile pixel: k >= 0 reads tiles[c, k] ([C, tilePositions]), -1 reads zero (padding), any other
+// entry reads map[c, -2 - k] ([C, plane]); then the activation. rows of the grid = channels.
 template <typename T>
-__device__ void gather(const T* src, T* tiles, const int* origins, int count, int h, int w, int th, int tw,
-                       const int* rowIndex, const int* colIndex, int srcH, int srcW, int channels) {
-    int positions = count * th * tw;
+__device__ void gather(const int* index, int positions, const T* tiles, int tilePositions, const T* map, i64 plane, T* out,
+                       int channels, int act, float slope) {
     ROWS(ch, channels) {
-        const T* s = src + (i64) ch * srcH * srcW;
-        T* d = tiles + (i64) ch * positions;
+        T* o = out + (i64) ch * positions;
         COLS(q, positions) {
-            int r, c;
-            bool inside = tile_pixel(origins, q, th, tw, h, w, r, c);
-            store(d, q, inside ? load(s, (rowIndex ? rowIndex[r] : r) * srcW + (colIndex ? colIndex[c] : c)) : 0.f);
+            int k = index[q];
+            float v = k >= 0 ? load(tiles, (i64) ch * tilePositions + k) : k == -1 ? 0.f : load(map, ch * plane - 2 - k);
+            store(o, q, activate(v, act, slope));
         }
     }
 }
@@ -317,9 +315,9 @@ extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID
     extern "C" __global__ void softmax_rows_##S(T* a, int cols) { softmax_rows<T>(a, cols); }                       \
     extern "C" __global__ void timestep_embedding_##S(const T* t, T* out, int dim, int rows) {                      \
         timestep_embedding<T>(t, out, dim, rows); }                                                                  \
-    extern "C" __global__ void gather_##S(const T* src, T* tiles, const int* origins, int count, int h, int w,       \
-        int th, int tw, const int* rowIndex, const int* colIndex, int srcH, int srcW, int channels) {                \
-        gather<T>(src, tiles, origins, count, h, w, th, tw, rowIndex, colIndex, srcH, srcW, channels); }             \
+    extern "C" __global__ void gather_##S(const int* index, int positions, const T* tiles, int tilePositions,       \
+        const T* map, i64 plane, T* out, int channels, int act, float slope) {                                       \
+        gather<T>(index, positions, tiles, tilePositions, map, plane, out, channels, act, slope); }                  \
     extern "C" __global__ void scatter_##S(const T* tiles, T* dst, const int* origins, int count, int h, int w,      \
         int th, int tw, int channels) { scatter<T>(tiles, dst, origins, count, h, w, th, tw, channels); }            \
     extern "C" __global__ void restore_##S(const T* src, T* dst, const int* origins, int count, int h, int w,        \

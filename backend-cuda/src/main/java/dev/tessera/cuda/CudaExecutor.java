@@ -14,12 +14,10 @@ import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.sparse.TileGeometry;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
-import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUgraphExec_st;
@@ -58,8 +56,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
-    private DeviceBuffer origins = DeviceBuffer.allocate(0);
-    private int originsGeneration; // bumped when the origins buffer moves (graphs that read it are stale)
+    private DeviceBuffer planBuffer = DeviceBuffer.allocate(0);
+    private int planDataGeneration; // bumped when the plan data changes (graphs that read it are stale)
     private IntPointer staging = new IntPointer(0L);
 
     // State of one pass.
@@ -396,7 +394,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             if (plan.isNoChange()) return download(cache.entry(outId, DeviceBuffer.class).address, graph.output().shape());
             long t0 = System.nanoTime();
             uploadInputs(inputs);
-            uploadOrigins(plan);
+            uploadPlanData(plan);
             long t1 = System.nanoTime();
             CudaDevice.check(cudaEventRecord(passStart, stream), "cudaEventRecord");
             Runnable steps = () -> {
@@ -420,7 +418,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                 sparseGraph.forget();
                 steps.run();
             } else {
-                sparseGraph.run(new SparseKey(plan, cache, originsGeneration, convolutions.workspaceGeneration(), arena.generation()), steps);
+                sparseGraph.run(new SparseKey(plan, cache, planDataGeneration, convolutions.workspaceGeneration(), arena.generation()), steps);
             }
             Tensor result = finishPass("sparse", t0, t1);
             if (update) writeBack(cache);
@@ -506,7 +504,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private static final boolean GRAPHS = !"false".equals(System.getProperty("tessera.cuda.graphs"));
 
     /** What a sparse pass's captured graph depends on besides the executor's own buffers. */
-    private record SparseKey(SparsePlan plan, ActivationCache cache, int originsGeneration, int workspaceGeneration, int arenaGeneration) {}
+    private record SparseKey(SparsePlan plan, ActivationCache cache, int planDataGeneration, int workspaceGeneration, int arenaGeneration) {}
 
     /**
      * One pass kind's CUDA graph: a pass whose key equals the previous pass's key is captured (the
@@ -567,31 +565,28 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /** Puts the tile corners of every geometry this pass uses (and the previous pass dirtied) on the device, in one copy. */
-    private void uploadOrigins(SparsePlan plan) {
-        Set<TileGeometry> all = geometries(plan);
-        long ints = 0;
-        for (TileGeometry g : all) ints += 2L * g.count();
-        if (staging.capacity() < ints) {
+    /** Puts what the pass reads besides maps (tile corners, gather index maps) on the device, when it changed since the last pass. */
+    private void uploadPlanData(SparsePlan plan) {
+        int[] data = layOutPlanData(plan);
+        if (data == null) return;
+        if (staging.capacity() < data.length) {
             staging.close();
-            staging = new IntPointer(Math.max(ints, 2 * staging.capacity()));
-            origins.close();
-            origins = DeviceBuffer.allocate(4 * staging.capacity());
-            originsGeneration++;
+            staging = new IntPointer(Math.max(data.length, 2 * staging.capacity()));
+            planBuffer.close();
+            planBuffer = DeviceBuffer.allocate(4 * staging.capacity());
         }
-        IntBuffer host = staging.asBuffer();
-        for (TileGeometry g : all) {
-            originsAt.put(g, origins.address + 4L * host.position());
-            g.writeOrigins(host);
-        }
-        CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(origins.address), staging, 4 * ints, cudaMemcpyHostToDevice, stream),
-                "cudaMemcpyAsync (tile origins)");
+        planDataGeneration++; // graphs captured before read other addresses
+        planData = planBuffer.address;
+        staging.put(data);
+        CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(planBuffer.address), staging, 4L * data.length, cudaMemcpyHostToDevice, stream),
+                "cudaMemcpyAsync (plan data)");
     }
 
     @Override
-    protected void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
-        kernels.call("gather").ptr(src).ptr(out).ptr(originsAt.get(g)).i(g.count()).i(g.height()).i(g.width())
-                .i(g.tileHeight()).i(g.tileWidth()).ptr(rows).ptr(cols).i(srcH).i(srcW).i(channels).launch2d(g.positions(), channels);
+    protected void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels,
+            Op.@Nullable Activation act, long out) {
+        kernels.call("gather").ptr(index).i(positions).ptr(tiles).i(tilePositions).ptr(map).l(plane).ptr(out).i(channels)
+                .i(activationCode(act)).f(slope(act)).launch2d(positions, channels);
     }
 
     @Override
@@ -613,13 +608,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private void tileKernel(String name, long a, long b, TileGeometry g, int channels) {
         kernels.call(name).ptr(a);
         if (b != 0) kernels.ptr(b);
-        kernels.ptr(originsAt.get(g)).i(g.count()).i(g.height()).i(g.width()).i(g.tileHeight()).i(g.tileWidth()).i(channels)
+        kernels.ptr(originsAt(g)).i(g.count()).i(g.height()).i(g.width()).i(g.tileHeight()).i(g.tileWidth()).i(channels)
                 .launch2d(g.positions(), channels);
-    }
-
-    @Override
-    protected long nearestIndex(int in, int out) {
-        return model.nearestIndex(in, out);
     }
 
     @Override
@@ -748,7 +738,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         output.close();
         blasWorkspace.close();
         closeWorkingMaps();
-        origins.close();
+        planBuffer.close();
         staging.close();
         convolutions.close();
         cublasDestroy_v2(blas);

@@ -37,8 +37,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
-    private @Nullable DeviceBuffer origins;
-    private IntBuffer originsHost = IntBuffer.allocate(0);
+    private @Nullable DeviceBuffer planBuffer;
+    private IntBuffer planHost = IntBuffer.allocate(0);
 
     // State of one pass.
     private boolean submitted;
@@ -248,7 +248,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
                 return result;
             }
             for (int i = 0; i < inputs.length; i++) full[graph.inputs().get(i).id()] = upload(inputs[i]);
-            uploadOrigins(plan);
+            uploadPlanData(plan);
             markStep("upload");
             List<SparsePlan.Step> steps = plan.steps();
             for (int i = 0; i < steps.size(); i++) {
@@ -266,29 +266,20 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /** Puts the tile corners of every geometry this pass uses (and the previous pass dirtied) on the device, in one upload. */
-    private void uploadOrigins(SparsePlan plan) {
-        Set<TileGeometry> all = geometries(plan);
-        int ints = 0;
-        for (TileGeometry g : all) ints += 2 * g.count();
-        if (origins == null || originsHost.capacity() < ints) {
-            int capacity = Math.max(Math.max(1, ints), 2 * originsHost.capacity());
-            originsHost = ByteBuffer.allocateDirect(4 * capacity).order(ByteOrder.nativeOrder()).asIntBuffer();
-            if (origins != null) origins.close();
-            origins = new DeviceBuffer(model.device, 4L * capacity);
+    /** Puts what the pass reads besides maps (tile corners, gather index maps) on the device, when it changed since the last pass. */
+    private void uploadPlanData(SparsePlan plan) {
+        int[] data = layOutPlanData(plan);
+        if (data == null) return;
+        if (planBuffer == null || planHost.capacity() < data.length) {
+            int capacity = Math.max(Math.max(1, data.length), 2 * planHost.capacity());
+            planHost = ByteBuffer.allocateDirect(4 * capacity).order(ByteOrder.nativeOrder()).asIntBuffer();
+            if (planBuffer != null) planBuffer.close();
+            planBuffer = new DeviceBuffer(model.device, 4L * capacity);
         }
-        originsHost.clear();
-        for (TileGeometry g : all) {
-            originsAt.put(g, origins.address + 4L * originsHost.position());
-            g.writeOrigins(originsHost);
-        }
-        originsHost.flip();
-        if (ints > 0) stream.upload(originsHost, origins.address);
-    }
-
-    @Override
-    protected long nearestIndex(int in, int out) {
-        return model.nearestIndex(in, out);
+        planData = planBuffer.address;
+        planHost.clear();
+        planHost.put(data).flip();
+        if (data.length > 0) stream.upload(planHost, planBuffer.address);
     }
 
     @Override
@@ -314,27 +305,28 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out) {
-        long total = (long) channels * g.positions();
-        kernels.call(Kernel.GATHER).buffer(src).buffer(out).buffer(originsAt.get(g)).buffer(rows).buffer(cols);
-        tileParams(g).u(srcH).u(srcW).u(total).launch(total);
+    protected void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels,
+            Op.@Nullable Activation act, long out) {
+        long total = (long) channels * positions;
+        kernels.call(Kernel.GATHER).buffer(index).buffer(tiles).buffer(map).buffer(out).u(positions).u(tilePositions).u(plane)
+                .u(total).u(activationCode(act)).f(slope(act)).launch(total);
     }
 
     @Override
     protected void scatterTiles(long tiles, long map, TileGeometry g, int channels) {
-        kernels.call(Kernel.SCATTER).buffer(tiles).buffer(map).buffer(originsAt.get(g));
+        kernels.call(Kernel.SCATTER).buffer(tiles).buffer(map).buffer(originsAt(g));
         tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
     }
 
     @Override
     protected void restoreTiles(long src, long dst, TileGeometry g, int channels) {
-        kernels.call(Kernel.RESTORE).buffer(src).buffer(dst).buffer(originsAt.get(g));
+        kernels.call(Kernel.RESTORE).buffer(src).buffer(dst).buffer(originsAt(g));
         tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
     }
 
     @Override
     protected void zeroPadding(long tiles, TileGeometry g, int channels) {
-        kernels.call(Kernel.ZERO_PADDING).buffer(tiles).buffer(originsAt.get(g));
+        kernels.call(Kernel.ZERO_PADDING).buffer(tiles).buffer(originsAt(g));
         tileParams(g).u((long) channels * g.positions()).launch((long) channels * g.positions());
     }
 
@@ -415,7 +407,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     @Override
     public void close() {
         closeWorkingMaps();
-        if (origins != null) origins.close();
+        if (planBuffer != null) planBuffer.close();
         stream.close();
     }
 }

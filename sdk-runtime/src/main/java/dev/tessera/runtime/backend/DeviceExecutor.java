@@ -6,13 +6,16 @@ import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.graph.Value;
 import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.GatherIndex;
 import dev.tessera.runtime.sparse.SparsePlan;
 import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.sparse.TileGeometry;
 import dev.tessera.runtime.tensor.Shape;
+import java.nio.IntBuffer;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +45,13 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     protected final Map<Integer, B> working = new HashMap<>();
     private final Map<Integer, TileGeometry> dirty = new HashMap<>();
     private final Map<Integer, B> syncedWith = new HashMap<>();
+    /** What the plan data last laid out holds: where each geometry's corners and each step's index map start (in ints). */
+    private @Nullable SparsePlan laidPlan;
+    private Set<TileGeometry> laidGeometries = Collections.emptySet();
+    private final Map<TileGeometry, Integer> originsOffset = new HashMap<>();
+    private final Map<SparsePlan.Step, Integer> indexOffset = new IdentityHashMap<>();
+    /** The device address of the plan data last laid out (the backend uploads it and sets this). */
+    protected long planData;
 
     // State of one pass.
     /** The device address of each value's full map in this pass, 0 while it has none. */
@@ -50,8 +60,6 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     private final boolean[] owned;
     /** Where the last group norm a dense pass ran left its per-channel affine (scale, then shift; float32). */
     protected long lastNormAffine;
-    /** Where each geometry's tile corners lie on the device in this pass. */
-    protected final Map<TileGeometry, Long> originsAt = new HashMap<>();
     private final Map<Integer, TileGeometry> tiledAs = new HashMap<>();
     private final Map<Integer, Map<TileGeometry, Long>> tiles = new HashMap<>();
 
@@ -97,11 +105,13 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
 
     protected abstract void copy(long src, long dst, long bytes);
 
-    /** The device index map of a nearest resize from {@code in} to {@code out} pixels. */
-    protected abstract long nearestIndex(int in, int out);
-
-    /** Tiles of {@code g} from the map {@code src} [C, srcH, srcW], read through index maps when not 0. */
-    protected abstract void gatherTiles(long src, int channels, TileGeometry g, long rows, long cols, int srcH, int srcW, long out);
+    /**
+     * Tiles {@code out} [channels, positions] read through the index map at {@code index}
+     * ({@link GatherIndex}): from {@code tiles} [channels, tilePositions] (0 when the map has no such
+     * entries) or from the full map {@code map} [channels, plane]; then {@code act} if not null.
+     */
+    protected abstract void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels,
+            Op.@Nullable Activation act, long out);
 
     /** Writes the in-map pixels of the tiles into the map. */
     protected abstract void scatterTiles(long tiles, long map, TileGeometry g, int channels);
@@ -175,10 +185,15 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
 
     // ---------------------------------------------------------------- the steps
 
-    /** The geometries a pass of {@code plan} uses, and those the previous pass left in working maps (for one upload of tile corners). */
-    protected Set<TileGeometry> geometries(SparsePlan plan) {
-        Set<TileGeometry> all = new LinkedHashSet<>(dirty.values());
-        for (SparsePlan.Step s : plan.steps()) {
+    /**
+     * What a pass of {@code plan} reads besides maps, as one int array for the backend to upload (and
+     * then set {@link #planData} to its address): the tile corners of every geometry the pass uses or
+     * the previous pass left in working maps, and the plan's gather index maps. Null when the data
+     * last laid out serves this pass unchanged (the same plan after itself: no upload).
+     */
+    protected int @Nullable [] layOutPlanData(SparsePlan plan) {
+        Set<TileGeometry> all = new LinkedHashSet<>(dirty.values()); // restores
+        for (SparsePlan.Step s : plan.steps()) { // scatters, write-backs and padding
             if (s instanceof SparsePlan.Gather g) all.add(g.geometry());
             else if (s instanceof SparsePlan.Scatter g) all.add(g.geometry());
             else if (s instanceof SparsePlan.RunTiles t) {
@@ -186,7 +201,41 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 all.add(t.out());
             }
         }
-        return all;
+        if (plan == laidPlan && all.equals(laidGeometries)) return null;
+        int ints = plan.indexInts();
+        for (TileGeometry g : all) ints += 2 * g.count();
+        IntBuffer data = IntBuffer.allocate(ints);
+        originsOffset.clear();
+        indexOffset.clear();
+        for (TileGeometry g : all) {
+            originsOffset.put(g, data.position());
+            g.writeOrigins(data);
+        }
+        for (Map.Entry<SparsePlan.Step, int[]> e : plan.indexes().entrySet()) {
+            indexOffset.put(e.getKey(), data.position());
+            data.put(e.getValue());
+        }
+        laidPlan = plan;
+        laidGeometries = all;
+        return data.array();
+    }
+
+    /** Makes the next {@link #layOutPlanData} lay out anew (the backend lost or moved the uploaded data). */
+    protected void forgetPlanData() {
+        laidPlan = null;
+    }
+
+    /** Where the tile corners of {@code g} lie on the device. */
+    protected long originsAt(TileGeometry g) {
+        Integer at = originsOffset.get(g);
+        if (at == null) throw new IllegalStateException("no tile corners laid out for " + g);
+        return planData + 4L * at;
+    }
+
+    private long indexAt(SparsePlan.Step s) {
+        Integer at = indexOffset.get(s);
+        if (at == null) throw new IllegalStateException("no index map laid out for " + s);
+        return planData + 4L * at;
     }
 
     protected void execute(SparsePlan.Step step, ActivationCache cache) {
@@ -197,18 +246,18 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     }
 
     private void gather(SparsePlan.Gather s, ActivationCache cache) {
-        TileGeometry g = s.geometry();
-        Value v = s.value();
+        TileGeometry g = s.geometry(), from = s.tiles();
+        Value v = s.result();
+        Shape src = s.source().shape();
         long out = alloc((long) v.shape().c() * g.positions());
         putTiles(v, g, out);
-        if (s.source() != v) { // a nearest resize read through its index map
-            Shape src = s.source().shape();
-            gatherTiles(fullOf(s.source(), cache), v.shape().c(), g, nearestIndex(src.h(), v.shape().h()),
-                    nearestIndex(src.w(), v.shape().w()), src.h(), src.w(), out);
-            return;
+        if (from != null) {
+            gather(indexAt(s), g.positions(), tilesOf(s.value(), from), from.positions(), cache.entry(s.value().id(), memoryType).address(),
+                    src.h() * src.w(), v.shape().c(), s.act(), out);
+        } else {
+            gather(indexAt(s), g.positions(), 0, 0, fullOf(s.source(), cache), src.h() * src.w(), v.shape().c(), s.act(), out);
         }
-        if (tiledAs.containsKey(v.id()) && full[v.id()] == 0) scatter(v, tiledAs.get(v.id()), cache); // then read the map
-        gatherTiles(fullOf(v, cache), v.shape().c(), g, 0, 0, v.shape().h(), v.shape().w(), out);
+        if (s.act() != null) tiledAs.put(v.id(), g);
     }
 
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {
@@ -261,7 +310,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 int tokens = qkv.h() * qkv.w();
                 long map = fullOf(n.inputs().get(0), cache);
                 long queries = alloc((long) c * out.positions());
-                gatherTiles(map, c, out, 0, 0, qkv.h(), qkv.w(), queries);
+                gather(indexAt(s), out.positions(), 0, 0, map, tokens, c, null, queries);
                 attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());
@@ -318,7 +367,6 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     protected void endPassForms() {
         Arrays.fill(full, 0);
         Arrays.fill(owned, false);
-        originsAt.clear();
         tiledAs.clear();
         tiles.clear();
     }

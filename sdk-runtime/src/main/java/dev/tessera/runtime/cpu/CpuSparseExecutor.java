@@ -18,7 +18,6 @@ import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -42,9 +41,6 @@ public final class CpuSparseExecutor implements GraphExecutor {
     private final Map<Integer, TileGeometry> dirty = new HashMap<>();
     /** The cached map each working map equals outside its dirty tiles (a new cache means a full copy). */
     private final Map<Integer, ActivationCache.Map32> syncedWith = new HashMap<>();
-    /** Gather index maps of the plan last run, by step (identity): built once per plan. */
-    private final Map<SparsePlan.Step, int[]> gatherIndex = new IdentityHashMap<>();
-    private @Nullable SparsePlan indexedPlan;
     private final StepProfile profile = new StepProfile();
 
     // State of one sparse pass.
@@ -127,16 +123,12 @@ public final class CpuSparseExecutor implements GraphExecutor {
         ModelGraph g = planner.graph();
         Inputs.checkSparse(planner, cache, inputs);
         if (plan.isNoChange()) return cache.map(g.output().id()).toTensor().copy();
-        if (plan != indexedPlan) {
-            gatherIndex.clear();
-            indexedPlan = plan;
-        }
         try {
             for (int i = 0; i < inputs.length; i++) full.put(g.inputs().get(i).id(), inputs[i]);
             List<SparsePlan.Step> steps = plan.steps();
             for (int i = 0; i < steps.size(); i++) {
                 long start = profile.enabled() ? System.nanoTime() : 0;
-                execute(steps.get(i), cache);
+                execute(steps.get(i), plan, cache);
                 if (profile.enabled()) profile.add(StepProfile.key(steps.get(i)), System.nanoTime() - start);
                 if (progress != null) progress.step(i + 1, steps.size());
             }
@@ -168,31 +160,30 @@ public final class CpuSparseExecutor implements GraphExecutor {
         }
     }
 
-    private void execute(SparsePlan.Step step, ActivationCache cache) {
-        if (step instanceof SparsePlan.Gather s) gather(s, cache);
+    private void execute(SparsePlan.Step step, SparsePlan plan, ActivationCache cache) {
+        if (step instanceof SparsePlan.Gather s) gather(s, plan, cache);
         else if (step instanceof SparsePlan.Scatter s) scatter(s.value(), s.geometry(), cache);
-        else if (step instanceof SparsePlan.RunTiles s) runTiles(s, cache);
+        else if (step instanceof SparsePlan.RunTiles s) runTiles(s, plan, cache);
         else if (step instanceof SparsePlan.RunFull s) runFull(s, cache);
     }
 
-    private void gather(SparsePlan.Gather s, ActivationCache cache) {
+    private void gather(SparsePlan.Gather s, SparsePlan plan, ActivationCache cache) {
         TileGeometry g = s.geometry();
-        Value v = s.value();
+        Value v = s.result();
         Tensor out = newTiles(v.shape().c(), g);
         putTiles(v, g, out);
         Shape src = s.source().shape();
-        boolean resize = s.source() != v; // a nearest resize read through its index maps
-        if (!resize && tiledAs.containsKey(v.id()) && !full.containsKey(v.id())) {
-            TileGeometry from = tiledAs.get(v.id());
-            ActivationCache.Map32 base = cache.map(v.id());
-            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.scatterGatherIndex(from, g));
-            CpuTileKernels.gather(index, tiles.get(v.id()).get(from).data(), from.positions(), base.fp32(), base.fp16(),
+        TileGeometry from = s.tiles();
+        if (from != null) {
+            ActivationCache.Map32 base = cache.map(s.value().id());
+            CpuTileKernels.gather(plan.index(s), tilesOf(s.value(), from).data(), from.positions(), base.fp32(), base.fp16(),
                     src.h() * src.w(), out);
         } else {
-            int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(g, src.w(),
-                    resize ? Op.ResizeNearest.sourceIndex(src.h(), v.shape().h()) : null,
-                    resize ? Op.ResizeNearest.sourceIndex(src.w(), v.shape().w()) : null));
-            CpuTileKernels.gather(index, null, 0, fullOf(s.source(), cache).data(), null, src.h() * src.w(), out);
+            CpuTileKernels.gather(plan.index(s), null, 0, fullOf(s.source(), cache).data(), null, src.h() * src.w(), out);
+        }
+        if (s.act() != null) {
+            CpuKernels.activation(s.act(), out, out);
+            tiledAs.put(v.id(), g);
         }
     }
 
@@ -228,7 +219,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
         full.put(v.id(), out);
     }
 
-    private void runTiles(SparsePlan.RunTiles s, ActivationCache cache) {
+    private void runTiles(SparsePlan.RunTiles s, SparsePlan plan, ActivationCache cache) {
         Node n = s.node();
         Op op = n.op();
         Value v = s.result();
@@ -244,8 +235,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
             } else if (op instanceof Op.SelfAttention) {
                 Tensor qkv = fullOf(n.inputs().get(0), cache);
                 int tokens = qkv.shape().h() * qkv.shape().w();
-                int[] index = gatherIndex.computeIfAbsent(s, k -> CpuTileKernels.gatherIndex(out, qkv.shape().w(), null, null));
-                CpuTileKernels.attention(qkv, out, index, result, scratchFloats(v.shape().c() * out.positions()),
+                CpuTileKernels.attention(qkv, out, plan.index(s), result, scratchFloats(v.shape().c() * out.positions()),
                         scratchFloats(out.positions() * tokens));
             } else if (op instanceof Op.GroupNorm) {
                 float[][] a = cache.affine(n.name());

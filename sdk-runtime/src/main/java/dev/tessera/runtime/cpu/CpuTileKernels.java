@@ -2,6 +2,7 @@ package dev.tessera.runtime.cpu;
 
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.sparse.ActivationCache;
+import dev.tessera.runtime.sparse.GatherIndex;
 import dev.tessera.runtime.sparse.TileGeometry;
 import dev.tessera.runtime.tensor.Half;
 import dev.tessera.runtime.tensor.Shape;
@@ -17,62 +18,8 @@ import org.jspecify.annotations.Nullable;
 final class CpuTileKernels {
     private CpuTileKernels() {}
 
-    /** A {@link #gather} index entry for a pixel outside the map: it reads zero (the conv's zero padding). */
-    private static final int PADDING = -1;
-
     /**
-     * Where each tile pixel of {@code g} reads from a full map [srcH, srcW] (index per channel, tile
-     * pixels in {@code g}'s order). With index maps, pixel (y, x) of the target map reads
-     * {@code src[rowMap[y], colMap[x]]} (a nearest resize read in place).
-     */
-    static int[] gatherIndex(TileGeometry g, int srcW, int @Nullable [] rowMap, int @Nullable [] colMap) {
-        int th = g.tileHeight(), tw = g.tileWidth();
-        int[] index = new int[g.positions()];
-        for (int t = 0, i = 0; t < g.count(); t++) {
-            for (int y = 0; y < th; y++) {
-                int row = g.row(t) + y;
-                for (int x = 0; x < tw; x++, i++) {
-                    int col = g.col(t) + x;
-                    boolean inside = row >= 0 && row < g.height() && col >= 0 && col < g.width();
-                    index[i] = inside ? fullAt((rowMap == null ? row : rowMap[row]) * srcW + (colMap == null ? col : colMap[col])) : PADDING;
-                }
-            }
-        }
-        return index;
-    }
-
-    /**
-     * Where each tile pixel of {@code g} reads a value held as tiles in {@code from}: a pixel covered
-     * by one of those tiles reads it (the last one that covers it), any other the full map.
-     */
-    static int[] scatterGatherIndex(TileGeometry from, TileGeometry g) {
-        int h = g.height(), w = g.width(), fth = from.tileHeight(), ftw = from.tileWidth();
-        int[] covering = new int[h * w]; // pixel -> its index in from's tiles, or the full map's
-        for (int p = 0; p < covering.length; p++) covering[p] = fullAt(p);
-        for (int t = 0; t < from.count(); t++) {
-            for (int y = Math.max(0, from.row(t)); y < Math.min(h, from.row(t) + fth); y++) {
-                for (int x = Math.max(0, from.col(t)); x < Math.min(w, from.col(t) + ftw); x++) {
-                    covering[y * w + x] = (t * fth + y - from.row(t)) * ftw + x - from.col(t);
-                }
-            }
-        }
-        int[] index = gatherIndex(g, w, null, null);
-        for (int i = 0; i < index.length; i++) if (index[i] != PADDING) index[i] = covering[fullIndex(index[i])];
-        return index;
-    }
-
-    /** Index entries below PADDING address the full map. */
-    private static int fullAt(int pixel) {
-        return -2 - pixel;
-    }
-
-    private static int fullIndex(int entry) {
-        return -2 - entry;
-    }
-
-    /**
-     * Tiles {@code out} [C, positions] read through {@code index} ({@link #gatherIndex},
-     * {@link #scatterGatherIndex}): from {@code tiles} [C, tilePositions] or from the full map, given
+     * Tiles {@code out} [C, positions] read through {@code index} ({@link GatherIndex}): from {@code tiles} [C, tilePositions] or from the full map, given
      * as float32 {@code full32} or float16 {@code full16} [C, plane].
      */
     static void gather(int[] index, @Nullable FloatBuffer tiles, int tilePositions, @Nullable FloatBuffer full32,
@@ -81,13 +28,16 @@ final class CpuTileKernels {
         if (positions == 0) return;
         FloatBuffer o = out.data();
         Parallel.forEach(out.size() / positions, c -> {
-            int tileBase = c * tilePositions, planeBase = c * plane - 2, outBase = c * positions;
+            int tileBase = c * tilePositions, planeBase = c * plane, outBase = c * positions;
             for (int i = 0; i < positions; i++) {
                 int k = index[i];
                 float v;
                 if (k >= 0) v = tiles.get(tileBase + k);
-                else if (k == PADDING) v = 0f;
-                else v = full32 != null ? full32.get(planeBase - k) : Half.toFloat(full16.get(planeBase - k));
+                else if (k == GatherIndex.PADDING) v = 0f;
+                else {
+                    int at = planeBase + GatherIndex.fullPixel(k);
+                    v = full32 != null ? full32.get(at) : Half.toFloat(full16.get(at));
+                }
                 o.put(outBase + i, v);
             }
         });

@@ -4,9 +4,12 @@ import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.graph.Value;
+import dev.tessera.runtime.tensor.Shape;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -37,11 +40,24 @@ public final class SparsePlan {
     }
 
     /**
-     * Tiles of {@code value} in {@code geometry}, read from {@code source}: the value itself, or,
-     * when {@code value} is a nearest resize of {@code source}, its input read through the index map.
-     * The source is read in whatever form it has (full, cached, or tiled: then tiles win over the cache).
+     * Tiles of {@code value} in {@code geometry}, read from {@code source}: the value itself, or, when
+     * {@code value} is a nearest resize of {@code source}, its input read through the index map. A
+     * source held as tiles in {@code tiles} (not null) reads those where they cover the pixel and its
+     * cached map elsewhere; otherwise it reads its full or cached map. Where each pixel reads is the
+     * plan's {@link #index(Step)}. With an {@code activation} node (the value's only reader), the step
+     * applies it and yields its output's tiles instead.
      */
-    public record Gather(Value value, TileGeometry geometry, Value source) implements Step {}
+    public record Gather(Value value, TileGeometry geometry, Value source, @Nullable TileGeometry tiles, @Nullable Node activation)
+            implements Step {
+        /** The value whose tiles this step yields. */
+        public Value result() {
+            return activation != null ? activation.output() : value;
+        }
+
+        public Op.@Nullable Activation act() {
+            return activation != null ? (Op.Activation) activation.op() : null;
+        }
+    }
 
     /** The full map of a tiled value: its cached full-pass map with its tiles written over it. */
     public record Scatter(Value value, TileGeometry geometry) implements Step {}
@@ -71,7 +87,9 @@ public final class SparsePlan {
 
     /** What a step does, for profiles: gather, scatter, tile conv, tile attention, tile pointwise, full OP. */
     public static String kind(Step step) {
-        if (step instanceof Gather g) return g.source() != g.value() ? "gather (through resize)" : "gather";
+        if (step instanceof Gather g) {
+            return g.source() != g.value() ? "gather (through resize)" : g.tiles() != null ? "gather (over tiles)" : "gather";
+        }
         if (step instanceof Scatter) return "scatter";
         if (step instanceof RunFull f) return "full " + f.node().op().getClass().getSimpleName();
         Op op = ((RunTiles) step).node().op();
@@ -83,6 +101,8 @@ public final class SparsePlan {
     private final ModelGraph graph;
     private final List<Step> steps;
     private final long sparseMacs;
+    private final Map<Step, int[]> indexes = new IdentityHashMap<>();
+    private final int indexInts;
 
     /** The plan of an edit that changes nothing: the output is the cached original, bit for bit. */
     public static SparsePlan noChange(ModelGraph graph) {
@@ -103,6 +123,43 @@ public final class SparsePlan {
             else if (s instanceof RunFull f) macs += f.node().macs();
         }
         this.sparseMacs = macs;
+        int ints = 0;
+        for (Step s : steps) {
+            int[] index = null;
+            if (s instanceof Gather g && g.tiles() != null) {
+                index = GatherIndex.fromTiles(g.tiles(), g.geometry());
+            } else if (s instanceof Gather g) {
+                Shape src = g.source().shape();
+                index = g.source() != g.value() ? GatherIndex.fromResize(g.geometry(), src.h(), src.w())
+                        : GatherIndex.fromMap(g.geometry(), src.w(), null, null);
+            } else if (s instanceof RunTiles t && t.node().op() instanceof Op.SelfAttention) { // its queries
+                index = GatherIndex.fromMap(t.out(), t.out().width(), null, null);
+            }
+            if (index == null) continue;
+            indexes.put(s, index);
+            ints += index.length;
+        }
+        this.indexInts = ints;
+    }
+
+    /**
+     * Where each tile pixel of a {@link Gather} (or of the queries of a tile attention) reads its
+     * value ({@link GatherIndex}); built with the plan, shared by every pass. Callers must not modify it.
+     */
+    public int[] index(Step step) {
+        int[] index = indexes.get(step);
+        if (index == null) throw new IllegalArgumentException("no gather index for " + step);
+        return index;
+    }
+
+    /** Every step's index map, by step. Callers must not modify them. */
+    public Map<Step, int[]> indexes() {
+        return Collections.unmodifiableMap(indexes);
+    }
+
+    /** The length of all index maps together (for one upload to a device). */
+    public int indexInts() {
+        return indexInts;
     }
 
     public ModelGraph graph() {

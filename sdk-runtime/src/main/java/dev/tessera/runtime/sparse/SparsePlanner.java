@@ -47,6 +47,8 @@ public final class SparsePlanner {
     private final SparsePolicy policy;
     private final boolean[] changed;
     private final Map<Value, Node> producer = new HashMap<>();
+    /** How many nodes read each value (by id). */
+    private final int[] readers;
     /** The activation node the dense schedule runs inside each producer (never one whose output the cache needs). */
     private final Map<Node, Node> fusedActivation = new HashMap<>();
 
@@ -58,9 +60,13 @@ public final class SparsePlanner {
         this.graph = graph;
         this.policy = policy;
         this.changed = new boolean[graph.valueCount()];
+        this.readers = new int[graph.valueCount()];
         for (int i : editableInputs) changed[graph.inputs().get(i).id()] = true;
         for (Node n : graph.nodes()) {
-            for (Value in : n.inputs()) changed[n.output().id()] |= changed[in.id()];
+            for (Value in : n.inputs()) {
+                changed[n.output().id()] |= changed[in.id()];
+                readers[in.id()]++;
+            }
             producer.put(n.output(), n);
         }
         DenseSchedule schedule = new DenseSchedule(graph, cachedValues());
@@ -239,7 +245,7 @@ public final class SparsePlanner {
             } else if (m == Op.ResizeNearest.class) {
                 e.full(n.inputs().get(0));
                 for (Object g : demand.get(out.id())) {
-                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0)));
+                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0), null, null));
                     e.gathered.add(new GatherKey(out.id(), (TileGeometry) g));
                 }
             } else if (m instanceof TileGeometry g && n.op() instanceof Op.SelfAttention) {
@@ -247,6 +253,10 @@ public final class SparsePlanner {
                 Value qkv = n.inputs().get(0);
                 long macs = 2L * g.positions() * qkv.shape().h() * qkv.shape().w() * (qkv.shape().c() / 3);
                 e.steps.add(new RunTiles(n, g, g, macs));
+                e.tiled.put(out.id(), g);
+            } else if (m instanceof TileGeometry g && gathersInto(n, g, e)) {
+                Value in = n.inputs().get(0);
+                e.steps.add(new Gather(in, g, in, e.tilesRead(in), n));
                 e.tiled.put(out.id(), g);
             } else if (m instanceof TileGeometry g) {
                 for (Value in : n.inputs()) {
@@ -313,6 +323,16 @@ public final class SparsePlanner {
         return in.convOutput(out.shape().h(), out.shape().w(), c.kernelH(), c.kernelW(), c.stride(), c.padding().top(), c.padding().left());
     }
 
+    /**
+     * Whether the activation node {@code n}, on tiles {@code g}, runs inside the gather of its input:
+     * when it is the input's only reader and the input is not yet in {@code g}.
+     */
+    private boolean gathersInto(Node n, TileGeometry g, Emitter e) {
+        Value in = n.inputs().get(0);
+        return n.op() instanceof Op.Activation && readers[in.id()] == 1 && in != graph.output() && changed[in.id()]
+                && !g.equals(e.tiled.get(in.id()));
+    }
+
     /** Ops that act on each pixel separately, so they commute with gathering tiles. */
     private boolean isPointwise(Node n) {
         Op op = n.op();
@@ -348,7 +368,12 @@ public final class SparsePlanner {
 
         void tiles(Value v, TileGeometry g) {
             if (g.equals(tiled.get(v.id())) || !gathered.add(new GatherKey(v.id(), g))) return;
-            steps.add(new Gather(v, g, v));
+            steps.add(new Gather(v, g, v, tilesRead(v), null));
+        }
+
+        /** The tiles a gather of {@code v} reads over its cached map: its latest tiles, unless it is full. */
+        @Nullable TileGeometry tilesRead(Value v) {
+            return full.contains(v.id()) ? null : tiled.get(v.id());
         }
     }
 }
