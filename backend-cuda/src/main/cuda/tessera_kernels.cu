@@ -75,18 +75,18 @@ __device__ void add(const T* a, const T* b, T* y, int plane, int perChannel, int
     }
 }
 
-// Per (n, group) statistics folded with the affine: scale[n*C+c], shift[n*C+c]. One block per (n, group).
+// Group norm statistics in two kernels, so that large maps spread over many blocks: partial sums
+// (sum and sum of squares, in double) of chunk blockIdx.x of group blockIdx.y (= n * groups + g)
+// into partial[2 * (group * chunks + chunk)], then group_norm_affine.
 template <typename T>
-__device__ void group_norm_stats(const T* x, const float* weight, const float* bias, float* scale, float* shift,
-                                 int channels, int groups, i64 plane, float eps) {
-    int ng = blockIdx.x;
-    int n = ng / groups, g = ng % groups;
-    int gc = channels / groups;
-    i64 count = gc * plane;
-    const i64 base = ((i64) n * channels + (i64) g * gc) * plane;
+__device__ void group_norm_partial(const T* x, double* partial, int channels, int groups, i64 plane, int chunks) {
+    int ng = blockIdx.y, n = ng / groups, g = ng % groups, gc = channels / groups;
+    i64 count = gc * plane, per = (count + chunks - 1) / chunks;
+    i64 from = blockIdx.x * per, to = min(count, from + per);
+    const T* xg = x + ((i64) n * channels + (i64) g * gc) * plane;
     double s = 0, q = 0;
-    for (i64 i = threadIdx.x; i < count; i += blockDim.x) {
-        double v = load(x, base + i);
+    for (i64 i = from + threadIdx.x; i < to; i += blockDim.x) {
+        double v = load(xg, i);
         s += v;
         q += v * v;
     }
@@ -101,13 +101,23 @@ __device__ void group_norm_stats(const T* x, const float* weight, const float* b
     if (threadIdx.x == 0) {
         double st = 0, qt = 0;
         for (int w = 0; w < (blockDim.x + 31) / 32; w++) { st += ss[w]; qt += qs[w]; }
-        double mean = st / count;
-        double var = qt / count - mean * mean;
+        partial[2 * ((i64) ng * chunks + blockIdx.x)] = st;
+        partial[2 * ((i64) ng * chunks + blockIdx.x) + 1] = qt;
+    }
+}
+
+// The per-channel affine of group norm, scale[n*C+c] and shift[n*C+c], from its group's partial sums.
+extern "C" __global__ void group_norm_affine(const double* partial, const float* weight, const float* bias, float* scale,
+                                             float* shift, int channels, int groups, i64 plane, int chunks, float eps, int rows) {
+    COLS(row, rows) {
+        int n = row / channels, c = row % channels, gc = channels / groups;
+        const double* p = partial + 2 * ((i64) (n * groups + c / gc) * chunks);
+        double st = 0, qt = 0;
+        for (int k = 0; k < chunks; k++) { st += p[2 * k]; qt += p[2 * k + 1]; }
+        double count = (double) gc * plane, mean = st / count, var = qt / count - mean * mean;
         double inv = 1.0 / sqrt((var > 0 ? var : 0) + eps);
-        for (int c = g * gc; c < (g + 1) * gc; c++) {
-            scale[n * channels + c] = (float) (weight[c] * inv);
-            shift[n * channels + c] = (float) (bias[c] - mean * weight[c] * inv);
-        }
+        scale[row] = (float) (weight[c] * inv);
+        shift[row] = (float) (bias[c] - mean * weight[c] * inv);
     }
 }
 
@@ -287,6 +297,92 @@ __device__ void map_im2col(const T* x, T* cols, int h, int w, int kh, int kw, in
     }
 }
 
+// Winograd F(4x4, 3x3) (Lavin and Gray, 2016) for padding-free 3x3 stride-1 convolutions of tiles
+// whose outputs are multiples of 4 on each side: every 4x4 block of output reads a 6x6 window,
+// V = B^T d B per input channel, M = U V per frequency (36 batched GEMMs with U = G g G^T, the
+// transformed weights), Y = A^T M A. 36 multiplies per 16 outputs instead of 144: the same saving
+// cuDNN's Winograd algorithms give the dense pass. Transforms in float32 (float32 mode only).
+__device__ __forceinline__ void winograd_bt(const float* d, int s, float* o, int os) { // o = B^T d, 6 -> 6
+    float d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
+    o[0] = 4.f * d0 - 5.f * d2 + d4;
+    o[os] = -4.f * (d1 + d2) + d3 + d4;
+    o[2 * os] = 4.f * (d1 - d2) - d3 + d4;
+    o[3 * os] = 2.f * (d3 - d1) - d2 + d4;
+    o[4 * os] = 2.f * (d1 - d3) - d2 + d4;
+    o[5 * os] = 4.f * d1 - 5.f * d3 + d5;
+}
+
+__device__ __forceinline__ void winograd_at(const float* m, int s, float* o, int os) { // o = A^T m, 6 -> 4
+    float m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
+    o[0] = m0 + m1 + m2 + m3 + m4;
+    o[os] = m1 - m2 + 2.f * (m3 - m4);
+    o[2 * os] = m1 + m2 + 4.f * (m3 + m4);
+    o[3 * os] = m1 - m2 + 8.f * (m3 - m4) + m5;
+}
+
+__device__ __forceinline__ void winograd_g(const float* g, int s, float* o, int os) { // o = G g, 3 -> 6
+    float g0 = g[0], g1 = g[s], g2 = g[2 * s];
+    o[0] = 0.25f * g0;
+    o[os] = -(g0 + g1 + g2) / 6.f;
+    o[2 * os] = -(g0 - g1 + g2) / 6.f;
+    o[3 * os] = g0 / 24.f + g1 / 12.f + g2 / 6.f;
+    o[4 * os] = g0 / 24.f - g1 / 12.f + g2 / 6.f;
+    o[5 * os] = g2;
+}
+
+// U[36, filters] = G w G^T of each 3x3 filter of w [filters, 3, 3] (filters = Cout * Cin).
+extern "C" __global__ void winograd_weights(const float* w, float* u, int filters) {
+    COLS(f, filters) {
+        float g[9], t[18], v[36];
+        for (int i = 0; i < 9; i++) g[i] = w[(i64) f * 9 + i];
+        for (int j = 0; j < 3; j++) winograd_g(g + j, 3, t + j, 3);   // t[6][3] = G g
+        for (int i = 0; i < 6; i++) winograd_g(t + 3 * i, 1, v + 6 * i, 1); // v[6][6] = t G^T
+        for (int k = 0; k < 36; k++) u[(i64) k * filters + f] = v[k];
+    }
+}
+
+// V[36, C, P] from x [C, count, h, w]: tiles (top = left = 0), or one map (count = 1) read with
+// zero padding top and left (and wherever a window reaches past the bottom or right edge). Window
+// p = (tile, 4x4 block of its oh x ow output) of channel c; P = count * oh / 4 * ow / 4. rows of
+// the grid = channels.
+extern "C" __global__ void winograd_input(const float* x, float* v, int count, int h, int w, int oh, int ow, int top, int left,
+                                          int channels) {
+    int bw = ow / 4, per = oh / 4 * bw, windows = count * per;
+    ROWS(c, channels) {
+        COLS(p, windows) {
+            int t = p / per, b = p % per, r0 = b / bw * 4 - top, c0 = b % bw * 4 - left;
+            const float* d = x + ((i64) c * count + t) * h * w;
+            float a[36], y[36];
+            for (int i = 0; i < 6; i++) {
+                for (int j = 0; j < 6; j++) {
+                    int r = r0 + i, q = c0 + j;
+                    a[6 * i + j] = r >= 0 && r < h && q >= 0 && q < w ? d[r * w + q] : 0.f;
+                }
+            }
+            for (int j = 0; j < 6; j++) winograd_bt(a + j, 6, y + j, 6);  // columns
+            for (int i = 0; i < 6; i++) winograd_bt(y + 6 * i, 1, a + 6 * i, 1); // rows
+            for (int k = 0; k < 36; k++) v[((i64) k * channels + c) * windows + p] = a[k];
+        }
+    }
+}
+
+// Output tiles [C, count, oh, ow] or one map (count = 1), + bias[c] when given, from M[36, C, P]. rows of the grid = channels.
+extern "C" __global__ void winograd_output(const float* m, float* out, const float* bias, int count, int oh, int ow, int channels) {
+    int bw = ow / 4, per = oh / 4 * bw, windows = count * per;
+    ROWS(c, channels) {
+        float b0 = bias ? bias[c] : 0.f;
+        COLS(p, windows) {
+            float x[36], y[24], z[16];
+            for (int k = 0; k < 36; k++) x[k] = m[((i64) k * channels + c) * windows + p];
+            for (int j = 0; j < 6; j++) winograd_at(x + j, 6, y + j, 6);  // y[4][6]
+            for (int i = 0; i < 4; i++) winograd_at(y + 6 * i, 1, z + 4 * i, 1); // z[4][4]
+            int t = p / per, b = p % per;
+            float* o = out + (((i64) c * count + t) * oh + b / bw * 4) * ow + b % bw * 4;
+            for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) o[i * ow + j] = z[4 * i + j] + b0;
+        }
+    }
+}
+
 // float32 <-> storage type, for uploads and downloads in float16 mode.
 extern "C" __global__ void to_half(const float* x, __half* y, i64 total) { GRID_STRIDE(i, total) y[i] = __float2half(x[i]); }
 extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID_STRIDE(i, total) y[i] = __half2float(x[i]); }
@@ -301,9 +397,8 @@ extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID
         spade<T>(x, gb, y, scale, shift, channels, plane, rows, act, slope); }                                       \
     extern "C" __global__ void add_##S(const T* a, const T* b, T* y, int plane, int perChannel, int rows,            \
         int act, float slope) { add<T>(a, b, y, plane, perChannel, rows, act, slope); }                              \
-    extern "C" __global__ void group_norm_stats_##S(const T* x, const float* weight, const float* bias,              \
-        float* scale, float* shift, int channels, int groups, i64 plane, float eps) {                                \
-        group_norm_stats<T>(x, weight, bias, scale, shift, channels, groups, plane, eps); }                          \
+    extern "C" __global__ void group_norm_partial_##S(const T* x, double* partial, int channels, int groups,         \
+        i64 plane, int chunks) { group_norm_partial<T>(x, partial, channels, groups, plane, chunks); }               \
     extern "C" __global__ void resize_nearest_##S(const T* x, T* y, const int* rowIndex, const int* colIndex,        \
         int inH, int inW, int outH, int outW, int rows) {                                                            \
         resize_nearest<T>(x, y, rowIndex, colIndex, inH, inW, outH, outW, rows); }                                   \

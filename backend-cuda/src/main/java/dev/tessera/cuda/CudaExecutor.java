@@ -50,7 +50,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final DeviceBuffer[] inputBuffers; // fixed addresses for graph replays
     private final DeviceBuffer output;
     private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
-    private final Map<ConvShape, Boolean> gemmFaster = new HashMap<>();
+    private final Map<ConvShape, ConvWay> convWays = new HashMap<>();
     private final CUevent_st start = new CUevent_st(), stop = new CUevent_st(); // timing conv choices
     private final CUevent_st passStart = new CUevent_st(), passStop = new CUevent_st(); // around each pass
     private final StepProfile profile = new StepProfile();
@@ -149,12 +149,18 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         Shape x = node.inputs().get(0).shape();
         DeviceBuffer[] p = model.params(node);
         if (op instanceof Op.Conv2d c) {
-            conv2d(c, p, in[0], x, out, y, act);
+            conv2d(node, in[0], x, out, y, act);
         } else if (op instanceof Op.GroupNorm g) {
             long plane = (long) y.h() * y.w();
             long affine = alloc32(2L * y.n() * y.c());
-            kernels.call("group_norm_stats").ptr(in[0]).ptr(p[0].address).ptr(p[1].address).ptr(affine)
-                    .ptr(affine + 4L * y.n() * y.c()).i(y.c()).i(g.groups()).l(plane).f(g.eps()).launch(y.n() * g.groups(), 512);
+            int groups = y.n() * g.groups();
+            int chunks = (int) Math.max(1, Math.min(64, (long) y.c() / g.groups() * plane / 16384)); // 16K values a block at least
+            long partial = allocBytes(2L * groups * chunks * Double.BYTES);
+            kernels.call("group_norm_partial").ptr(in[0]).ptr(partial).i(y.c()).i(g.groups()).l(plane).i(chunks).launch(chunks, groups, 512);
+            kernels.callExact("group_norm_affine").ptr(partial).ptr(p[0].address).ptr(p[1].address).ptr(affine)
+                    .ptr(affine + 4L * y.n() * y.c()).i(y.c()).i(g.groups()).l(plane).i(chunks).f(g.eps()).i(y.n() * y.c())
+                    .launch(y.n() * y.c());
+            free(partial);
             channelAffine(in[0], out, affine, affine + 4L * y.n() * y.c(), y.n() * y.c(), (int) plane, y.n() * y.c(), act);
             lastNormAffine = affine;
         } else if (op instanceof Op.ResizeNearest) {
@@ -214,31 +220,58 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    private void conv2d(Op.Conv2d c, DeviceBuffer[] p, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
-        Boolean gemm = gemmFaster.get(new ConvShape(c, xs));
-        if (gemm == null) gemmFaster.put(new ConvShape(c, xs), gemm = gemmIsFaster(c, p[0].address, x, xs, out, ys));
-        if (gemm) gemmConv(c, p[0].address, x, xs, out, ys);
-        else cudnnConv(c, p[0].address, x, xs, out, ys);
-        if (p[1] != null || act != null) {
-            channelAffine(out, out, 0, p[1] == null ? 0 : p[1].address, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
-        }
+    private void conv2d(Node node, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        DeviceBuffer[] p = model.params(node);
+        ConvShape key = new ConvShape(c, xs);
+        ConvWay way = convWays.get(key);
+        if (way == null) convWays.put(key, way = fastestWay(node, x, xs, out, ys));
+        runConv(way, node, x, xs, out, ys);
+        long bias = p[1] == null || way == ConvWay.WINOGRAD ? 0 : p[1].address; // Winograd's inverse transform adds it
+        if (bias != 0 || act != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
     }
 
     private record ConvShape(Op.Conv2d op, Shape input) {}
 
-    /**
-     * Which way a full-map convolution runs, decided once per shape by timing both on the GPU (as
-     * cudnn.benchmark times cuDNN's own algorithms): cuDNN wins on large maps, im2col + cuBLAS on
-     * the small low-resolution maps that sparse passes run whole (measured on an H100).
-     */
-    private boolean gemmIsFaster(Op.Conv2d c, long weight, long x, Shape xs, long out, Shape ys) {
-        cudnnConv(c, weight, x, xs, out, ys); // plans the cuDNN algorithm and sizes its workspace outside the capture
-        float cudnn = Float.MAX_VALUE, gemm = Float.MAX_VALUE;
-        for (int i = 0; i < 3; i++) {
-            cudnn = Math.min(cudnn, gpuMillis(() -> cudnnConv(c, weight, x, xs, out, ys)));
-            gemm = Math.min(gemm, gpuMillis(() -> gemmConv(c, weight, x, xs, out, ys)));
+    /** How a full-map convolution runs: cuDNN, im2col + cuBLAS, or Winograd F(4x4, 3x3) (our transforms + batched cuBLAS). */
+    private enum ConvWay { CUDNN, GEMM, WINOGRAD }
+
+    private void runConv(ConvWay way, Node node, long x, Shape xs, long out, Shape ys) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        long weight = model.params(node)[0].address;
+        switch (way) {
+            case CUDNN -> cudnnConv(c, weight, x, xs, out, ys);
+            case GEMM -> gemmConv(c, weight, x, xs, out, ys);
+            case WINOGRAD -> winogradConv(node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(), c.padding().left(), out);
         }
-        return gemm < cudnn;
+    }
+
+    /**
+     * Which way a full-map convolution runs, decided once per shape by timing each on the GPU (as
+     * cudnn.benchmark times cuDNN's own algorithms). On an H100 cuDNN wins on large maps; on the
+     * small low-resolution maps that sparse passes run whole, few output tiles leave most of the GPU
+     * idle, and im2col + cuBLAS or Winograd's 36 batched products fill it better. Only maps of at
+     * most 64x64 try Winograd: its weights take 4x the conv's weight memory.
+     */
+    private ConvWay fastestWay(Node node, long x, Shape xs, long out, Shape ys) {
+        cudnnConv((Op.Conv2d) node.op(), model.params(node)[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the capture
+        List<ConvWay> ways = new ArrayList<>(List.of(ConvWay.CUDNN, ConvWay.GEMM));
+        if (winogradFits((Op.Conv2d) node.op(), ys.h(), ys.w()) && xs.n() == 1 && (long) ys.h() * ys.w() <= 64 * 64) {
+            winogradWeights(node); // made outside the capture
+            ways.add(ConvWay.WINOGRAD);
+        }
+        ConvWay best = ConvWay.CUDNN;
+        float bestMs = Float.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            for (ConvWay way : ways) {
+                float ms = gpuMillis(() -> runConv(way, node, x, xs, out, ys));
+                if (ms < bestMs) {
+                    bestMs = ms;
+                    best = way;
+                }
+            }
+        }
+        return best;
     }
 
     /**
@@ -321,12 +354,20 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
      * A padding-free convolution of every tile as one GEMM, {@code out[Cout, tiles*oh*ow] =
      * W[Cout, Cin*kh*kw] x cols}, on tensor cores in half mode. (cuDNN on the same tiles, read as a
      * strided N = tiles batch, measured 3-5x slower on an H100: its fast kernels want packed tensors.)
-     * A 1x1 stride-1 convolution multiplies the tiles directly.
+     * A 1x1 stride-1 convolution multiplies the tiles directly; a 3x3 one in float32 whose output
+     * tiles are multiples of 4 runs as Winograd F(4x4, 3x3), as cuDNN runs the dense pass's.
      */
-    private void tileConv(Op.Conv2d c, DeviceBuffer[] p, long x, TileGeometry in, long out, TileGeometry og) {
+    @Override
+    protected void tileConv(Node node, long x, TileGeometry in, long out, TileGeometry og) {
         if (og.count() == 0) return;
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        DeviceBuffer[] p = model.params(node);
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         int positions = og.positions();
+        if (winogradFits(c, og.tileHeight(), og.tileWidth())) {
+            winogradConv(node, x, in.count(), in.tileHeight(), in.tileWidth(), og.tileHeight(), og.tileWidth(), 0, 0, out);
+            return;
+        }
         long cols = x;
         if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
             cols = alloc((long) k * positions);
@@ -335,6 +376,46 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
         gemm(false, false, c.outChannels(), positions, k, 1f, p[0].address, k, cols, positions, 0f, out, positions);
         if (p[1] != null) channelAffine(out, out, 0, p[1].address, c.outChannels(), positions, c.outChannels(), null);
+    }
+
+    /** Winograd convs on or off (-Dtessera.cuda.winograd=false), to compare. */
+    private static final boolean WINOGRAD = !"false".equals(System.getProperty("tessera.cuda.winograd"));
+
+    /** Whether Winograd F(4x4, 3x3) computes this conv with outputs (tiles or a map) of oh x ow: float32, 3x3, stride 1, 4 | oh, ow. */
+    private boolean winogradFits(Op.Conv2d c, int oh, int ow) {
+        return WINOGRAD && !half && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && oh % 4 == 0 && ow % 4 == 0;
+    }
+
+    private long winogradWeights(Node node) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        int filters = c.outChannels() * c.inChannels();
+        return model.winogradWeights(node, (w, u) -> kernels.callExact("winograd_weights").ptr(w).ptr(u).i(filters).launch(filters),
+                this::sync);
+    }
+
+    /**
+     * A 3x3 stride-1 conv as Winograd F(4x4, 3x3): x is [Cin, count, h, w] (tiles, or one map read
+     * with zero padding top and left), out [Cout, count, oh, ow] with the bias added. The input
+     * transform, 36 batched GEMMs {@code M[f] = U[f] V[f]}, the inverse transform.
+     */
+    private void winogradConv(Node node, long x, int count, int h, int w, int oh, int ow, int top, int left, long out) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        DeviceBuffer bias = model.params(node)[1];
+        int cin = c.inChannels(), cout = c.outChannels();
+        int windows = count * (oh / 4) * (ow / 4);
+        long u = winogradWeights(node);
+        long v = alloc(36L * cin * windows), m = alloc(36L * cout * windows);
+        kernels.callExact("winograd_input").ptr(x).ptr(v).i(count).i(h).i(w).i(oh).i(ow).i(top).i(left).i(cin).launch2d(windows, cin);
+        alpha.put(0, 1f);
+        beta.put(0, 0f);
+        // Row-major M_f[Cout, P] = U_f[Cout, Cin] V_f[Cin, P], as column-major M_f^T = V_f^T U_f^T.
+        checkBlas(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, windows, cout, cin, alpha, CudaDevice.at(v), CUDA_R_32F,
+                windows, (long) cin * windows, CudaDevice.at(u), CUDA_R_32F, cin, (long) cout * cin, beta, CudaDevice.at(m), CUDA_R_32F,
+                windows, (long) cout * windows, 36, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
+        free(v);
+        kernels.callExact("winograd_output").ptr(m).ptr(out).ptr(bias == null ? 0 : bias.address).i(count).i(oh).i(ow).i(cout)
+                .launch2d(windows, cout);
+        free(m);
     }
 
     /**
@@ -620,11 +701,6 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     @Override
     protected void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions, Op.@Nullable Activation act) {
         pointwise(n, args, shapes, out, 1, channels, positions, act);
-    }
-
-    @Override
-    protected void tileConv(Node n, long tiles, TileGeometry in, long result, TileGeometry out) {
-        tileConv((Op.Conv2d) n.op(), model.params(n), tiles, in, result, out);
     }
 
     @Override

@@ -30,6 +30,7 @@ final class CudaModel implements DeviceModel {
     final boolean half;
     private final Map<Node, DeviceBuffer[]> params = new IdentityHashMap<>();
     private final Map<Long, DeviceBuffer> indexMaps = new HashMap<>();
+    private final Map<Node, DeviceBuffer> winogradWeights = new IdentityHashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
@@ -97,6 +98,24 @@ final class CudaModel implements DeviceModel {
         }).address;
     }
 
+    /**
+     * The Winograd F(4x4, 3x3) transform of a 3x3 conv's weights, [36, Cout, Cin] float32 (four
+     * times the weights' memory), made on first use by {@code transform(weights, out)} and kept for
+     * every executor of the model; only convs that run on tiles ask for it. {@code sync} waits for
+     * the transform, so that executors on other streams may read it.
+     */
+    synchronized long winogradWeights(Node conv, java.util.function.BiConsumer<Long, Long> transform, Runnable sync) {
+        DeviceBuffer u = winogradWeights.get(conv);
+        if (u == null) {
+            Op.Conv2d c = (Op.Conv2d) conv.op();
+            u = keep(DeviceBuffer.allocate(36L * c.outChannels() * c.inChannels() * Float.BYTES));
+            transform.accept(params.get(conv)[0].address, u.address);
+            sync.run();
+            winogradWeights.put(conv, u);
+        }
+        return u.address;
+    }
+
     @Override
     public GraphExecutor newExecutor(SparsePlanner planner) {
         return new CudaExecutor(this, planner);
@@ -125,5 +144,6 @@ final class CudaModel implements DeviceModel {
         owned.clear();
         params.clear();
         indexMaps.clear();
+        winogradWeights.clear();
     }
 }

@@ -95,7 +95,8 @@ final class Kernels implements AutoCloseable {
         launch(blocks, 1, threads);
     }
 
-    private void launch(int blocksX, int blocksY, int threads) {
+    /** Launches a blocksX x blocksY grid of {@code threads}-thread blocks (kernels that index blocks themselves). */
+    void launch(int blocksX, int blocksY, int threads) {
         if (blocksX == 0) return;
         CudaDevice.checkDriver(cuLaunchKernel(device.function(name), blocksX, blocksY, 1, threads, 1, 1, 0, stream,
                 params, (PointerPointer<?>) null), "launch of " + name);
