@@ -28,8 +28,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Eligible convolutions run on the gathered active blocks of their input, without padding.
  * Everything else follows from what each value's readers need (its <em>demand</em>, found walking
- * the graph backwards): a pointwise node whose output is needed in exactly one tile geometry runs on
- * those tiles, so normalizations and activations fuse into the gather; a nearest resize needed only
+ * the graph backwards): a pointwise node whose output is needed only as tiles runs on the tiles of
+ * each geometry its readers need (once per geometry: pointwise work on tiles is cheap next to a
+ * full map), so normalizations, activations, residual adds and concats never touch a full map there; a nearest resize needed only
  * as tiles is read through its index map instead of being materialized; attention whose output is
  * needed as tiles computes queries for those tiles only; all other nodes run on full maps, and a
  * tiled value needed full is scattered into its cached map. Values that do not depend on the
@@ -207,9 +208,12 @@ public final class SparsePlanner {
             if (convIn.containsKey(n)) {
                 m = convIn.get(n);
                 demand.get(n.inputs().get(0).id()).add(m);
-            } else if (single instanceof TileGeometry g && isPointwise(n)) {
-                m = g;
-                for (Value in : n.inputs()) demand.get(in.id()).add(isPerChannel(n, in) ? FULL : g);
+            } else if (isPointwise(n) && !d.contains(FULL)) { // once on the tiles of each geometry its readers need
+                m = new LinkedHashSet<>(d);
+                for (Value in : n.inputs()) {
+                    if (isPerChannel(n, in)) demand.get(in.id()).add(FULL);
+                    else demand.get(in.id()).addAll(d);
+                }
             } else if (n.op() instanceof Op.ResizeNearest && !d.contains(FULL)) {
                 m = Op.ResizeNearest.class;
                 demand.get(n.inputs().get(0).id()).add(FULL);
@@ -241,30 +245,34 @@ public final class SparsePlanner {
                 TileGeometry o = convOutput(n, in);
                 e.tiles(n.inputs().get(0), in);
                 e.steps.add(new RunTiles(n, in, o, (long) o.positions() * c.outChannels() * c.inChannels() * c.kernelH() * c.kernelW()));
-                e.tiled.put(out.id(), o);
+                e.computed(out, o);
             } else if (m == Op.ResizeNearest.class) {
                 e.full(n.inputs().get(0));
                 for (Object g : demand.get(out.id())) {
                     e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0), null, null));
-                    e.gathered.add(new GatherKey(out.id(), (TileGeometry) g));
+                    e.available.add(new GatherKey(out.id(), (TileGeometry) g));
                 }
             } else if (m instanceof TileGeometry g && n.op() instanceof Op.SelfAttention) {
                 e.full(n.inputs().get(0));
                 Value qkv = n.inputs().get(0);
                 long macs = 2L * g.positions() * qkv.shape().h() * qkv.shape().w() * (qkv.shape().c() / 3);
                 e.steps.add(new RunTiles(n, g, g, macs));
-                e.tiled.put(out.id(), g);
-            } else if (m instanceof TileGeometry g && gathersInto(n, g, e)) {
-                Value in = n.inputs().get(0);
-                e.steps.add(new Gather(in, g, in, e.tilesRead(in), n));
-                e.tiled.put(out.id(), g);
-            } else if (m instanceof TileGeometry g) {
-                for (Value in : n.inputs()) {
-                    if (isPerChannel(n, in)) e.full(in);
-                    else e.tiles(in, g);
+                e.computed(out, g);
+            } else if (m instanceof Set<?> geometries) {
+                for (Object o : geometries) {
+                    TileGeometry g = (TileGeometry) o;
+                    if (gathersInto(n, g, e)) {
+                        Value in = n.inputs().get(0);
+                        e.steps.add(new Gather(in, g, in, e.tilesRead(in), n));
+                    } else {
+                        for (Value in : n.inputs()) {
+                            if (isPerChannel(n, in)) e.full(in);
+                            else e.tiles(in, g);
+                        }
+                        e.steps.add(new RunTiles(n, g, g, 0, act));
+                    }
+                    e.computed(out, g);
                 }
-                e.steps.add(new RunTiles(n, g, g, 0, act));
-                e.tiled.put(out.id(), g);
             } else {
                 for (Value in : n.inputs()) e.full(in);
                 e.steps.add(new RunFull(n, usesCachedNorm(n), act));
@@ -325,19 +333,19 @@ public final class SparsePlanner {
 
     /**
      * Whether the activation node {@code n}, on tiles {@code g}, runs inside the gather of its input:
-     * when it is the input's only reader and the input is not yet in {@code g}.
+     * when it is the input's only reader and the input has no tiles in {@code g} yet.
      */
     private boolean gathersInto(Node n, TileGeometry g, Emitter e) {
         Value in = n.inputs().get(0);
         return n.op() instanceof Op.Activation && readers[in.id()] == 1 && in != graph.output() && changed[in.id()]
-                && !g.equals(e.tiled.get(in.id()));
+                && !e.available.contains(new GatherKey(in.id(), g));
     }
 
     /** Ops that act on each pixel separately, so they commute with gathering tiles. */
     private boolean isPointwise(Node n) {
         Op op = n.op();
         return op instanceof Op.Activation || op instanceof Op.BatchNorm || op instanceof Op.Spade
-                || op instanceof Op.Add || op instanceof Op.SliceChannels || usesCachedNorm(n);
+                || op instanceof Op.Add || op instanceof Op.Concat || op instanceof Op.SliceChannels || usesCachedNorm(n);
     }
 
     /** The [N, C] operand of a per-channel add: broadcast, so it stays a full (tiny) tensor. */
@@ -350,12 +358,19 @@ public final class SparsePlanner {
     /** Tracks each value's current forms while steps are emitted. */
     private final class Emitter {
         final List<SparsePlan.Step> steps = new ArrayList<>();
+        /** The geometry of each value's latest computed tiles (what a scatter writes and a gather over tiles reads). */
         final Map<Integer, TileGeometry> tiled = new HashMap<>();
         final Set<Integer> full = new HashSet<>();
-        final Set<GatherKey> gathered = new HashSet<>();
+        /** Every (value, geometry) that has tiles, computed or gathered. */
+        final Set<GatherKey> available = new HashSet<>();
 
         Emitter() {
             for (Value in : graph.inputs()) full.add(in.id());
+        }
+
+        void computed(Value v, TileGeometry g) {
+            tiled.put(v.id(), g);
+            available.add(new GatherKey(v.id(), g));
         }
 
         void full(Value v) {
@@ -367,7 +382,7 @@ public final class SparsePlanner {
         }
 
         void tiles(Value v, TileGeometry g) {
-            if (g.equals(tiled.get(v.id())) || !gathered.add(new GatherKey(v.id(), g))) return;
+            if (!available.add(new GatherKey(v.id(), g))) return;
             steps.add(new Gather(v, g, v, tilesRead(v), null));
         }
 
