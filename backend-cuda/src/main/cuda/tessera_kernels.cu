@@ -106,6 +106,46 @@ __device__ void group_norm_partial(const T* x, double* partial, int channels, in
     }
 }
 
+// Group norm of a small map in one kernel, one block per (n, group): statistics, the per-channel
+// affine (also written to scale and shift, which the full pass caches), then y = act(x * scale + shift).
+template <typename T>
+__device__ void group_norm_small(const T* x, T* y, const float* weight, const float* bias, float* scale, float* shift,
+                                 int channels, int groups, i64 plane, float eps, int act, float slope) {
+    int ng = blockIdx.x, n = ng / groups, g = ng % groups, gc = channels / groups;
+    i64 count = gc * plane, base = ((i64) n * channels + (i64) g * gc) * plane;
+    double s = 0, q = 0;
+    for (i64 i = threadIdx.x; i < count; i += blockDim.x) {
+        double v = load(x, base + i);
+        s += v;
+        q += v * v;
+    }
+    __shared__ double ss[32], qs[32];
+    __shared__ float a[64], b[64]; // per-channel affine of the group (gc <= 64)
+    for (int o = 16; o > 0; o >>= 1) {
+        s += __shfl_down_sync(0xffffffff, s, o);
+        q += __shfl_down_sync(0xffffffff, q, o);
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) { ss[warp] = s; qs[warp] = q; }
+    __syncthreads();
+    if (threadIdx.x < gc) {
+        double st = 0, qt = 0;
+        for (int w = 0; w < (blockDim.x + 31) / 32; w++) { st += ss[w]; qt += qs[w]; }
+        double mean = st / count, var = qt / count - mean * mean;
+        double inv = 1.0 / sqrt((var > 0 ? var : 0) + eps);
+        int c = g * gc + threadIdx.x;
+        a[threadIdx.x] = (float) (weight[c] * inv);
+        b[threadIdx.x] = (float) (bias[c] - mean * weight[c] * inv);
+        scale[n * channels + c] = a[threadIdx.x];
+        shift[n * channels + c] = b[threadIdx.x];
+    }
+    __syncthreads();
+    for (i64 i = threadIdx.x; i < count; i += blockDim.x) {
+        int k = (int) (i / plane);
+        store(y, base + i, activate(load(x, base + i) * a[k] + b[k], act, slope));
+    }
+}
+
 // The per-channel affine of group norm, scale[n*C+c] and shift[n*C+c], from its group's partial sums.
 extern "C" __global__ void group_norm_affine(const double* partial, const float* weight, const float* bias, float* scale,
                                              float* shift, int channels, int groups, i64 plane, int chunks, float eps, int rows) {
@@ -383,12 +423,29 @@ extern "C" __global__ void winograd_output(const float* m, float* out, const flo
     }
 }
 
+// y[m, n] = sum over s of partial[s, m, n] (+ bias[m]): the end of a GEMM split along K into `slices`
+// products, so that a product with few output tiles (a conv of a small map) still fills the GPU.
+// Partials are float32 in both modes. rows of the grid = m.
+template <typename T>
+__device__ void sum_slices(const float* partial, T* y, const float* bias, int rows, int cols, int slices) {
+    ROWS(m, rows) {
+        float b = bias ? bias[m] : 0.f;
+        COLS(n, cols) {
+            float v = b;
+            for (int s = 0; s < slices; s++) v += partial[((i64) s * rows + m) * cols + n];
+            store(y, (i64) m * cols + n, v);
+        }
+    }
+}
+
 // float32 <-> storage type, for uploads and downloads in float16 mode.
 extern "C" __global__ void to_half(const float* x, __half* y, i64 total) { GRID_STRIDE(i, total) y[i] = __float2half(x[i]); }
 extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID_STRIDE(i, total) y[i] = __half2float(x[i]); }
 
 
 #define INSTANTIATE(T, S)                                                                                            \
+    extern "C" __global__ void sum_slices_##S(const float* partial, T* y, const float* bias, int rows, int cols,     \
+        int slices) { sum_slices<T>(partial, y, bias, rows, cols, slices); }                                         \
     extern "C" __global__ void channel_affine_##S(const T* x, T* y, const float* scale, const float* shift,           \
         int channels, int plane, int rows, int act, float slope) {                                                   \
         channel_affine<T>(x, y, scale, shift, channels, plane, rows, act, slope); }                                 \
@@ -397,6 +454,9 @@ extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID
         spade<T>(x, gb, y, scale, shift, channels, plane, rows, act, slope); }                                       \
     extern "C" __global__ void add_##S(const T* a, const T* b, T* y, int plane, int perChannel, int rows,            \
         int act, float slope) { add<T>(a, b, y, plane, perChannel, rows, act, slope); }                              \
+    extern "C" __global__ void group_norm_small_##S(const T* x, T* y, const float* weight, const float* bias,         \
+        float* scale, float* shift, int channels, int groups, i64 plane, float eps, int act, float slope) {          \
+        group_norm_small<T>(x, y, weight, bias, scale, shift, channels, groups, plane, eps, act, slope); }           \
     extern "C" __global__ void group_norm_partial_##S(const T* x, double* partial, int channels, int groups,         \
         i64 plane, int chunks) { group_norm_partial<T>(x, partial, channels, groups, plane, chunks); }               \
     extern "C" __global__ void resize_nearest_##S(const T* x, T* y, const int* rowIndex, const int* colIndex,        \

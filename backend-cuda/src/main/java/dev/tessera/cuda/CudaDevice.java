@@ -31,13 +31,16 @@ final class CudaDevice {
     final String name;
     final long memoryBytes;
     final int computeCapability;
+    /** Streaming multiprocessors: how many thread blocks fill the GPU. */
+    final int multiprocessors;
     private final CUmod_st module;
     private final Map<String, CUfunc_st> functions = new HashMap<>();
 
-    private CudaDevice(String name, long memoryBytes, int computeCapability, CUmod_st module) {
+    private CudaDevice(String name, long memoryBytes, int computeCapability, int multiprocessors, CUmod_st module) {
         this.name = name;
         this.memoryBytes = memoryBytes;
         this.computeCapability = computeCapability;
+        this.multiprocessors = multiprocessors;
         this.module = module;
     }
 
@@ -81,7 +84,7 @@ final class CudaDevice {
                 checkDriver(cuModuleLoadData(module, bytes), "cuModuleLoadData(" + FATBIN + ")");
             }
             keepFreedMemory();
-            instance = new CudaDevice(p.name().getString(), p.totalGlobalMem(), cc, module);
+            instance = new CudaDevice(p.name().getString(), p.totalGlobalMem(), cc, p.multiProcessorCount(), module);
         } catch (UnsatisfiedLinkError | NoClassDefFoundError | ExceptionInInitializerError e) {
             unavailable = "no CUDA 13 runtime libraries on the library path (libcudart.so.13, cuBLAS, cuDNN 9): " + e.getMessage();
         } catch (RuntimeException e) {

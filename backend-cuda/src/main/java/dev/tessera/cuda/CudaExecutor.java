@@ -15,6 +15,7 @@ import dev.tessera.runtime.sparse.TileGeometry;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +52,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final DeviceBuffer output;
     private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
     private final Map<ConvShape, ConvWay> convWays = new HashMap<>();
+    private final Map<TileConvKey, ConvWay> tileWays = new HashMap<>();
     private final CUevent_st start = new CUevent_st(), stop = new CUevent_st(); // timing conv choices
     private final CUevent_st passStart = new CUevent_st(), passStop = new CUevent_st(); // around each pass
     private final StepProfile profile = new StepProfile();
@@ -153,15 +155,20 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         } else if (op instanceof Op.GroupNorm g) {
             long plane = (long) y.h() * y.w();
             long affine = alloc32(2L * y.n() * y.c());
-            int groups = y.n() * g.groups();
-            int chunks = (int) Math.max(1, Math.min(64, (long) y.c() / g.groups() * plane / 16384)); // 16K values a block at least
-            long partial = allocBytes(2L * groups * chunks * Double.BYTES);
-            kernels.call("group_norm_partial").ptr(in[0]).ptr(partial).i(y.c()).i(g.groups()).l(plane).i(chunks).launch(chunks, groups, 512);
-            kernels.callExact("group_norm_affine").ptr(partial).ptr(p[0].address).ptr(p[1].address).ptr(affine)
-                    .ptr(affine + 4L * y.n() * y.c()).i(y.c()).i(g.groups()).l(plane).i(chunks).f(g.eps()).i(y.n() * y.c())
-                    .launch(y.n() * y.c());
-            free(partial);
-            channelAffine(in[0], out, affine, affine + 4L * y.n() * y.c(), y.n() * y.c(), (int) plane, y.n() * y.c(), act);
+            int groups = y.n() * g.groups(), perGroup = y.c() / g.groups();
+            long values = (long) perGroup * plane, shift = affine + 4L * y.n() * y.c();
+            if (values <= 16384 && perGroup <= 64) { // small maps: one kernel, one block a group
+                kernels.call("group_norm_small").ptr(in[0]).ptr(out).ptr(p[0].address).ptr(p[1].address).ptr(affine).ptr(shift)
+                        .i(y.c()).i(g.groups()).l(plane).f(g.eps()).i(activationCode(act)).f(slope(act)).launch(groups, 512);
+            } else { // partial sums over chunks of 16K values and more, so that large maps fill the GPU
+                int chunks = (int) Math.min(64, values / 16384);
+                long partial = allocBytes(2L * groups * chunks * Double.BYTES);
+                kernels.call("group_norm_partial").ptr(in[0]).ptr(partial).i(y.c()).i(g.groups()).l(plane).i(chunks).launch(chunks, groups, 512);
+                kernels.callExact("group_norm_affine").ptr(partial).ptr(p[0].address).ptr(p[1].address).ptr(affine).ptr(shift)
+                        .i(y.c()).i(g.groups()).l(plane).i(chunks).f(g.eps()).i(y.n() * y.c()).launch(y.n() * y.c());
+                free(partial);
+                channelAffine(in[0], out, affine, shift, y.n() * y.c(), (int) plane, y.n() * y.c(), act);
+            }
             lastNormAffine = affine;
         } else if (op instanceof Op.ResizeNearest) {
             kernels.call("resize_nearest").ptr(in[0]).ptr(out).ptr(model.nearestIndex(x.h(), y.h())).ptr(model.nearestIndex(x.w(), y.w()))
@@ -225,54 +232,93 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         DeviceBuffer[] p = model.params(node);
         ConvShape key = new ConvShape(c, xs);
         ConvWay way = convWays.get(key);
-        if (way == null) convWays.put(key, way = fastestWay(node, x, xs, out, ys));
-        runConv(way, node, x, xs, out, ys);
-        long bias = p[1] == null || way == ConvWay.WINOGRAD ? 0 : p[1].address; // Winograd's inverse transform adds it
+        if (way == null) {
+            cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
+            convWays.put(key, way = fastest(node.name() + " " + xs, mapWays(node, xs, ys), w -> mapConv(w, node, x, xs, out, ys)));
+        }
+        mapConv(way, node, x, xs, out, ys);
+        long bias = p[1] == null || way.addsBias ? 0 : p[1].address;
         if (bias != 0 || act != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
     }
 
     private record ConvShape(Op.Conv2d op, Shape input) {}
 
-    /** How a full-map convolution runs: cuDNN, im2col + cuBLAS, or Winograd F(4x4, 3x3) (our transforms + batched cuBLAS). */
-    private enum ConvWay { CUDNN, GEMM, WINOGRAD }
+    /**
+     * How a convolution runs: cuDNN (full maps only), im2col + one cuBLAS product, the same product
+     * split along K into slices (summed with the bias), or Winograd F(4x4, 3x3) (our transforms,
+     * 36 batched cuBLAS products, the bias added by the inverse transform).
+     */
+    private enum ConvWay {
+        CUDNN(false), GEMM(false), SPLIT_GEMM(true), WINOGRAD(true);
 
-    private void runConv(ConvWay way, Node node, long x, Shape xs, long out, Shape ys) {
+        final boolean addsBias;
+
+        ConvWay(boolean addsBias) {
+            this.addsBias = addsBias;
+        }
+    }
+
+    /**
+     * The ways worth timing for a full-map convolution. cuDNN wins on large maps; on the small
+     * low-resolution maps, few output tiles leave most of the GPU idle, and a product split along K
+     * or Winograd's 36 batched products fill it better. Winograd's weights take 4x the conv's weight
+     * memory: only maps of at most 64x64, or convs whose transformed weights fit in 4 MiB (few
+     * channels, like an RGB output conv), try it.
+     */
+    private List<ConvWay> mapWays(Node node, Shape xs, Shape ys) {
         Op.Conv2d c = (Op.Conv2d) node.op();
-        long weight = model.params(node)[0].address;
+        List<ConvWay> ways = new ArrayList<>(List.of(ConvWay.CUDNN, ConvWay.GEMM));
+        if (xs.n() == 1 && splitSlices(c.outChannels(), ys.h() * ys.w(), c.inChannels() * c.kernelH() * c.kernelW()) > 1) {
+            ways.add(ConvWay.SPLIT_GEMM);
+        }
+        long winogradBytes = 36L * c.outChannels() * c.inChannels() * Float.BYTES;
+        if (winogradFits(c, ys.h(), ys.w()) && xs.n() == 1 && ((long) ys.h() * ys.w() <= 64 * 64 || winogradBytes <= 4 << 20)) {
+            winogradWeights(node); // made outside the timing's capture
+            ways.add(ConvWay.WINOGRAD);
+        }
+        return ways;
+    }
+
+    private void mapConv(ConvWay way, Node node, long x, Shape xs, long out, Shape ys) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        DeviceBuffer[] p = model.params(node);
         switch (way) {
-            case CUDNN -> cudnnConv(c, weight, x, xs, out, ys);
-            case GEMM -> gemmConv(c, weight, x, xs, out, ys);
+            case CUDNN -> cudnnConv(c, p[0].address, x, xs, out, ys);
+            case GEMM -> gemmConv(c, p[0].address, x, xs, out, ys);
+            case SPLIT_GEMM -> {
+                int k = c.inChannels() * c.kernelH() * c.kernelW(), plane = ys.h() * ys.w();
+                long cols = alloc((long) k * plane);
+                kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
+                        .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(0).i(ys.h()).i(k).launch2d(plane, k);
+                splitGemm(p[0].address, cols, c.outChannels(), plane, k, p[1], out);
+                free(cols);
+            }
             case WINOGRAD -> winogradConv(node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(), c.padding().left(), out);
         }
     }
 
     /**
-     * Which way a full-map convolution runs, decided once per shape by timing each on the GPU (as
-     * cudnn.benchmark times cuDNN's own algorithms). On an H100 cuDNN wins on large maps; on the
-     * small low-resolution maps that sparse passes run whole, few output tiles leave most of the GPU
-     * idle, and im2col + cuBLAS or Winograd's 36 batched products fill it better. Only maps of at
-     * most 64x64 try Winograd: its weights take 4x the conv's weight memory.
+     * The fastest of {@code ways} by GPU time, each run three times (as cudnn.benchmark times
+     * cuDNN's own algorithms): decided once per conv shape, or per conv and tile count.
      */
-    private ConvWay fastestWay(Node node, long x, Shape xs, long out, Shape ys) {
-        cudnnConv((Op.Conv2d) node.op(), model.params(node)[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the capture
-        List<ConvWay> ways = new ArrayList<>(List.of(ConvWay.CUDNN, ConvWay.GEMM));
-        if (winogradFits((Op.Conv2d) node.op(), ys.h(), ys.w()) && xs.n() == 1 && (long) ys.h() * ys.w() <= 64 * 64) {
-            winogradWeights(node); // made outside the capture
-            ways.add(ConvWay.WINOGRAD);
-        }
-        ConvWay best = ConvWay.CUDNN;
-        float bestMs = Float.MAX_VALUE;
+    private ConvWay fastest(String what, List<ConvWay> ways, java.util.function.Consumer<ConvWay> run) {
+        if (ways.size() == 1) return ways.get(0);
+        float[] ms = new float[ways.size()];
+        Arrays.fill(ms, Float.MAX_VALUE);
+        int best = 0;
         for (int i = 0; i < 3; i++) {
-            for (ConvWay way : ways) {
-                float ms = gpuMillis(() -> runConv(way, node, x, xs, out, ys));
-                if (ms < bestMs) {
-                    bestMs = ms;
-                    best = way;
-                }
+            for (int w = 0; w < ms.length; w++) {
+                ConvWay way = ways.get(w);
+                ms[w] = Math.min(ms[w], gpuMillis(() -> run.accept(way)));
+                if (ms[w] < ms[best]) best = w;
             }
         }
-        return best;
+        if (CONV_WAYS) System.err.printf("conv %s: %s of %s, %s ms%n", what, ways.get(best), ways, Arrays.toString(ms));
+        return ways.get(best);
     }
+
+    /** Prints each conv's choice and the times it was made from (-Dtessera.cuda.convWays=true, on stderr). */
+    private static final boolean CONV_WAYS = Boolean.getBoolean("tessera.cuda.convWays");
 
     /**
      * GPU time of what {@code work} enqueues: captured as a graph (its transient buffers freed
@@ -334,6 +380,46 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
+    /**
+     * How many slices of K {@link #splitGemm} cuts an [m, n] x K product into: enough for about two
+     * blocks per multiprocessor when cuBLAS tiles the output in 128 x 128 blocks, at least 64 of K a
+     * slice; 1 when the product fills the GPU unsplit.
+     */
+    private int splitSlices(int m, int n, int k) {
+        long tiles = (long) ((m + 127) / 128) * ((n + 127) / 128);
+        return (int) Math.max(1, Math.min(2L * model.device.multiprocessors / tiles, k / 64));
+    }
+
+    /**
+     * {@code out[m, n] = W[m, k] cols[k, n] + bias} with K split into slices: their float32 partial
+     * products (one strided batched GEMM, and one more for a shorter last slice), summed with the
+     * bias by sum_slices. For products whose few output tiles would leave the GPU idle.
+     */
+    private void splitGemm(long weight, long cols, int m, int n, int k, @Nullable DeviceBuffer bias, long out) {
+        int wanted = splitSlices(m, n, k);
+        int per = ((k + wanted - 1) / wanted + 31) / 32 * 32; // slices of 32 keep every slice aligned for cuBLAS's fast kernels
+        int whole = k / per, slices = (k + per - 1) / per;
+        long partial = allocBytes((long) slices * m * n * Float.BYTES);
+        int type = half ? CUDA_R_16F : CUDA_R_32F;
+        alpha.put(0, 1f);
+        beta.put(0, 0f);
+        // Slice s: partial[s][m, n] = W[:, s*per ..][m, per] x cols[s*per .., :][per, n], as column-major partial^T = cols_s^T W_s^T.
+        if (whole > 0) {
+            checkBlas(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, per, alpha, CudaDevice.at(cols), type, n,
+                    (long) per * n, CudaDevice.at(weight), type, k, per, beta, CudaDevice.at(partial), CUDA_R_32F, n, (long) m * n,
+                    whole, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
+        }
+        if (whole < slices) {
+            checkBlas(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k - whole * per, alpha,
+                    CudaDevice.at(cols + (long) whole * per * n * elementBytes), type, n,
+                    CudaDevice.at(weight + (long) whole * per * elementBytes), type, k, beta,
+                    CudaDevice.at(partial + (long) whole * m * n * Float.BYTES), CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                    "cublasGemmEx");
+        }
+        kernels.call("sum_slices").ptr(partial).ptr(out).ptr(bias == null ? 0 : bias.address).i(m).i(n).i(slices).launch2d(n, m);
+        free(partial);
+    }
+
     private void cudnnConv(Op.Conv2d c, long weight, long x, Shape xs, long out, Shape ys) {
         Op.Padding pad = c.padding();
         long input = x;
@@ -351,31 +437,59 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
-     * A padding-free convolution of every tile as one GEMM, {@code out[Cout, tiles*oh*ow] =
-     * W[Cout, Cin*kh*kw] x cols}, on tensor cores in half mode. (cuDNN on the same tiles, read as a
-     * strided N = tiles batch, measured 3-5x slower on an H100: its fast kernels want packed tensors.)
-     * A 1x1 stride-1 convolution multiplies the tiles directly; a 3x3 one in float32 whose output
-     * tiles are multiples of 4 runs as Winograd F(4x4, 3x3), as cuDNN runs the dense pass's.
+     * A padding-free convolution of every tile: as one GEMM {@code out[Cout, tiles*oh*ow] =
+     * W[Cout, Cin*kh*kw] x cols} (on tensor cores in half mode), the same split along K, or (3x3,
+     * float32) Winograd, whichever is fastest for the conv at about this many tiles (timed on first
+     * use). A 1x1 stride-1 convolution multiplies the tiles directly. (cuDNN on the same tiles, read
+     * as a strided N = tiles batch, measured 3-5x slower on an H100: its fast kernels want packed tensors.)
      */
     @Override
     protected void tileConv(Node node, long x, TileGeometry in, long out, TileGeometry og) {
         if (og.count() == 0) return;
+        TileConvKey key = new TileConvKey(node, Integer.highestOneBit(og.count()));
+        ConvWay way = tileWays.get(key);
+        if (way == null) {
+            tileWays.put(key, way = fastest(node.name() + " on " + og, tileWays(node, og), w -> tileConv(w, node, x, in, out, og)));
+        }
+        tileConv(way, node, x, in, out, og);
+    }
+
+    /** Tile convs choose their way per conv and tile count, rounded down to a power of 2. */
+    private record TileConvKey(Node node, int tiles) {}
+
+    private List<ConvWay> tileWays(Node node, TileGeometry og) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        List<ConvWay> ways = new ArrayList<>(List.of(ConvWay.GEMM));
+        if (splitSlices(c.outChannels(), og.positions(), c.inChannels() * c.kernelH() * c.kernelW()) > 1) ways.add(ConvWay.SPLIT_GEMM);
+        if (winogradFits(c, og.tileHeight(), og.tileWidth())) {
+            winogradWeights(node); // made outside the timing's capture
+            ways.add(ConvWay.WINOGRAD);
+        }
+        return ways;
+    }
+
+    private void tileConv(ConvWay way, Node node, long x, TileGeometry in, long out, TileGeometry og) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer[] p = model.params(node);
-        int k = c.inChannels() * c.kernelH() * c.kernelW();
-        int positions = og.positions();
-        if (winogradFits(c, og.tileHeight(), og.tileWidth())) {
+        if (way == ConvWay.WINOGRAD) {
             winogradConv(node, x, in.count(), in.tileHeight(), in.tileWidth(), og.tileHeight(), og.tileWidth(), 0, 0, out);
             return;
         }
+        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        int positions = og.positions();
         long cols = x;
         if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
             cols = alloc((long) k * positions);
             kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
                     .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).launch2d(positions, k);
         }
-        gemm(false, false, c.outChannels(), positions, k, 1f, p[0].address, k, cols, positions, 0f, out, positions);
-        if (p[1] != null) channelAffine(out, out, 0, p[1].address, c.outChannels(), positions, c.outChannels(), null);
+        if (way == ConvWay.SPLIT_GEMM) {
+            splitGemm(p[0].address, cols, c.outChannels(), positions, k, p[1], out);
+        } else {
+            gemm(false, false, c.outChannels(), positions, k, 1f, p[0].address, k, cols, positions, 0f, out, positions);
+            if (p[1] != null) channelAffine(out, out, 0, p[1].address, c.outChannels(), positions, c.outChannels(), null);
+        }
+        if (cols != x) free(cols);
     }
 
     /** Winograd convs on or off (-Dtessera.cuda.winograd=false), to compare. */

@@ -149,9 +149,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
             Node node = nodes.get(i);
             Value out = node.output();
             if (DenseSchedule.isView(node)) {
-                Op.SliceChannels s = (Op.SliceChannels) node.op();
-                long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
-                full[out.id()] = full[node.inputs().get(0).id()] + s.start() * inner * elementBytes;
+                full[out.id()] = view(node, full[node.inputs().get(0).id()]);
             } else if (schedule.isAlias(i)) {
                 full[out.id()] = full[node.inputs().get(0).id()];
             } else {
@@ -175,6 +173,13 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 }
             }
         }
+    }
+
+    /** Where a channel slice that is a view ({@link DenseSchedule#isView}) of the map at {@code input} starts. */
+    private long view(Node slice, long input) {
+        Value out = slice.output();
+        long inner = out.shape().size() / ((long) out.shape().dim(0) * out.shape().dim(1));
+        return input + ((Op.SliceChannels) slice.op()).start() * inner * elementBytes;
     }
 
     private B copyToNew(long src, long bytes) {
@@ -279,6 +284,10 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
         Node n = s.node();
         Value v = s.result();
+        if (DenseSchedule.isView(n) && s.act() == null) { // as in the dense pass: no copy
+            full[v.id()] = view(n, fullOf(n.inputs().get(0), cache));
+            return;
+        }
         B out = working.get(v.id());
         if (out == null) working.put(v.id(), out = allocateMap((long) v.shape().size() * elementBytes));
         dirty.remove(v.id()); // overwritten whole: the next scatter into it copies the cache in again
@@ -314,7 +323,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());
-                zeroPadding(result, in, c);
+                if (SparsePlan.needsZeroPadding(s)) zeroPadding(result, in, c);
             } else {
                 long[] args = new long[n.inputs().size()];
                 Shape[] shapes = new Shape[args.length];
@@ -324,7 +333,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                     shapes[i] = a.shape();
                 }
                 pointwise(n, args, shapes, result, c, in.positions(), s.act());
-                if (!(op instanceof Op.Activation)) zeroPadding(result, in, c);
+                if (SparsePlan.needsZeroPadding(s)) zeroPadding(result, in, c);
             }
         }
         putTiles(v, out, result);

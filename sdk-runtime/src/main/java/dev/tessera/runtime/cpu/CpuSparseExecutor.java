@@ -240,7 +240,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
             } else if (op instanceof Op.GroupNorm) {
                 float[][] a = cache.affine(n.name());
                 CpuKernels.perChannelAffine(tilesOf(n.inputs().get(0), in).data(), result.data(), 0, v.shape().c(), in.positions(), a[0], a[1], s.act());
-                CpuTileKernels.zeroPadding(result, in);
+                if (SparsePlan.needsZeroPadding(s)) CpuTileKernels.zeroPadding(result, in);
             } else {
                 Tensor[] args = new Tensor[n.inputs().size()];
                 for (int i = 0; i < args.length; i++) {
@@ -248,7 +248,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
                     args[i] = a.shape().rank() == 2 ? fullOf(a, cache) : tilesOf(a, in);
                 }
                 CpuKernels.run(op, args, result, null, s.act());
-                if (!(op instanceof Op.Activation)) CpuTileKernels.zeroPadding(result, in);
+                if (SparsePlan.needsZeroPadding(s)) CpuTileKernels.zeroPadding(result, in);
             }
         }
         putTiles(v, out, result);

@@ -85,6 +85,18 @@ public final class SparsePlan {
         }
     }
 
+    /**
+     * Whether a pointwise step on tiles must set its output's padding pixels (outside the map) back to
+     * zero, as the convs that read them expect: when its tiles have any, and its op does not keep
+     * zero inputs zero (activations, adds of two tiled values and concats do; affines do not).
+     */
+    public static boolean needsZeroPadding(RunTiles step) {
+        Op op = step.node().op();
+        boolean keepsZero = op instanceof Op.Activation || op instanceof Op.Concat
+                || (op instanceof Op.Add && step.node().inputs().stream().allMatch(v -> v.shape().rank() == 4));
+        return step.in().hasPadding() && !keepsZero;
+    }
+
     /** What a step does, for profiles: gather, scatter, tile conv, tile attention, tile pointwise, full OP. */
     public static String kind(Step step) {
         if (step instanceof Gather g) {

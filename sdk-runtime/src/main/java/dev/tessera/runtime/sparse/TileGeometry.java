@@ -14,6 +14,7 @@ import java.util.Arrays;
 public final class TileGeometry {
     private final int height, width, tileHeight, tileWidth;
     private final int[] origins; // row0, col0, row1, col1, ...
+    private final boolean hasPadding;
 
     private TileGeometry(int height, int width, int tileHeight, int tileWidth, int[] origins) {
         this.height = height;
@@ -21,6 +22,11 @@ public final class TileGeometry {
         this.tileHeight = tileHeight;
         this.tileWidth = tileWidth;
         this.origins = origins;
+        boolean padding = false;
+        for (int i = 0; i < origins.length; i += 2) {
+            padding |= origins[i] < 0 || origins[i + 1] < 0 || origins[i] + tileHeight > height || origins[i + 1] + tileWidth > width;
+        }
+        this.hasPadding = padding;
     }
 
     /** The input tiles of a conv gather: the active blocks themselves. */
@@ -62,10 +68,7 @@ public final class TileGeometry {
 
     /** Whether any tile reaches outside the map (then pointwise ops must keep those pixels zero). */
     public boolean hasPadding() {
-        for (int i = 0; i < count(); i++) {
-            if (row(i) < 0 || col(i) < 0 || row(i) + tileHeight > height || col(i) + tileWidth > width) return true;
-        }
-        return false;
+        return hasPadding;
     }
 
     @Override
