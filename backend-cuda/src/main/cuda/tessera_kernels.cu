@@ -337,91 +337,132 @@ __device__ void map_im2col(const T* x, T* cols, int h, int w, int kh, int kw, in
     }
 }
 
-// Winograd F(4x4, 3x3) (Lavin and Gray, 2016) for padding-free 3x3 stride-1 convolutions of tiles
-// whose outputs are multiples of 4 on each side: every 4x4 block of output reads a 6x6 window,
-// V = B^T d B per input channel, M = U V per frequency (36 batched GEMMs with U = G g G^T, the
-// transformed weights), Y = A^T M A. 36 multiplies per 16 outputs instead of 144: the same saving
-// cuDNN's Winograd algorithms give the dense pass. Transforms in float32 (float32 mode only).
-__device__ __forceinline__ void winograd_bt(const float* d, int s, float* o, int os) { // o = B^T d, 6 -> 6
-    float d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
-    o[0] = 4.f * d0 - 5.f * d2 + d4;
-    o[os] = -4.f * (d1 + d2) + d3 + d4;
-    o[2 * os] = 4.f * (d1 - d2) - d3 + d4;
-    o[3 * os] = 2.f * (d3 - d1) - d2 + d4;
-    o[4 * os] = 2.f * (d1 - d3) - d2 + d4;
-    o[5 * os] = 4.f * d1 - 5.f * d3 + d5;
-}
+// Winograd F(MxM, 3x3) (Lavin and Gray, 2016) for padding-free 3x3 stride-1 convolutions whose
+// outputs are multiples of M on each side, M = 4 or 2: every MxM block of output reads an AxA
+// window (A = M + 2), V = B^T d B per input channel, M = U V per frequency (A*A batched GEMMs with
+// U = G g G^T, the transformed weights), Y = A^T M A. F(4x4) does 36 multiplies per 16 outputs
+// instead of 144, F(2x2) 16 per 4 instead of 36 with 16 instead of 36 transformed weights a filter
+// (less to read where few windows share them). Transforms in float32 (float32 mode only).
+template <int M> struct Winograd;
 
-__device__ __forceinline__ void winograd_at(const float* m, int s, float* o, int os) { // o = A^T m, 6 -> 4
-    float m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
-    o[0] = m0 + m1 + m2 + m3 + m4;
-    o[os] = m1 - m2 + 2.f * (m3 - m4);
-    o[2 * os] = m1 + m2 + 4.f * (m3 + m4);
-    o[3 * os] = m1 - m2 + 8.f * (m3 - m4) + m5;
-}
+template <> struct Winograd<4> {
+    __device__ static void bt(const float* d, int s, float* o, int os) { // o = B^T d, 6 -> 6
+        float d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s], d5 = d[5 * s];
+        o[0] = 4.f * d0 - 5.f * d2 + d4;
+        o[os] = -4.f * (d1 + d2) + d3 + d4;
+        o[2 * os] = 4.f * (d1 - d2) - d3 + d4;
+        o[3 * os] = 2.f * (d3 - d1) - d2 + d4;
+        o[4 * os] = 2.f * (d1 - d3) - d2 + d4;
+        o[5 * os] = 4.f * d1 - 5.f * d3 + d5;
+    }
+    __device__ static void at(const float* m, int s, float* o, int os) { // o = A^T m, 6 -> 4
+        float m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s], m4 = m[4 * s], m5 = m[5 * s];
+        o[0] = m0 + m1 + m2 + m3 + m4;
+        o[os] = m1 - m2 + 2.f * (m3 - m4);
+        o[2 * os] = m1 + m2 + 4.f * (m3 + m4);
+        o[3 * os] = m1 - m2 + 8.f * (m3 - m4) + m5;
+    }
+    __device__ static void g(const float* g, int s, float* o, int os) { // o = G g, 3 -> 6
+        float g0 = g[0], g1 = g[s], g2 = g[2 * s];
+        o[0] = 0.25f * g0;
+        o[os] = -(g0 + g1 + g2) / 6.f;
+        o[2 * os] = -(g0 - g1 + g2) / 6.f;
+        o[3 * os] = g0 / 24.f + g1 / 12.f + g2 / 6.f;
+        o[4 * os] = g0 / 24.f - g1 / 12.f + g2 / 6.f;
+        o[5 * os] = g2;
+    }
+};
 
-__device__ __forceinline__ void winograd_g(const float* g, int s, float* o, int os) { // o = G g, 3 -> 6
-    float g0 = g[0], g1 = g[s], g2 = g[2 * s];
-    o[0] = 0.25f * g0;
-    o[os] = -(g0 + g1 + g2) / 6.f;
-    o[2 * os] = -(g0 - g1 + g2) / 6.f;
-    o[3 * os] = g0 / 24.f + g1 / 12.f + g2 / 6.f;
-    o[4 * os] = g0 / 24.f - g1 / 12.f + g2 / 6.f;
-    o[5 * os] = g2;
-}
+template <> struct Winograd<2> {
+    __device__ static void bt(const float* d, int s, float* o, int os) { // 4 -> 4
+        float d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s];
+        o[0] = d0 - d2;
+        o[os] = d1 + d2;
+        o[2 * os] = d2 - d1;
+        o[3 * os] = d1 - d3;
+    }
+    __device__ static void at(const float* m, int s, float* o, int os) { // 4 -> 2
+        float m0 = m[0], m1 = m[s], m2 = m[2 * s], m3 = m[3 * s];
+        o[0] = m0 + m1 + m2;
+        o[os] = m1 - m2 - m3;
+    }
+    __device__ static void g(const float* g, int s, float* o, int os) { // 3 -> 4
+        float g0 = g[0], g1 = g[s], g2 = g[2 * s];
+        o[0] = g0;
+        o[os] = 0.5f * (g0 + g1 + g2);
+        o[2 * os] = 0.5f * (g0 - g1 + g2);
+        o[3 * os] = g2;
+    }
+};
 
-// U[36, filters] = G w G^T of each 3x3 filter of w [filters, 3, 3] (filters = Cout * Cin).
-extern "C" __global__ void winograd_weights(const float* w, float* u, int filters) {
+// U[A*A, filters] = G w G^T of each 3x3 filter of w [filters, 3, 3] (filters = Cout * Cin).
+template <int M>
+__device__ void winograd_weights(const float* w, float* u, int filters) {
+    constexpr int A = M + 2;
     COLS(f, filters) {
-        float g[9], t[18], v[36];
+        float g[9], t[A * 3], v[A * A];
         for (int i = 0; i < 9; i++) g[i] = w[(i64) f * 9 + i];
-        for (int j = 0; j < 3; j++) winograd_g(g + j, 3, t + j, 3);   // t[6][3] = G g
-        for (int i = 0; i < 6; i++) winograd_g(t + 3 * i, 1, v + 6 * i, 1); // v[6][6] = t G^T
-        for (int k = 0; k < 36; k++) u[(i64) k * filters + f] = v[k];
+        for (int j = 0; j < 3; j++) Winograd<M>::g(g + j, 3, t + j, 3);        // t[A][3] = G g
+        for (int i = 0; i < A; i++) Winograd<M>::g(t + 3 * i, 1, v + A * i, 1); // v[A][A] = t G^T
+        for (int k = 0; k < A * A; k++) u[(i64) k * filters + f] = v[k];
     }
 }
 
-// V[36, C, P] from x [C, count, h, w]: tiles (top = left = 0), or one map (count = 1) read with
+// V[A*A, C, P] from x [C, count, h, w]: tiles (top = left = 0), or one map (count = 1) read with
 // zero padding top and left (and wherever a window reaches past the bottom or right edge). Window
-// p = (tile, 4x4 block of its oh x ow output) of channel c; P = count * oh / 4 * ow / 4. rows of
+// p = (tile, MxM block of its oh x ow output) of channel c; P = count * oh / M * ow / M. rows of
 // the grid = channels.
-extern "C" __global__ void winograd_input(const float* x, float* v, int count, int h, int w, int oh, int ow, int top, int left,
-                                          int channels) {
-    int bw = ow / 4, per = oh / 4 * bw, windows = count * per;
+template <int M>
+__device__ void winograd_input(const float* x, float* v, int count, int h, int w, int oh, int ow, int top, int left, int channels) {
+    constexpr int A = M + 2;
+    int bw = ow / M, per = oh / M * bw, windows = count * per;
     ROWS(c, channels) {
         COLS(p, windows) {
-            int t = p / per, b = p % per, r0 = b / bw * 4 - top, c0 = b % bw * 4 - left;
+            int t = p / per, b = p % per, r0 = b / bw * M - top, c0 = b % bw * M - left;
             const float* d = x + ((i64) c * count + t) * h * w;
-            float a[36], y[36];
-            for (int i = 0; i < 6; i++) {
-                for (int j = 0; j < 6; j++) {
+            float a[A * A], y[A * A];
+            for (int i = 0; i < A; i++) {
+                for (int j = 0; j < A; j++) {
                     int r = r0 + i, q = c0 + j;
-                    a[6 * i + j] = r >= 0 && r < h && q >= 0 && q < w ? d[r * w + q] : 0.f;
+                    a[A * i + j] = r >= 0 && r < h && q >= 0 && q < w ? d[r * w + q] : 0.f;
                 }
             }
-            for (int j = 0; j < 6; j++) winograd_bt(a + j, 6, y + j, 6);  // columns
-            for (int i = 0; i < 6; i++) winograd_bt(y + 6 * i, 1, a + 6 * i, 1); // rows
-            for (int k = 0; k < 36; k++) v[((i64) k * channels + c) * windows + p] = a[k];
+            for (int j = 0; j < A; j++) Winograd<M>::bt(a + j, A, y + j, A);    // columns
+            for (int i = 0; i < A; i++) Winograd<M>::bt(y + A * i, 1, a + A * i, 1); // rows
+            for (int k = 0; k < A * A; k++) v[((i64) k * channels + c) * windows + p] = a[k];
         }
     }
 }
 
-// Output tiles [C, count, oh, ow] or one map (count = 1), + bias[c] when given, from M[36, C, P]. rows of the grid = channels.
-extern "C" __global__ void winograd_output(const float* m, float* out, const float* bias, int count, int oh, int ow, int channels) {
-    int bw = ow / 4, per = oh / 4 * bw, windows = count * per;
+// Output tiles [C, count, oh, ow] or one map (count = 1), + bias[c] when given, from M[A*A, C, P]. rows of the grid = channels.
+template <int M>
+__device__ void winograd_output(const float* m, float* out, const float* bias, int count, int oh, int ow, int channels) {
+    constexpr int A = M + 2;
+    int bw = ow / M, per = oh / M * bw, windows = count * per;
     ROWS(c, channels) {
         float b0 = bias ? bias[c] : 0.f;
         COLS(p, windows) {
-            float x[36], y[24], z[16];
-            for (int k = 0; k < 36; k++) x[k] = m[((i64) k * channels + c) * windows + p];
-            for (int j = 0; j < 6; j++) winograd_at(x + j, 6, y + j, 6);  // y[4][6]
-            for (int i = 0; i < 4; i++) winograd_at(y + 6 * i, 1, z + 4 * i, 1); // z[4][4]
+            float x[A * A], y[M * A], z[M * M];
+            for (int k = 0; k < A * A; k++) x[k] = m[((i64) k * channels + c) * windows + p];
+            for (int j = 0; j < A; j++) Winograd<M>::at(x + j, A, y + j, A);    // y[M][A]
+            for (int i = 0; i < M; i++) Winograd<M>::at(y + A * i, 1, z + M * i, 1); // z[M][M]
             int t = p / per, b = p % per;
-            float* o = out + (((i64) c * count + t) * oh + b / bw * 4) * ow + b % bw * 4;
-            for (int i = 0; i < 4; i++) for (int j = 0; j < 4; j++) o[i * ow + j] = z[4 * i + j] + b0;
+            float* o = out + (((i64) c * count + t) * oh + b / bw * M) * ow + b % bw * M;
+            for (int i = 0; i < M; i++) for (int j = 0; j < M; j++) o[i * ow + j] = z[M * i + j] + b0;
         }
     }
 }
+
+#define WINOGRAD(M)                                                                                                  \
+    extern "C" __global__ void winograd_weights_##M(const float* w, float* u, int filters) {                       \
+        winograd_weights<M>(w, u, filters); }                                                                        \
+    extern "C" __global__ void winograd_input_##M(const float* x, float* v, int count, int h, int w, int oh, int ow, \
+        int top, int left, int channels) { winograd_input<M>(x, v, count, h, w, oh, ow, top, left, channels); }      \
+    extern "C" __global__ void winograd_output_##M(const float* m, float* out, const float* bias, int count, int oh, \
+        int ow, int channels) { winograd_output<M>(m, out, bias, count, oh, ow, channels); }
+
+WINOGRAD(4)
+WINOGRAD(2)
 
 // y[m, n] = sum over s of partial[s, m, n] (+ bias[m]): the end of a GEMM split along K into `slices`
 // products, so that a product with few output tiles (a conv of a small map) still fills the GPU.

@@ -237,7 +237,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             convWays.put(key, way = fastest(node.name() + " " + xs, mapWays(node, xs, ys), w -> mapConv(w, node, x, xs, out, ys)));
         }
         mapConv(way, node, x, xs, out, ys);
-        long bias = p[1] == null || way.addsBias ? 0 : p[1].address;
+        long bias = p[1] == null || way.addsBias() ? 0 : p[1].address;
         if (bias != 0 || act != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
     }
 
@@ -245,16 +245,21 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /**
      * How a convolution runs: cuDNN (full maps only), im2col + one cuBLAS product, the same product
-     * split along K into slices (summed with the bias), or Winograd F(4x4, 3x3) (our transforms,
-     * 36 batched cuBLAS products, the bias added by the inverse transform).
+     * split along K into slices (summed with the bias), or Winograd F(4x4, 3x3) or F(2x2, 3x3) (our
+     * transforms, batched cuBLAS products, the bias added by the inverse transform).
      */
     private enum ConvWay {
-        CUDNN(false), GEMM(false), SPLIT_GEMM(true), WINOGRAD(true);
+        CUDNN(0), GEMM(0), SPLIT_GEMM(0), WINOGRAD_4(4), WINOGRAD_2(2);
 
-        final boolean addsBias;
+        /** Winograd's output block, 0 for the other ways. */
+        final int block;
 
-        ConvWay(boolean addsBias) {
-            this.addsBias = addsBias;
+        ConvWay(int block) {
+            this.block = block;
+        }
+
+        boolean addsBias() {
+            return this != CUDNN && this != GEMM;
         }
     }
 
@@ -272,10 +277,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             ways.add(ConvWay.SPLIT_GEMM);
         }
         long winogradBytes = 36L * c.outChannels() * c.inChannels() * Float.BYTES;
-        if (winogradFits(c, ys.h(), ys.w()) && xs.n() == 1 && ((long) ys.h() * ys.w() <= 64 * 64 || winogradBytes <= 4 << 20)) {
-            winogradWeights(node); // made outside the timing's capture
-            ways.add(ConvWay.WINOGRAD);
-        }
+        if (xs.n() == 1 && ((long) ys.h() * ys.w() <= 64 * 64 || winogradBytes <= 4 << 20)) addWinograd(ways, node, ys.h(), ys.w());
         return ways;
     }
 
@@ -293,7 +295,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                 splitGemm(p[0].address, cols, c.outChannels(), plane, k, p[1], out);
                 free(cols);
             }
-            case WINOGRAD -> winogradConv(node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(), c.padding().left(), out);
+            case WINOGRAD_4, WINOGRAD_2 -> winogradConv(way.block, node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(),
+                    c.padding().left(), out);
         }
     }
 
@@ -461,18 +464,15 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         Op.Conv2d c = (Op.Conv2d) node.op();
         List<ConvWay> ways = new ArrayList<>(List.of(ConvWay.GEMM));
         if (splitSlices(c.outChannels(), og.positions(), c.inChannels() * c.kernelH() * c.kernelW()) > 1) ways.add(ConvWay.SPLIT_GEMM);
-        if (winogradFits(c, og.tileHeight(), og.tileWidth())) {
-            winogradWeights(node); // made outside the timing's capture
-            ways.add(ConvWay.WINOGRAD);
-        }
+        addWinograd(ways, node, og.tileHeight(), og.tileWidth());
         return ways;
     }
 
     private void tileConv(ConvWay way, Node node, long x, TileGeometry in, long out, TileGeometry og) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer[] p = model.params(node);
-        if (way == ConvWay.WINOGRAD) {
-            winogradConv(node, x, in.count(), in.tileHeight(), in.tileWidth(), og.tileHeight(), og.tileWidth(), 0, 0, out);
+        if (way.block > 0) {
+            winogradConv(way.block, node, x, in.count(), in.tileHeight(), in.tileWidth(), og.tileHeight(), og.tileWidth(), 0, 0, out);
             return;
         }
         int k = c.inChannels() * c.kernelH() * c.kernelW();
@@ -495,41 +495,53 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     /** Winograd convs on or off (-Dtessera.cuda.winograd=false), to compare. */
     private static final boolean WINOGRAD = !"false".equals(System.getProperty("tessera.cuda.winograd"));
 
-    /** Whether Winograd F(4x4, 3x3) computes this conv with outputs (tiles or a map) of oh x ow: float32, 3x3, stride 1, 4 | oh, ow. */
-    private boolean winogradFits(Op.Conv2d c, int oh, int ow) {
-        return WINOGRAD && !half && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && oh % 4 == 0 && ow % 4 == 0;
+    /**
+     * Adds the Winograd ways that fit a conv with outputs (tiles or a map) of oh x ow: float32, 3x3,
+     * stride 1, oh and ow multiples of the output block. Their weights are made here, outside the
+     * timing's capture.
+     */
+    private void addWinograd(List<ConvWay> ways, Node node, int oh, int ow) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        if (!WINOGRAD || half || c.kernelH() != 3 || c.kernelW() != 3 || c.stride() != 1) return;
+        for (ConvWay way : List.of(ConvWay.WINOGRAD_4, ConvWay.WINOGRAD_2)) {
+            if (oh % way.block != 0 || ow % way.block != 0) continue;
+            winogradWeights(node, way.block);
+            ways.add(way);
+        }
     }
 
-    private long winogradWeights(Node node) {
+    private long winogradWeights(Node node, int m) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         int filters = c.outChannels() * c.inChannels();
-        return model.winogradWeights(node, (w, u) -> kernels.callExact("winograd_weights").ptr(w).ptr(u).i(filters).launch(filters),
-                this::sync);
+        return model.winogradWeights(node, m, (w, u) -> kernels.callExact("winograd_weights_" + m).ptr(w).ptr(u).i(filters)
+                .launch(filters), this::sync);
     }
 
     /**
-     * A 3x3 stride-1 conv as Winograd F(4x4, 3x3): x is [Cin, count, h, w] (tiles, or one map read
+     * A 3x3 stride-1 conv as Winograd F(mxm, 3x3): x is [Cin, count, h, w] (tiles, or one map read
      * with zero padding top and left), out [Cout, count, oh, ow] with the bias added. The input
-     * transform, 36 batched GEMMs {@code M[f] = U[f] V[f]}, the inverse transform.
+     * transform, (m+2)^2 batched GEMMs {@code M[f] = U[f] V[f]}, the inverse transform.
      */
-    private void winogradConv(Node node, long x, int count, int h, int w, int oh, int ow, int top, int left, long out) {
+    private void winogradConv(int m, Node node, long x, int count, int h, int w, int oh, int ow, int top, int left, long out) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer bias = model.params(node)[1];
-        int cin = c.inChannels(), cout = c.outChannels();
-        int windows = count * (oh / 4) * (ow / 4);
-        long u = winogradWeights(node);
-        long v = alloc(36L * cin * windows), m = alloc(36L * cout * windows);
-        kernels.callExact("winograd_input").ptr(x).ptr(v).i(count).i(h).i(w).i(oh).i(ow).i(top).i(left).i(cin).launch2d(windows, cin);
+        int cin = c.inChannels(), cout = c.outChannels(), frequencies = (m + 2) * (m + 2);
+        int windows = count * (oh / m) * (ow / m);
+        long u = winogradWeights(node, m);
+        long v = alloc((long) frequencies * cin * windows), product = alloc((long) frequencies * cout * windows);
+        kernels.callExact("winograd_input_" + m).ptr(x).ptr(v).i(count).i(h).i(w).i(oh).i(ow).i(top).i(left).i(cin)
+                .launch2d(windows, cin);
         alpha.put(0, 1f);
         beta.put(0, 0f);
         // Row-major M_f[Cout, P] = U_f[Cout, Cin] V_f[Cin, P], as column-major M_f^T = V_f^T U_f^T.
         checkBlas(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, windows, cout, cin, alpha, CudaDevice.at(v), CUDA_R_32F,
-                windows, (long) cin * windows, CudaDevice.at(u), CUDA_R_32F, cin, (long) cout * cin, beta, CudaDevice.at(m), CUDA_R_32F,
-                windows, (long) cout * windows, 36, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
+                windows, (long) cin * windows, CudaDevice.at(u), CUDA_R_32F, cin, (long) cout * cin, beta, CudaDevice.at(product),
+                CUDA_R_32F, windows, (long) cout * windows, frequencies, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                "cublasGemmStridedBatchedEx");
         free(v);
-        kernels.callExact("winograd_output").ptr(m).ptr(out).ptr(bias == null ? 0 : bias.address).i(count).i(oh).i(ow).i(cout)
-                .launch2d(windows, cout);
-        free(m);
+        kernels.callExact("winograd_output_" + m).ptr(product).ptr(out).ptr(bias == null ? 0 : bias.address).i(count).i(oh).i(ow)
+                .i(cout).launch2d(windows, cout);
+        free(product);
     }
 
     /**

@@ -30,7 +30,7 @@ final class CudaModel implements DeviceModel {
     final boolean half;
     private final Map<Node, DeviceBuffer[]> params = new IdentityHashMap<>();
     private final Map<Long, DeviceBuffer> indexMaps = new HashMap<>();
-    private final Map<Node, DeviceBuffer> winogradWeights = new IdentityHashMap<>();
+    private final Map<WinogradKey, DeviceBuffer> winogradWeights = new HashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
@@ -99,22 +99,25 @@ final class CudaModel implements DeviceModel {
     }
 
     /**
-     * The Winograd F(4x4, 3x3) transform of a 3x3 conv's weights, [36, Cout, Cin] float32 (four
-     * times the weights' memory), made on first use by {@code transform(weights, out)} and kept for
-     * every executor of the model; only convs that run on tiles ask for it. {@code sync} waits for
-     * the transform, so that executors on other streams may read it.
+     * The Winograd F(MxM, 3x3) transform of a 3x3 conv's weights, [(M+2)^2, Cout, Cin] float32
+     * ((M+2)^2 / 9 times the weights' memory), made on first use by {@code transform(weights, out)}
+     * and kept for every executor of the model; only convs that try Winograd ask for it. {@code sync}
+     * waits for the transform, so that executors on other streams may read it.
      */
-    synchronized long winogradWeights(Node conv, java.util.function.BiConsumer<Long, Long> transform, Runnable sync) {
-        DeviceBuffer u = winogradWeights.get(conv);
+    synchronized long winogradWeights(Node conv, int m, java.util.function.BiConsumer<Long, Long> transform, Runnable sync) {
+        WinogradKey key = new WinogradKey(conv, m);
+        DeviceBuffer u = winogradWeights.get(key);
         if (u == null) {
             Op.Conv2d c = (Op.Conv2d) conv.op();
-            u = keep(DeviceBuffer.allocate(36L * c.outChannels() * c.inChannels() * Float.BYTES));
+            u = keep(DeviceBuffer.allocate((long) (m + 2) * (m + 2) * c.outChannels() * c.inChannels() * Float.BYTES));
             transform.accept(params.get(conv)[0].address, u.address);
             sync.run();
-            winogradWeights.put(conv, u);
+            winogradWeights.put(key, u);
         }
         return u.address;
     }
+
+    private record WinogradKey(Node conv, int m) {}
 
     @Override
     public GraphExecutor newExecutor(SparsePlanner planner) {
