@@ -250,16 +250,19 @@ __device__ __forceinline__ bool tile_pixel(const int* origins, int q, int th, in
 
 // Tiles out [C, positions] read through a gather index (GatherIndex in sdk-runtime), one entry per
 // tile pixel: k >= 0 reads tiles[c, k] ([C, tilePositions]), -1 reads zero (padding), any other
-// entry reads map[c, -2 - k] ([C, plane]); then the activation. rows of the grid = channels.
+// entry reads map[c, -2 - k] ([C, plane]); then, except on padding, act(v * scale[c] + shift[c])
+// (null scale and shift: none). rows of the grid = channels.
 template <typename T>
 __device__ void gather(const int* index, int positions, const T* tiles, int tilePositions, const T* map, i64 plane, T* out,
-                       int channels, int act, float slope) {
+                       int channels, const float* scale, const float* shift, int act, float slope) {
     ROWS(ch, channels) {
         T* o = out + (i64) ch * positions;
+        float a = scale ? scale[ch] : 1.f, b = shift ? shift[ch] : 0.f;
         COLS(q, positions) {
             int k = index[q];
-            float v = k >= 0 ? load(tiles, (i64) ch * tilePositions + k) : k == -1 ? 0.f : load(map, ch * plane - 2 - k);
-            store(o, q, activate(v, act, slope));
+            float v = 0.f; // padding
+            if (k != -1) v = activate((k >= 0 ? load(tiles, (i64) ch * tilePositions + k) : load(map, ch * plane - 2 - k)) * a + b, act, slope);
+            store(o, q, v);
         }
     }
 }
@@ -512,8 +515,8 @@ extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID
     extern "C" __global__ void timestep_embedding_##S(const T* t, T* out, int dim, int rows) {                      \
         timestep_embedding<T>(t, out, dim, rows); }                                                                  \
     extern "C" __global__ void gather_##S(const int* index, int positions, const T* tiles, int tilePositions,       \
-        const T* map, i64 plane, T* out, int channels, int act, float slope) {                                       \
-        gather<T>(index, positions, tiles, tilePositions, map, plane, out, channels, act, slope); }                  \
+        const T* map, i64 plane, T* out, int channels, const float* scale, const float* shift, int act,               \
+        float slope) { gather<T>(index, positions, tiles, tilePositions, map, plane, out, channels, scale, shift, act, slope); } \
     extern "C" __global__ void scatter_##S(const T* tiles, T* dst, const int* origins, int count, int h, int w,      \
         int th, int tw, int channels) { scatter<T>(tiles, dst, origins, count, h, w, th, tw, channels); }            \
     extern "C" __global__ void restore_##S(const T* src, T* dst, const int* origins, int count, int h, int w,        \

@@ -790,10 +790,10 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels,
+    protected void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels, long affine,
             Op.@Nullable Activation act, long out) {
         kernels.call("gather").ptr(index).i(positions).ptr(tiles).i(tilePositions).ptr(map).l(plane).ptr(out).i(channels)
-                .i(activationCode(act)).f(slope(act)).launch2d(positions, channels);
+                .ptr(affine).ptr(affine == 0 ? 0 : affine + 4L * channels).i(activationCode(act)).f(slope(act)).launch2d(positions, channels);
     }
 
     @Override

@@ -305,10 +305,11 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels,
+    protected void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels, long affine,
             Op.@Nullable Activation act, long out) {
         long total = (long) channels * positions;
-        kernels.call(Kernel.GATHER).buffer(index).buffer(tiles).buffer(map).buffer(out).u(positions).u(tilePositions).u(plane)
+        kernels.call(Kernel.GATHER).buffer(index).buffer(tiles).buffer(map).buffer(out).buffer(affine)
+                .buffer(affine == 0 ? 0 : affine + 4L * channels).u(positions).u(tilePositions).u(plane)
                 .u(total).u(activationCode(act)).f(slope(act)).launch(total);
     }
 

@@ -28,7 +28,8 @@ import org.jspecify.annotations.Nullable;
  * addressed by longs. A backend supplies memory and kernels (the abstract methods) and runs its
  * passes its own way (streams, graphs, command buffers); this class keeps each value's memory
  * during a pass, and the working maps that persist between edits: the full maps tiles are
- * scattered into, where a later scatter restores only the pixels the previous edit wrote.
+ * scattered into, where a later scatter restores only the pixels the previous edit wrote (none when
+ * it writes the same tiles).
  *
  * @param <B> the backend's device memory, as cache entries hold it
  */
@@ -108,10 +109,11 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     /**
      * Tiles {@code out} [channels, positions] read through the index map at {@code index}
      * ({@link GatherIndex}): from {@code tiles} [channels, tilePositions] (0 when the map has no such
-     * entries) or from the full map {@code map} [channels, plane]; then {@code act} if not null.
+     * entries) or from the full map {@code map} [channels, plane]; then, except on padding, the
+     * per-channel affine at {@code affine} (scale then shift, float32; 0 for none) and {@code act}.
      */
     protected abstract void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels,
-            Op.@Nullable Activation act, long out);
+            long affine, Op.@Nullable Activation act, long out);
 
     /** Writes the in-map pixels of the tiles into the map. */
     protected abstract void scatterTiles(long tiles, long map, TileGeometry g, int channels);
@@ -256,13 +258,14 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         Shape src = s.source().shape();
         long out = alloc((long) v.shape().c() * g.positions());
         putTiles(v, g, out);
+        long affine = s.norm() == null ? 0 : cache.affineEntry(s.norm().name(), memoryType).address();
         if (from != null) {
             gather(indexAt(s), g.positions(), tilesOf(s.value(), from), from.positions(), cache.entry(s.value().id(), memoryType).address(),
-                    src.h() * src.w(), v.shape().c(), s.act(), out);
+                    src.h() * src.w(), v.shape().c(), affine, s.act(), out);
         } else {
-            gather(indexAt(s), g.positions(), 0, 0, fullOf(s.source(), cache), src.h() * src.w(), v.shape().c(), s.act(), out);
+            gather(indexAt(s), g.positions(), 0, 0, fullOf(s.source(), cache), src.h() * src.w(), v.shape().c(), affine, s.act(), out);
         }
-        if (s.act() != null) tiledAs.put(v.id(), g);
+        if (s.result() != s.value()) tiledAs.put(v.id(), g);
     }
 
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {
@@ -273,7 +276,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
             if (dst == null) working.put(v.id(), dst = allocateMap((long) v.shape().size() * elementBytes));
             copy(base.address(), dst.address(), base.bytes());
             syncedWith.put(v.id(), base);
-        } else {
+        } else if (!dirty.get(v.id()).equals(g)) { // the same tiles as last time overwrite every pixel they wrote
             restoreTiles(base.address(), dst.address(), dirty.get(v.id()), c);
         }
         scatterTiles(tilesOf(v, g), dst.address(), g, c);
@@ -319,7 +322,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 int tokens = qkv.h() * qkv.w();
                 long map = fullOf(n.inputs().get(0), cache);
                 long queries = alloc((long) c * out.positions());
-                gather(indexAt(s), out.positions(), 0, 0, map, tokens, c, null, queries);
+                gather(indexAt(s), out.positions(), 0, 0, map, tokens, c, 0, null, queries);
                 attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());

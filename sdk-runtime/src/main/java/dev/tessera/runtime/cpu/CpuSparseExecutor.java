@@ -181,10 +181,14 @@ public final class CpuSparseExecutor implements GraphExecutor {
         } else {
             CpuTileKernels.gather(plan.index(s), null, 0, fullOf(s.source(), cache).data(), null, src.h() * src.w(), out);
         }
-        if (s.act() != null) {
+        if (s.norm() != null) {
+            float[][] a = cache.affine(s.norm().name());
+            CpuKernels.perChannelAffine(out.data(), out.data(), 0, v.shape().c(), g.positions(), a[0], a[1], s.act());
+            if (g.hasPadding()) CpuTileKernels.zeroPadding(out, g);
+        } else if (s.act() != null) {
             CpuKernels.activation(s.act(), out, out);
-            tiledAs.put(v.id(), g);
         }
+        if (s.result() != s.value()) tiledAs.put(v.id(), g);
     }
 
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {
@@ -194,7 +198,7 @@ public final class CpuSparseExecutor implements GraphExecutor {
             if (dst == null) working.put(v.id(), dst = Tensor.zeros(v.shape()));
             base.copyTo(0, dst.data(), 0, dst.size());
             syncedWith.put(v.id(), base);
-        } else {
+        } else if (!dirty.get(v.id()).equals(g)) { // the same tiles as last time overwrite every pixel they wrote
             CpuTileKernels.restore(base, dirty.get(v.id()), dst);
         }
         CpuTileKernels.scatter(tiles.get(v.id()).get(g), g, dst);

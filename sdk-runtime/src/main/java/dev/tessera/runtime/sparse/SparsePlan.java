@@ -44,14 +44,15 @@ public final class SparsePlan {
      * {@code value} is a nearest resize of {@code source}, its input read through the index map. A
      * source held as tiles in {@code tiles} (not null) reads those where they cover the pixel and its
      * cached map elsewhere; otherwise it reads its full or cached map. Where each pixel reads is the
-     * plan's {@link #index(Step)}. With an {@code activation} node (the value's only reader), the step
-     * applies it and yields its output's tiles instead.
+     * plan's {@link #index(Step)}. With a {@code norm} (a group norm that reads the value and applies
+     * its cached affine) and an {@code activation} (reading the value, or the norm's output), the step
+     * applies them on the way and yields the last one's tiles instead; padding stays zero.
      */
-    public record Gather(Value value, TileGeometry geometry, Value source, @Nullable TileGeometry tiles, @Nullable Node activation)
-            implements Step {
+    public record Gather(Value value, TileGeometry geometry, Value source, @Nullable TileGeometry tiles, @Nullable Node norm,
+            @Nullable Node activation) implements Step {
         /** The value whose tiles this step yields. */
         public Value result() {
-            return activation != null ? activation.output() : value;
+            return activation != null ? activation.output() : norm != null ? norm.output() : value;
         }
 
         public Op.@Nullable Activation act() {

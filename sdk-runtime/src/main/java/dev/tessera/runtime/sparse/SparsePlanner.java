@@ -48,8 +48,6 @@ public final class SparsePlanner {
     private final SparsePolicy policy;
     private final boolean[] changed;
     private final Map<Value, Node> producer = new HashMap<>();
-    /** How many nodes read each value (by id). */
-    private final int[] readers;
     /** The activation node the dense schedule runs inside each producer (never one whose output the cache needs). */
     private final Map<Node, Node> fusedActivation = new HashMap<>();
 
@@ -61,13 +59,9 @@ public final class SparsePlanner {
         this.graph = graph;
         this.policy = policy;
         this.changed = new boolean[graph.valueCount()];
-        this.readers = new int[graph.valueCount()];
         for (int i : editableInputs) changed[graph.inputs().get(i).id()] = true;
         for (Node n : graph.nodes()) {
-            for (Value in : n.inputs()) {
-                changed[n.output().id()] |= changed[in.id()];
-                readers[in.id()]++;
-            }
+            for (Value in : n.inputs()) changed[n.output().id()] |= changed[in.id()];
             producer.put(n.output(), n);
         }
         DenseSchedule schedule = new DenseSchedule(graph, cachedValues());
@@ -249,7 +243,7 @@ public final class SparsePlanner {
             } else if (m == Op.ResizeNearest.class) {
                 e.full(n.inputs().get(0));
                 for (Object g : demand.get(out.id())) {
-                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0), null, null));
+                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0), null, null, null));
                     e.available.add(new GatherKey(out.id(), (TileGeometry) g));
                 }
             } else if (m instanceof TileGeometry g && n.op() instanceof Op.SelfAttention) {
@@ -263,7 +257,8 @@ public final class SparsePlanner {
                     TileGeometry g = (TileGeometry) o;
                     if (gathersInto(n, g, e)) {
                         Value in = n.inputs().get(0);
-                        e.steps.add(new Gather(in, g, in, e.tilesRead(in), n));
+                        boolean norm = usesCachedNorm(n);
+                        e.steps.add(new Gather(in, g, in, e.tilesRead(in), norm ? n : null, norm ? act : n));
                     } else {
                         for (Value in : n.inputs()) {
                             if (isPerChannel(n, in)) e.full(in);
@@ -332,13 +327,12 @@ public final class SparsePlanner {
     }
 
     /**
-     * Whether the activation node {@code n}, on tiles {@code g}, runs inside the gather of its input:
-     * when it is the input's only reader and the input has no tiles in {@code g} yet.
+     * Whether the node {@code n}, on tiles {@code g}, runs inside the gather of its input (with its
+     * fused activation): an activation or a group norm applying its cached affine, whose input has no
+     * tiles in {@code g} yet. (Another reader of the input in {@code g} gets a plain gather of its own.)
      */
     private boolean gathersInto(Node n, TileGeometry g, Emitter e) {
-        Value in = n.inputs().get(0);
-        return n.op() instanceof Op.Activation && readers[in.id()] == 1 && in != graph.output() && changed[in.id()]
-                && !e.available.contains(new GatherKey(in.id(), g));
+        return (n.op() instanceof Op.Activation || usesCachedNorm(n)) && !e.available.contains(new GatherKey(n.inputs().get(0).id(), g));
     }
 
     /** Ops that act on each pixel separately, so they commute with gathering tiles. */
@@ -383,7 +377,7 @@ public final class SparsePlanner {
 
         void tiles(Value v, TileGeometry g) {
             if (!available.add(new GatherKey(v.id(), g))) return;
-            steps.add(new Gather(v, g, v, tilesRead(v), null));
+            steps.add(new Gather(v, g, v, tilesRead(v), null, null));
         }
 
         /** The tiles a gather of {@code v} reads over its cached map: its latest tiles, unless it is full. */
