@@ -75,18 +75,12 @@ __device__ void add(const T* a, const T* b, T* y, int plane, int perChannel, int
     }
 }
 
-// Group norm statistics in two kernels, so that large maps spread over many blocks: partial sums
-// (sum and sum of squares, in double) of chunk blockIdx.x of group blockIdx.y (= n * groups + g)
-// into partial[2 * (group * chunks + chunk)], then group_norm_affine.
+// Sum and sum of squares (in double) of x[from, to) over the whole block; every thread gets both.
 template <typename T>
-__device__ void group_norm_partial(const T* x, double* partial, int channels, int groups, i64 plane, int chunks) {
-    int ng = blockIdx.y, n = ng / groups, g = ng % groups, gc = channels / groups;
-    i64 count = gc * plane, per = (count + chunks - 1) / chunks;
-    i64 from = blockIdx.x * per, to = min(count, from + per);
-    const T* xg = x + ((i64) n * channels + (i64) g * gc) * plane;
+__device__ void block_sums(const T* x, i64 from, i64 to, double& sum, double& squares) {
     double s = 0, q = 0;
     for (i64 i = from + threadIdx.x; i < to; i += blockDim.x) {
-        double v = load(xg, i);
+        double v = load(x, i);
         s += v;
         q += v * v;
     }
@@ -95,14 +89,25 @@ __device__ void group_norm_partial(const T* x, double* partial, int channels, in
         s += __shfl_down_sync(0xffffffff, s, o);
         q += __shfl_down_sync(0xffffffff, q, o);
     }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) { ss[warp] = s; qs[warp] = q; }
+    if ((threadIdx.x & 31) == 0) { ss[threadIdx.x >> 5] = s; qs[threadIdx.x >> 5] = q; }
     __syncthreads();
+    sum = 0;
+    squares = 0;
+    for (int w = 0; w < (blockDim.x + 31) / 32; w++) { sum += ss[w]; squares += qs[w]; }
+}
+
+// Group norm statistics in two kernels, so that large maps spread over many blocks: partial sums
+// (sum and sum of squares, in double) of chunk blockIdx.x of group blockIdx.y (= n * groups + g)
+// into partial[2 * (group * chunks + chunk)], then group_norm_affine.
+template <typename T>
+__device__ void group_norm_partial(const T* x, double* partial, int channels, int groups, i64 plane, int chunks) {
+    int ng = blockIdx.y, n = ng / groups, g = ng % groups, gc = channels / groups;
+    i64 count = gc * plane, per = (count + chunks - 1) / chunks, from = blockIdx.x * per;
+    double s, q;
+    block_sums(x + ((i64) n * channels + (i64) g * gc) * plane, from, min(count, from + per), s, q);
     if (threadIdx.x == 0) {
-        double st = 0, qt = 0;
-        for (int w = 0; w < (blockDim.x + 31) / 32; w++) { st += ss[w]; qt += qs[w]; }
-        partial[2 * ((i64) ng * chunks + blockIdx.x)] = st;
-        partial[2 * ((i64) ng * chunks + blockIdx.x) + 1] = qt;
+        partial[2 * ((i64) ng * chunks + blockIdx.x)] = s;
+        partial[2 * ((i64) ng * chunks + blockIdx.x) + 1] = q;
     }
 }
 
@@ -113,25 +118,11 @@ __device__ void group_norm_small(const T* x, T* y, const float* weight, const fl
                                  int channels, int groups, i64 plane, float eps, int act, float slope) {
     int ng = blockIdx.x, n = ng / groups, g = ng % groups, gc = channels / groups;
     i64 count = gc * plane, base = ((i64) n * channels + (i64) g * gc) * plane;
-    double s = 0, q = 0;
-    for (i64 i = threadIdx.x; i < count; i += blockDim.x) {
-        double v = load(x, base + i);
-        s += v;
-        q += v * v;
-    }
-    __shared__ double ss[32], qs[32];
+    double s, q;
+    block_sums(x + base, 0, count, s, q);
     __shared__ float a[64], b[64]; // per-channel affine of the group (gc <= 64)
-    for (int o = 16; o > 0; o >>= 1) {
-        s += __shfl_down_sync(0xffffffff, s, o);
-        q += __shfl_down_sync(0xffffffff, q, o);
-    }
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) { ss[warp] = s; qs[warp] = q; }
-    __syncthreads();
     if (threadIdx.x < gc) {
-        double st = 0, qt = 0;
-        for (int w = 0; w < (blockDim.x + 31) / 32; w++) { st += ss[w]; qt += qs[w]; }
-        double mean = st / count, var = qt / count - mean * mean;
+        double mean = s / count, var = q / count - mean * mean;
         double inv = 1.0 / sqrt((var > 0 ? var : 0) + eps);
         int c = g * gc + threadIdx.x;
         a[threadIdx.x] = (float) (weight[c] * inv);
