@@ -51,8 +51,6 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final DeviceBuffer[] inputBuffers; // fixed addresses for graph replays
     private final DeviceBuffer output;
     private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
-    private final Map<ConvShape, ConvWay> convWays = new HashMap<>();
-    private final Map<TileConvKey, ConvWay> tileWays = new HashMap<>();
     private final CUevent_st start = new CUevent_st(), stop = new CUevent_st(); // timing conv choices
     private final CUevent_st passStart = new CUevent_st(), passStop = new CUevent_st(); // around each pass
     private final StepProfile profile = new StepProfile();
@@ -231,24 +229,26 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer[] p = model.params(node);
         ConvShape key = new ConvShape(c, xs);
-        ConvWay way = convWays.get(key);
+        ConvWay way = model.convWays.get(key);
         if (way == null) {
             cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
-            convWays.put(key, way = fastest(node.name() + " " + xs, mapWays(node, xs, ys), w -> mapConv(w, node, x, xs, out, ys)));
+            way = fastest(node.name() + " " + xs, mapWays(node, xs, ys), 3, w -> mapConv(w, node, x, xs, out, ys));
+            model.convWays.put(key, way);
         }
         mapConv(way, node, x, xs, out, ys);
         long bias = p[1] == null || way.addsBias() ? 0 : p[1].address;
         if (bias != 0 || act != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
     }
 
-    private record ConvShape(Op.Conv2d op, Shape input) {}
+    /** What a full-map conv's choice depends on. */
+    record ConvShape(Op.Conv2d op, Shape input) {}
 
     /**
      * How a convolution runs: cuDNN (full maps only), im2col + one cuBLAS product, the same product
      * split along K into slices (summed with the bias), or Winograd F(4x4, 3x3) or F(2x2, 3x3) (our
      * transforms, batched cuBLAS products, the bias added by the inverse transform).
      */
-    private enum ConvWay {
+    enum ConvWay {
         CUDNN(0), GEMM(0), SPLIT_GEMM(0), WINOGRAD_4(4), WINOGRAD_2(2);
 
         /** Winograd's output block, 0 for the other ways. */
@@ -301,15 +301,16 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
-     * The fastest of {@code ways} by GPU time, each run three times (as cudnn.benchmark times
-     * cuDNN's own algorithms): decided once per conv shape, or per conv and tile count.
+     * The fastest of {@code ways} by GPU time, the best of {@code rounds} runs each (as
+     * cudnn.benchmark times cuDNN's own algorithms): decided once per model for each conv shape
+     * (three rounds), or for each conv and tile count (one round: a new edit may ask for it).
      */
-    private ConvWay fastest(String what, List<ConvWay> ways, java.util.function.Consumer<ConvWay> run) {
+    private ConvWay fastest(String what, List<ConvWay> ways, int rounds, java.util.function.Consumer<ConvWay> run) {
         if (ways.size() == 1) return ways.get(0);
         float[] ms = new float[ways.size()];
         Arrays.fill(ms, Float.MAX_VALUE);
         int best = 0;
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < rounds; i++) {
             for (int w = 0; w < ms.length; w++) {
                 ConvWay way = ways.get(w);
                 ms[w] = Math.min(ms[w], gpuMillis(() -> run.accept(way)));
@@ -450,15 +451,16 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     protected void tileConv(Node node, long x, TileGeometry in, long out, TileGeometry og) {
         if (og.count() == 0) return;
         TileConvKey key = new TileConvKey(node, Integer.highestOneBit(og.count()));
-        ConvWay way = tileWays.get(key);
+        ConvWay way = model.convWays.get(key);
         if (way == null) {
-            tileWays.put(key, way = fastest(node.name() + " on " + og, tileWays(node, og), w -> tileConv(w, node, x, in, out, og)));
+            way = fastest(node.name() + " on " + og, tileWays(node, og), 1, w -> tileConv(w, node, x, in, out, og));
+            model.convWays.put(key, way);
         }
         tileConv(way, node, x, in, out, og);
     }
 
     /** Tile convs choose their way per conv and tile count, rounded down to a power of 2. */
-    private record TileConvKey(Node node, int tiles) {}
+    record TileConvKey(Node node, int tiles) {}
 
     private List<ConvWay> tileWays(Node node, TileGeometry og) {
         Op.Conv2d c = (Op.Conv2d) node.op();

@@ -31,6 +31,12 @@ final class CudaModel implements DeviceModel {
     private final Map<Node, DeviceBuffer[]> params = new IdentityHashMap<>();
     private final Map<Long, DeviceBuffer> indexMaps = new HashMap<>();
     private final Map<WinogradKey, DeviceBuffer> winogradWeights = new HashMap<>();
+    /**
+     * How each conv runs, timed by the first executor that needs it (by {@link CudaExecutor.ConvShape}
+     * or {@link CudaExecutor.TileConvKey}) and kept for every executor of the model: timing a model's
+     * convs takes seconds.
+     */
+    final Map<Object, CudaExecutor.ConvWay> convWays = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
