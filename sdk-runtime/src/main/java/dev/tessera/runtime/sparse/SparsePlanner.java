@@ -30,11 +30,12 @@ import org.jspecify.annotations.Nullable;
  * Everything else follows from what each value's readers need (its <em>demand</em>, found walking
  * the graph backwards): a pointwise node whose output is needed only as tiles runs on the tiles of
  * each geometry its readers need (once per geometry: pointwise work on tiles is cheap next to a
- * full map), so normalizations, activations, residual adds and concats never touch a full map there; a nearest resize needed only
- * as tiles is read through its index map instead of being materialized; attention whose output is
- * needed as tiles computes queries for those tiles only; all other nodes run on full maps, and a
- * tiled value needed full is scattered into its cached map. Values that do not depend on the
- * edited inputs are not computed at all: the cache holds them.
+ * full map), so normalizations, activations, residual adds and concats never touch a full map
+ * there, and a norm or activation that reads a gathered value runs inside the gather; a nearest
+ * resize needed only as tiles is read through its index map instead of being materialized;
+ * attention whose output is needed as tiles computes queries for those tiles only; all other nodes
+ * run on full maps, and a tiled value needed full is scattered into its cached map. Values that do
+ * not depend on the edited inputs are not computed at all: the cache holds them.
  *
  * <p>A conv the policy keeps exact (a full-mode node) still runs on tiles when its input can only
  * differ from the cached map inside other sparse convs' output tiles: its tiles are then the blocks
