@@ -231,9 +231,14 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         ConvShape key = new ConvShape(c, xs);
         ConvWay way = model.convWays.get(key);
         if (way == null) {
-            cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
-            way = fastest(node.name() + " " + xs, mapWays(node, xs, ys), 3, w -> mapConv(w, node, x, xs, out, ys));
-            model.convWays.put(key, way);
+            synchronized (model) { // one timing at a time: a choice may free Winograd weights another timing would read
+                way = model.convWays.get(key);
+                if (way == null) {
+                    cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
+                    way = fastest(node.name() + " " + xs, mapWays(node, xs, ys), 3, w -> mapConv(w, node, x, xs, out, ys));
+                    model.chose(key, node, way);
+                }
+            }
         }
         mapConv(way, node, x, xs, out, ys);
         long bias = p[1] == null || way.addsBias() ? 0 : p[1].address;
@@ -453,8 +458,13 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         TileConvKey key = new TileConvKey(node, Integer.highestOneBit(og.count()));
         ConvWay way = model.convWays.get(key);
         if (way == null) {
-            way = fastest(node.name() + " on " + og, tileWays(node, og), 1, w -> tileConv(w, node, x, in, out, og));
-            model.convWays.put(key, way);
+            synchronized (model) { // as in conv2d
+                way = model.convWays.get(key);
+                if (way == null) {
+                    way = fastest(node.name() + " on " + og, tileWays(node, og), 1, w -> tileConv(w, node, x, in, out, og));
+                    model.chose(key, node, way);
+                }
+            }
         }
         tileConv(way, node, x, in, out, og);
     }

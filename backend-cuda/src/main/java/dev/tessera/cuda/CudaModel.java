@@ -37,6 +37,7 @@ final class CudaModel implements DeviceModel {
      * convs takes seconds.
      */
     final Map<Object, CudaExecutor.ConvWay> convWays = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Set<WinogradKey> winogradChosen = new java.util.HashSet<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
@@ -124,6 +125,25 @@ final class CudaModel implements DeviceModel {
     }
 
     private record WinogradKey(Node conv, int m) {}
+
+    /**
+     * Records how a conv runs (for {@link #convWays}) and frees the Winograd weights that no choice of
+     * the conv uses: they were made to time a way that lost (F(4x4) weights are 4x the conv's weights,
+     * and F(2x2) wins most convs). Executors time under the model's lock, so none is reading them.
+     */
+    synchronized void chose(Object key, Node conv, CudaExecutor.ConvWay way) {
+        convWays.put(key, way);
+        if (way.block > 0) winogradChosen.add(new WinogradKey(conv, way.block));
+        for (int m : new int[] {4, 2}) {
+            WinogradKey k = new WinogradKey(conv, m);
+            if (winogradChosen.contains(k)) continue;
+            DeviceBuffer unused = winogradWeights.remove(k);
+            if (unused != null) {
+                owned.remove(unused);
+                unused.close();
+            }
+        }
+    }
 
     @Override
     public GraphExecutor newExecutor(SparsePlanner planner) {
