@@ -14,7 +14,7 @@ final class Dispatch {
 
     private final CommandStream stream;
     private final boolean half;
-    private final long[] buffers = new long[8];
+    private final long[] buffers = new long[16];
     private final int[] params = new int[32];
     private Kernel kernel = Kernel.ADD;
     private int bufferCount, paramCount;

@@ -9,7 +9,7 @@ import java.util.Locale;
  */
 public enum Kernel {
     CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_STATS(5), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
-    TIMESTEP_EMBEDDING(3), GATHER(6), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(4), MATMUL(4),
+    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(4), MATMUL(4),
     /** float32 to float16 maps: one variant. */
     TO_HALF(2),
     /** float16 to float32 maps: one variant. */

@@ -305,12 +305,14 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels, long affine,
+    protected void gather(GatherSource a, @Nullable GatherSource b, long vector, int positions, int channels, long affine,
             Op.@Nullable Activation act, long out) {
         long total = (long) channels * positions;
-        kernels.call(Kernel.GATHER).buffer(index).buffer(tiles).buffer(map).buffer(out).buffer(affine)
-                .buffer(affine == 0 ? 0 : affine + 4L * channels).u(positions).u(tilePositions).u(plane)
-                .u(total).u(activationCode(act)).f(slope(act)).launch(total);
+        kernels.call(Kernel.GATHER).buffer(a.index()).buffer(a.tiles()).buffer(a.map()).buffer(out).buffer(affine)
+                .buffer(affine == 0 ? 0 : affine + 4L * channels).buffer(b == null ? 0 : b.index()).buffer(b == null ? 0 : b.tiles())
+                .buffer(b == null ? 0 : b.map()).buffer(vector).u(positions).u(a.tilePositions()).u(a.plane())
+                .u(b == null ? 0 : b.tilePositions()).u(b == null ? 0 : b.plane()).u(total).u(activationCode(act)).f(slope(act))
+                .launch(total);
     }
 
     @Override

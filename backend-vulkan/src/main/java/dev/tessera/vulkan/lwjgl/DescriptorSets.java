@@ -26,7 +26,7 @@ import org.lwjgl.vulkan.VkWriteDescriptorSet;
  */
 final class DescriptorSets implements AutoCloseable {
     private static final int SETS_PER_POOL = 256;
-    private static final int BUFFERS_PER_SET = 8;
+    private static final int BUFFERS_PER_SET = 10;
 
     private final VkDevice device;
     private final Pipelines pipelines;

@@ -32,7 +32,7 @@ import org.lwjgl.vulkan.VkSpecializationMapEntry;
  */
 final class Pipelines implements AutoCloseable {
     static final int PUSH_CONSTANT_BYTES = 128;
-    private static final int MAX_BUFFERS = 8;
+    private static final int MAX_BUFFERS = 10;
 
     private final VkDevice device;
     private final long cache;

@@ -51,6 +51,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     private Set<TileGeometry> laidGeometries = Collections.emptySet();
     private final Map<TileGeometry, Integer> originsOffset = new HashMap<>();
     private final Map<SparsePlan.Step, Integer> indexOffset = new IdentityHashMap<>();
+    private final Map<SparsePlan.Step, Integer> addIndexOffset = new IdentityHashMap<>();
     /** The device address of the plan data last laid out (the backend uploads it and sets this). */
     protected long planData;
 
@@ -107,13 +108,20 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     protected abstract void copy(long src, long dst, long bytes);
 
     /**
-     * Tiles {@code out} [channels, positions] read through the index map at {@code index}
-     * ({@link GatherIndex}): from {@code tiles} [channels, tilePositions] (0 when the map has no such
-     * entries) or from the full map {@code map} [channels, plane]; then, except on padding, the
-     * per-channel affine at {@code affine} (scale then shift, float32; 0 for none) and {@code act}.
+     * Where a gather reads one value: through the index map at {@code index} ({@link GatherIndex}),
+     * from {@code tiles} [channels, tilePositions] (0 when the map has no such entries) or from the
+     * full map {@code map} [channels, plane].
      */
-    protected abstract void gather(long index, int positions, long tiles, int tilePositions, long map, int plane, int channels,
-            long affine, Op.@Nullable Activation act, long out);
+    protected record GatherSource(long index, long tiles, int tilePositions, long map, int plane) {}
+
+    /**
+     * Tiles {@code out} [channels, positions] read from {@code a}, plus {@code b} where not null,
+     * plus the per-channel vector at {@code vector} (storage precision; 0 for none); then, except on
+     * padding, the per-channel affine at {@code affine} (scale then shift, float32; 0 for none) and
+     * {@code act}.
+     */
+    protected abstract void gather(GatherSource a, @Nullable GatherSource b, long vector, int positions, int channels, long affine,
+            Op.@Nullable Activation act, long out);
 
     /** Writes the in-map pixels of the tiles into the map. */
     protected abstract void scatterTiles(long tiles, long map, TileGeometry g, int channels);
@@ -214,12 +222,17 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         IntBuffer data = IntBuffer.allocate(ints);
         originsOffset.clear();
         indexOffset.clear();
+        addIndexOffset.clear();
         for (TileGeometry g : all) {
             originsOffset.put(g, data.position());
             g.writeOrigins(data);
         }
         for (Map.Entry<SparsePlan.Step, int[]> e : plan.indexes().entrySet()) {
             indexOffset.put(e.getKey(), data.position());
+            data.put(e.getValue());
+        }
+        for (Map.Entry<SparsePlan.Step, int[]> e : plan.addIndexes().entrySet()) {
+            addIndexOffset.put(e.getKey(), data.position());
             data.put(e.getValue());
         }
         laidPlan = plan;
@@ -239,8 +252,8 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         return planData + 4L * at;
     }
 
-    private long indexAt(SparsePlan.Step s) {
-        Integer at = indexOffset.get(s);
+    private long indexAt(Map<SparsePlan.Step, Integer> offsets, SparsePlan.Step s) {
+        Integer at = offsets.get(s);
         if (at == null) throw new IllegalStateException("no index map laid out for " + s);
         return planData + 4L * at;
     }
@@ -253,19 +266,24 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     }
 
     private void gather(SparsePlan.Gather s, ActivationCache cache) {
-        TileGeometry g = s.geometry(), from = s.tiles();
-        Value v = s.result();
-        Shape src = s.source().shape();
+        TileGeometry g = s.geometry();
+        Value v = s.result(), addend = s.addend();
         long out = alloc((long) v.shape().c() * g.positions());
         putTiles(v, g, out);
+        GatherSource a = source(indexAt(indexOffset, s), s.value(), s.source(), s.tiles(), cache);
+        boolean map = addend != null && addend.shape().rank() == 4;
+        GatherSource b = map ? source(indexAt(addIndexOffset, s), addend, addend, s.addTiles(), cache) : null;
+        long vector = addend != null && !map ? fullOf(addend, cache) : 0;
         long affine = s.norm() == null ? 0 : cache.affineEntry(s.norm().name(), memoryType).address();
-        if (from != null) {
-            gather(indexAt(s), g.positions(), tilesOf(s.value(), from), from.positions(), cache.entry(s.value().id(), memoryType).address(),
-                    src.h() * src.w(), v.shape().c(), affine, s.act(), out);
-        } else {
-            gather(indexAt(s), g.positions(), 0, 0, fullOf(s.source(), cache), src.h() * src.w(), v.shape().c(), affine, s.act(), out);
-        }
+        gather(a, b, vector, g.positions(), v.shape().c(), affine, s.act(), out);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
+    }
+
+    /** Where a gather of {@code v} reads it: over its tiles in {@code from} and its cached map, else the full map of {@code source}. */
+    private GatherSource source(long index, Value v, Value source, @Nullable TileGeometry from, ActivationCache cache) {
+        int plane = source.shape().h() * source.shape().w();
+        if (from == null) return new GatherSource(index, 0, 0, fullOf(source, cache), plane);
+        return new GatherSource(index, tilesOf(v, from), from.positions(), cache.entry(v.id(), memoryType).address(), plane);
     }
 
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {
@@ -322,7 +340,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 int tokens = qkv.h() * qkv.w();
                 long map = fullOf(n.inputs().get(0), cache);
                 long queries = alloc((long) c * out.positions());
-                gather(indexAt(s), out.positions(), 0, 0, map, tokens, c, 0, null, queries);
+                gather(new GatherSource(indexAt(indexOffset, s), 0, 0, map, tokens), null, 0, out.positions(), c, 0, null, queries);
                 attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());

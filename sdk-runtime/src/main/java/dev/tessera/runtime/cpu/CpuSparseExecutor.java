@@ -169,26 +169,35 @@ public final class CpuSparseExecutor implements GraphExecutor {
 
     private void gather(SparsePlan.Gather s, SparsePlan plan, ActivationCache cache) {
         TileGeometry g = s.geometry();
-        Value v = s.result();
+        Value v = s.result(), addend = s.addend();
         Tensor out = newTiles(v.shape().c(), g);
         putTiles(v, g, out);
-        Shape src = s.source().shape();
-        TileGeometry from = s.tiles();
-        if (from != null) {
-            ActivationCache.Map32 base = cache.map(s.value().id());
-            CpuTileKernels.gather(plan.index(s), tilesOf(s.value(), from).data(), from.positions(), base.fp32(), base.fp16(),
-                    src.h() * src.w(), out);
-        } else {
-            CpuTileKernels.gather(plan.index(s), null, 0, fullOf(s.source(), cache).data(), null, src.h() * src.w(), out);
+        gather(plan.index(s), s.value(), s.source(), s.tiles(), cache, out);
+        if (addend != null) {
+            Tensor other = addend.shape().rank() == 2 ? fullOf(addend, cache) : newTiles(v.shape().c(), g);
+            if (addend.shape().rank() == 4) gather(plan.addIndex(s), addend, addend, s.addTiles(), cache, other);
+            CpuKernels.add(out, other, out, null);
         }
         if (s.norm() != null) {
             float[][] a = cache.affine(s.norm().name());
             CpuKernels.perChannelAffine(out.data(), out.data(), 0, v.shape().c(), g.positions(), a[0], a[1], s.act());
-            if (g.hasPadding()) CpuTileKernels.zeroPadding(out, g);
         } else if (s.act() != null) {
             CpuKernels.activation(s.act(), out, out);
         }
+        boolean shifted = s.norm() != null || (addend != null && addend.shape().rank() == 2); // moves zero off zero
+        if (shifted && g.hasPadding()) CpuTileKernels.zeroPadding(out, g);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
+    }
+
+    /** Tiles {@code out} of {@code v} read through {@code index}: over its tiles in {@code from}, else from the full map of {@code source}. */
+    private void gather(int[] index, Value v, Value source, @Nullable TileGeometry from, ActivationCache cache, Tensor out) {
+        Shape src = source.shape();
+        if (from != null) {
+            ActivationCache.Map32 base = cache.map(v.id());
+            CpuTileKernels.gather(index, tilesOf(v, from).data(), from.positions(), base.fp32(), base.fp16(), src.h() * src.w(), out);
+        } else {
+            CpuTileKernels.gather(index, null, 0, fullOf(source, cache).data(), null, src.h() * src.w(), out);
+        }
     }
 
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {

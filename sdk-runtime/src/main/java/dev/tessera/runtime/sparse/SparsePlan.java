@@ -44,15 +44,28 @@ public final class SparsePlan {
      * {@code value} is a nearest resize of {@code source}, its input read through the index map. A
      * source held as tiles in {@code tiles} (not null) reads those where they cover the pixel and its
      * cached map elsewhere; otherwise it reads its full or cached map. Where each pixel reads is the
-     * plan's {@link #index(Step)}. With a {@code norm} (a group norm that reads the value and applies
-     * its cached affine) and an {@code activation} (reading the value, or the norm's output), the step
-     * applies them on the way and yields the last one's tiles instead; padding stays zero.
+     * plan's {@link #index(Step)}. On the way the step may apply, in this order: an {@code add} node
+     * that reads the value and either a per-channel [N, C] vector or a second map (read through
+     * {@link #addIndex(Step)}, over its tiles in {@code addTiles} where not null, like the first); a
+     * {@code norm} (a group norm applying its cached affine); an {@code activation}. It then yields
+     * the last one's tiles instead; padding stays zero.
      */
-    public record Gather(Value value, TileGeometry geometry, Value source, @Nullable TileGeometry tiles, @Nullable Node norm,
-            @Nullable Node activation) implements Step {
+    public record Gather(Value value, TileGeometry geometry, Value source, @Nullable TileGeometry tiles, @Nullable Node add,
+            @Nullable TileGeometry addTiles, @Nullable Node norm, @Nullable Node activation) implements Step {
+        /** A plain gather of {@code value}, over its tiles in {@code tiles} where not null. */
+        public static Gather of(Value value, TileGeometry geometry, @Nullable TileGeometry tiles) {
+            return new Gather(value, geometry, value, tiles, null, null, null, null);
+        }
+
         /** The value whose tiles this step yields. */
         public Value result() {
-            return activation != null ? activation.output() : norm != null ? norm.output() : value;
+            return activation != null ? activation.output() : norm != null ? norm.output() : add != null ? add.output() : value;
+        }
+
+        /** The add's other input, or null. */
+        public @Nullable Value addend() {
+            if (add == null) return null;
+            return add.inputs().get(0) == value ? add.inputs().get(1) : add.inputs().get(0);
         }
 
         public Op.@Nullable Activation act() {
@@ -115,6 +128,7 @@ public final class SparsePlan {
     private final List<Step> steps;
     private final long sparseMacs;
     private final Map<Step, int[]> indexes = new IdentityHashMap<>();
+    private final Map<Step, int[]> addIndexes = new IdentityHashMap<>();
     private final int indexInts;
 
     /** The plan of an edit that changes nothing: the output is the cached original, bit for bit. */
@@ -151,6 +165,13 @@ public final class SparsePlan {
             if (index == null) continue;
             indexes.put(s, index);
             ints += index.length;
+            if (s instanceof Gather g && g.addend() != null && g.addend().shape().rank() == 4) {
+                Value b = g.addend();
+                int[] second = g.addTiles() != null ? GatherIndex.fromTiles(g.addTiles(), g.geometry())
+                        : GatherIndex.fromMap(g.geometry(), b.shape().w(), null, null);
+                addIndexes.put(s, second);
+                ints += second.length;
+            }
         }
         this.indexInts = ints;
     }
@@ -170,7 +191,19 @@ public final class SparsePlan {
         return Collections.unmodifiableMap(indexes);
     }
 
-    /** The length of all index maps together (for one upload to a device). */
+    /** Where each tile pixel of a {@link Gather} reads its add's second map ({@link GatherIndex}). */
+    public int[] addIndex(Step step) {
+        int[] index = addIndexes.get(step);
+        if (index == null) throw new IllegalArgumentException("no second gather index for " + step);
+        return index;
+    }
+
+    /** The second index maps of gathers that add a second map, by step. Callers must not modify them. */
+    public Map<Step, int[]> addIndexes() {
+        return Collections.unmodifiableMap(addIndexes);
+    }
+
+    /** The length of all index maps together, second ones included (for one upload to a device). */
     public int indexInts() {
         return indexInts;
     }

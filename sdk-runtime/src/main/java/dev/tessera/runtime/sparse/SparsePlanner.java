@@ -49,6 +49,7 @@ public final class SparsePlanner {
     private final SparsePolicy policy;
     private final boolean[] changed;
     private final Map<Value, Node> producer = new HashMap<>();
+    private final Map<Value, List<Node>> readers = new HashMap<>();
     /** The activation node the dense schedule runs inside each producer (never one whose output the cache needs). */
     private final Map<Node, Node> fusedActivation = new HashMap<>();
 
@@ -62,7 +63,10 @@ public final class SparsePlanner {
         this.changed = new boolean[graph.valueCount()];
         for (int i : editableInputs) changed[graph.inputs().get(i).id()] = true;
         for (Node n : graph.nodes()) {
-            for (Value in : n.inputs()) changed[n.output().id()] |= changed[in.id()];
+            for (Value in : n.inputs()) {
+                changed[n.output().id()] |= changed[in.id()];
+                readers.computeIfAbsent(in, v -> new ArrayList<>()).add(n);
+            }
             producer.put(n.output(), n);
         }
         DenseSchedule schedule = new DenseSchedule(graph, cachedValues());
@@ -244,7 +248,7 @@ public final class SparsePlanner {
             } else if (m == Op.ResizeNearest.class) {
                 e.full(n.inputs().get(0));
                 for (Object g : demand.get(out.id())) {
-                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0), null, null, null));
+                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0), null, null, null, null, null));
                     e.available.add(new GatherKey(out.id(), (TileGeometry) g));
                 }
             } else if (m instanceof TileGeometry g && n.op() instanceof Op.SelfAttention) {
@@ -254,19 +258,26 @@ public final class SparsePlanner {
                 e.steps.add(new RunTiles(n, g, g, macs));
                 e.computed(out, g);
             } else if (m instanceof Set<?> geometries) {
+                Node norm = normAfterChannelAdd(n, geometries, mode, e);
+                Node normAct = norm == null ? null : fusedActivation.get(norm);
+                if (norm != null) {
+                    fusedAway.add(norm);
+                    if (normAct != null && m.equals(mode.get(normAct))) fusedAway.add(normAct);
+                    else normAct = null;
+                }
                 for (Object o : geometries) {
                     TileGeometry g = (TileGeometry) o;
-                    if (gathersInto(n, g, e)) {
-                        Value in = n.inputs().get(0);
-                        boolean norm = usesCachedNorm(n);
-                        e.steps.add(new Gather(in, g, in, e.tilesRead(in), norm ? n : null, norm ? act : n));
-                    } else {
-                        for (Value in : n.inputs()) {
-                            if (isPerChannel(n, in)) e.full(in);
-                            else e.tiles(in, g);
-                        }
-                        e.steps.add(new RunTiles(n, g, g, 0, act));
+                    Gather fused = norm != null ? channelAddGather(n, g, norm, normAct, e) : fusedGather(n, g, act, e);
+                    if (fused != null) {
+                        e.steps.add(fused);
+                        e.computed(fused.result(), g);
+                        continue;
                     }
+                    for (Value in : n.inputs()) {
+                        if (isPerChannel(n, in)) e.full(in);
+                        else e.tiles(in, g);
+                    }
+                    e.steps.add(new RunTiles(n, g, g, 0, act));
                     e.computed(out, g);
                 }
             } else {
@@ -328,12 +339,43 @@ public final class SparsePlanner {
     }
 
     /**
-     * Whether the node {@code n}, on tiles {@code g}, runs inside the gather of its input (with its
-     * fused activation): an activation or a group norm applying its cached affine, whose input has no
-     * tiles in {@code g} yet. (Another reader of the input in {@code g} gets a plain gather of its own.)
+     * The gather that runs the pointwise node {@code n} (with its fused activation {@code act}) on
+     * tiles {@code g} on the way, or null: an activation or a group norm applying its cached affine
+     * whose input has no tiles in {@code g} yet, or an add of two maps neither of which has. (Another
+     * reader of those inputs in {@code g} gets a plain gather of its own.)
      */
-    private boolean gathersInto(Node n, TileGeometry g, Emitter e) {
-        return (n.op() instanceof Op.Activation || usesCachedNorm(n)) && !e.available.contains(new GatherKey(n.inputs().get(0).id(), g));
+    private @Nullable Gather fusedGather(Node n, TileGeometry g, @Nullable Node act, Emitter e) {
+        Value a = n.inputs().get(0);
+        if (n.op() instanceof Op.Activation || usesCachedNorm(n)) {
+            if (e.has(a, g)) return null;
+            boolean norm = usesCachedNorm(n);
+            return new Gather(a, g, a, e.tilesRead(a), null, null, norm ? n : null, norm ? act : n);
+        }
+        if (!(n.op() instanceof Op.Add)) return null;
+        Value b = n.inputs().get(1);
+        if (isPerChannel(n, a) || isPerChannel(n, b) || e.has(a, g) || e.has(b, g)) return null;
+        return new Gather(a, g, a, e.tilesRead(a), n, e.tilesRead(b), null, act);
+    }
+
+    /**
+     * The cached group norm that alone reads the output of {@code n}, an add of a per-channel vector
+     * to a map, and runs on the same tiles: the add, the norm and its activation then run in one
+     * gather of the map on each of them (the map has no tiles there yet); null otherwise.
+     */
+    private @Nullable Node normAfterChannelAdd(Node n, Set<?> geometries, Map<Node, Object> mode, Emitter e) {
+        if (!(n.op() instanceof Op.Add) || !isPerChannel(n, n.inputs().get(1)) || isPerChannel(n, n.inputs().get(0))) return null;
+        List<Node> reading = readers.get(n.output());
+        if (reading == null || reading.size() != 1 || n.output() == graph.output()) return null;
+        Node norm = reading.get(0);
+        if (!usesCachedNorm(norm) || !geometries.equals(mode.get(norm))) return null;
+        for (Object g : geometries) if (e.has(n.inputs().get(0), (TileGeometry) g)) return null;
+        return norm;
+    }
+
+    private Gather channelAddGather(Node add, TileGeometry g, Node norm, @Nullable Node act, Emitter e) {
+        Value x = add.inputs().get(0);
+        e.full(add.inputs().get(1));
+        return new Gather(x, g, x, e.tilesRead(x), add, null, norm, act);
     }
 
     /** Ops that act on each pixel separately, so they commute with gathering tiles. */
@@ -363,6 +405,10 @@ public final class SparsePlanner {
             for (Value in : graph.inputs()) full.add(in.id());
         }
 
+        boolean has(Value v, TileGeometry g) {
+            return available.contains(new GatherKey(v.id(), g));
+        }
+
         void computed(Value v, TileGeometry g) {
             tiled.put(v.id(), g);
             available.add(new GatherKey(v.id(), g));
@@ -378,7 +424,7 @@ public final class SparsePlanner {
 
         void tiles(Value v, TileGeometry g) {
             if (!available.add(new GatherKey(v.id(), g))) return;
-            steps.add(new Gather(v, g, v, tilesRead(v), null, null));
+            steps.add(Gather.of(v, g, tilesRead(v)));
         }
 
         /** The tiles a gather of {@code v} reads over its cached map: its latest tiles, unless it is full. */
