@@ -804,7 +804,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     @Override
     protected void gather(GatherSource a, @Nullable GatherSource b, long vector, int positions, int channels, long affine,
             Op.@Nullable Activation act, long out) {
-        kernels.call("gather").ptr(a.index()).ptr(a.tiles()).i(a.tilePositions()).ptr(a.map()).l(a.plane());
+        kernels.call(b == null && vector == 0 ? "gather" : "gather_add").ptr(a.index()).ptr(a.tiles()).i(a.tilePositions())
+                .ptr(a.map()).l(a.plane());
         if (b == null) kernels.ptr(0).ptr(0).i(0).ptr(0).l(0);
         else kernels.ptr(b.index()).ptr(b.tiles()).i(b.tilePositions()).ptr(b.map()).l(b.plane());
         kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(affine).ptr(affine == 0 ? 0 : affine + 4L * channels)
