@@ -181,9 +181,7 @@ public final class SparsePlan {
      * value ({@link GatherIndex}); built with the plan, shared by every pass. Callers must not modify it.
      */
     public int[] index(Step step) {
-        int[] index = indexes.get(step);
-        if (index == null) throw new IllegalArgumentException("no gather index for " + step);
-        return index;
+        return lookup(indexes, step, "gather index");
     }
 
     /** Every step's index map, by step. Callers must not modify them. */
@@ -193,8 +191,12 @@ public final class SparsePlan {
 
     /** Where each tile pixel of a {@link Gather} reads its add's second map ({@link GatherIndex}). */
     public int[] addIndex(Step step) {
-        int[] index = addIndexes.get(step);
-        if (index == null) throw new IllegalArgumentException("no second gather index for " + step);
+        return lookup(addIndexes, step, "second gather index");
+    }
+
+    private static int[] lookup(Map<Step, int[]> indexes, Step step, String what) {
+        int[] index = indexes.get(step);
+        if (index == null) throw new IllegalArgumentException("no " + what + " for " + step);
         return index;
     }
 
