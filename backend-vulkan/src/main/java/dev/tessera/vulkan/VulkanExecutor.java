@@ -392,10 +392,9 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
 
     private void endPass() {
         if (!submitted) {
-            // The pass never ran, so the working maps do not hold what its scatters recorded in
-            // dirty: forget what they hold, and the next scatters copy whole maps.
+            // The pass never ran: neither its scatters nor its plan-data upload happened.
             stream.discard();
-            forgetWorkingMaps();
+            forgetUnrunPass();
         }
         submitted = false;
         marked.clear();

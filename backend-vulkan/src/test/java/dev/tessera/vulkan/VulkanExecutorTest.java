@@ -78,6 +78,23 @@ class VulkanExecutorTest {
     }
 
     @Test
+    void aCancelledFirstSparsePassLeavesNoPlanDataBehind() {
+        ModelGraph graph = graph();
+        SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(1), 0);
+        try (DeviceModel model = new VulkanBackendProvider().load(graph, ActivationCache.Precision.FP32);
+                GraphExecutor exec = model.newExecutor(planner); ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
+            exec.full(cache, null, input(0, 0));
+            SparsePlan plan = plan(planner, 10);
+            assertThrows(IllegalStateException.class, () -> exec.sparse(cache, plan, false, (done, total) -> {
+                throw new IllegalStateException("cancelled after its first step was described");
+            }, input(1, 10)));
+            Tensor sparse = exec.sparse(cache, plan, false, null, input(1, 10)); // same plan, same (no) working maps
+            assertArrayEquals(exec.dense(input(1, 10)).toArray(), sparse.toArray(), 1e-5f,
+                    "the tile corners and index maps the cancelled pass never uploaded are uploaded now");
+        }
+    }
+
+    @Test
     void profilesTimeEachNodeAndStepOnTheDevice() {
         ModelGraph graph = graph();
         SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(1), 0);

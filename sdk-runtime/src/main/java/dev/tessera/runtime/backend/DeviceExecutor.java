@@ -240,11 +240,6 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         return data.array();
     }
 
-    /** Makes the next {@link #layOutPlanData} lay out anew (the backend lost or moved the uploaded data). */
-    protected void forgetPlanData() {
-        laidPlan = null;
-    }
-
     /** Where the tile corners of {@code g} lie on the device. */
     protected long originsAt(TileGeometry g) {
         Integer at = originsOffset.get(g);
@@ -401,16 +396,22 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         tiles.clear();
     }
 
-    /** After a pass that never ran: the working maps do not hold what its scatters recorded, so the next scatters copy whole maps. */
-    protected void forgetWorkingMaps() {
+    /**
+     * After a pass that was described but never ran: the working maps do not hold what its scatters
+     * recorded, so the next scatters copy whole maps, and the plan data it would have uploaded never
+     * arrived, so the next pass lays it out and uploads it again.
+     */
+    protected void forgetUnrunPass() {
         dirty.clear();
         syncedWith.clear();
+        laidPlan = null;
     }
 
     /** Frees the working maps. */
     protected void closeWorkingMaps() {
         for (B b : working.values()) b.close();
         working.clear();
-        forgetWorkingMaps();
+        dirty.clear();
+        syncedWith.clear();
     }
 }
