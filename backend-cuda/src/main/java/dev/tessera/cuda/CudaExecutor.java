@@ -19,6 +19,8 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUgraphExec_st;
@@ -228,18 +230,10 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private void conv2d(Node node, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer[] p = model.params(node);
-        ConvShape key = new ConvShape(c, xs);
-        ConvWay way = model.convWays.get(key);
-        if (way == null) {
-            synchronized (model) { // one timing at a time: a choice may free Winograd weights another timing would read
-                way = model.convWays.get(key);
-                if (way == null) {
-                    cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
-                    way = fastest(node.name() + " " + xs, mapWays(node, xs, ys), 3, w -> mapConv(w, node, x, xs, out, ys));
-                    model.chose(key, node, way);
-                }
-            }
-        }
+        ConvWay way = choice(new ConvShape(c, xs), node, node.name() + " " + xs, 3, () -> {
+            cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
+            return mapWays(node, xs, ys);
+        }, w -> mapConv(w, node, x, xs, out, ys));
         mapConv(way, node, x, xs, out, ys);
         long bias = p[1] == null || way.addsBias() ? 0 : p[1].address;
         if (bias != 0 || act != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
@@ -271,9 +265,9 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     /**
      * The ways worth timing for a full-map convolution. cuDNN wins on large maps; on the small
      * low-resolution maps, few output tiles leave most of the GPU idle, and a product split along K
-     * or Winograd's 36 batched products fill it better. Winograd's weights take 4x the conv's weight
-     * memory: only maps of at most 64x64, or convs whose transformed weights fit in 4 MiB (few
-     * channels, like an RGB output conv), try it.
+     * or Winograd's batched products fill it better. Timing Winograd makes its transformed weights
+     * (up to 4x the conv's weight memory, freed again if it loses): only maps of at most 64x64, or
+     * convs whose F(4x4) weights fit in 4 MiB (few channels, like an RGB output conv), try it.
      */
     private List<ConvWay> mapWays(Node node, Shape xs, Shape ys) {
         Op.Conv2d c = (Op.Conv2d) node.op();
@@ -295,8 +289,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             case SPLIT_GEMM -> {
                 int k = c.inChannels() * c.kernelH() * c.kernelW(), plane = ys.h() * ys.w();
                 long cols = alloc((long) k * plane);
-                kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
-                        .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(0).i(ys.h()).i(k).launch2d(plane, k);
+                mapIm2col(c, x, xs, ys, 0, ys.h(), cols);
                 splitGemm(p[0].address, cols, c.outChannels(), plane, k, p[1], out);
                 free(cols);
             }
@@ -306,11 +299,29 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
+     * How the conv {@code node} runs for {@code key}: the model's choice, or, the first time, the
+     * fastest of {@code ways} by {@link #fastest}, recorded in the model. One timing at a time per
+     * model: a choice may free Winograd weights that another timing would read.
+     */
+    private ConvWay choice(Object key, Node node, String what, int rounds, Supplier<List<ConvWay>> ways, Consumer<ConvWay> run) {
+        ConvWay way = model.convWays.get(key);
+        if (way != null) return way;
+        synchronized (model) {
+            way = model.convWays.get(key);
+            if (way == null) {
+                way = fastest(what, ways.get(), rounds, run);
+                model.chose(key, node, way);
+            }
+            return way;
+        }
+    }
+
+    /**
      * The fastest of {@code ways} by GPU time, the best of {@code rounds} runs each (as
      * cudnn.benchmark times cuDNN's own algorithms): decided once per model for each conv shape
      * (three rounds), or for each conv and tile count (one round: a new edit may ask for it).
      */
-    private ConvWay fastest(String what, List<ConvWay> ways, int rounds, java.util.function.Consumer<ConvWay> run) {
+    private ConvWay fastest(String what, List<ConvWay> ways, int rounds, Consumer<ConvWay> run) {
         if (ways.size() == 1) return ways.get(0);
         float[] ms = new float[ways.size()];
         Arrays.fill(ms, Float.MAX_VALUE);
@@ -381,12 +392,18 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             }
             for (int y0 = 0; y0 < ys.h(); y0 += rowsPerPanel) {
                 int rows = Math.min(rowsPerPanel, ys.h() - y0), columns = rows * ys.w();
-                kernels.call("map_im2col").ptr(xn).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
-                        .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).launch2d(columns, k);
+                mapIm2col(c, xn, xs, ys, y0, rows, cols);
                 gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, 0f,
                         yn + (long) y0 * ys.w() * elementBytes, plane);
             }
         }
+    }
+
+    /** The im2col columns [k, rows * ow] of output rows [y0, y0 + rows) of one sample x of a padded, strided conv. */
+    private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols) {
+        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
+                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).launch2d((long) rows * ys.w(), k);
     }
 
     /**
@@ -455,17 +472,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     @Override
     protected void tileConv(Node node, long x, TileGeometry in, long out, TileGeometry og) {
         if (og.count() == 0) return;
-        TileConvKey key = new TileConvKey(node, Integer.highestOneBit(og.count()));
-        ConvWay way = model.convWays.get(key);
-        if (way == null) {
-            synchronized (model) { // as in conv2d
-                way = model.convWays.get(key);
-                if (way == null) {
-                    way = fastest(node.name() + " on " + og, tileWays(node, og), 1, w -> tileConv(w, node, x, in, out, og));
-                    model.chose(key, node, way);
-                }
-            }
-        }
+        ConvWay way = choice(new TileConvKey(node, Integer.highestOneBit(og.count())), node, node.name() + " on " + og, 1,
+                () -> tileWays(node, og), w -> tileConv(w, node, x, in, out, og));
         tileConv(way, node, x, in, out, og);
     }
 

@@ -134,8 +134,9 @@ final class CudaModel implements DeviceModel {
     synchronized void chose(Object key, Node conv, CudaExecutor.ConvWay way) {
         convWays.put(key, way);
         if (way.block > 0) winogradChosen.add(new WinogradKey(conv, way.block));
-        for (int m : new int[] {4, 2}) {
-            WinogradKey k = new WinogradKey(conv, m);
+        for (CudaExecutor.ConvWay other : CudaExecutor.ConvWay.values()) {
+            if (other.block == 0) continue;
+            WinogradKey k = new WinogradKey(conv, other.block);
             if (winogradChosen.contains(k)) continue;
             DeviceBuffer unused = winogradWeights.remove(k);
             if (unused != null) {
