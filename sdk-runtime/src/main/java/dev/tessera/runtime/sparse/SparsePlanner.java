@@ -234,9 +234,7 @@ public final class SparsePlanner {
         for (Node n : nodes) {
             Object m = mode.get(n);
             if (m == null || fusedAway.contains(n)) continue;
-            Node act = fusedActivation.get(n);
-            if (act == null || !m.equals(mode.get(act))) act = null;
-            else fusedAway.add(act);
+            Node act = fuseActivation(n, m, mode, fusedAway);
             Value out = act != null ? act.output() : n.output();
             if (convIn.containsKey(n)) {
                 TileGeometry in = convIn.get(n);
@@ -259,11 +257,10 @@ public final class SparsePlanner {
                 e.computed(out, g);
             } else if (m instanceof Set<?> geometries) {
                 Node norm = normAfterChannelAdd(n, geometries, mode, e);
-                Node normAct = norm == null ? null : fusedActivation.get(norm);
+                Node normAct = null;
                 if (norm != null) {
                     fusedAway.add(norm);
-                    if (normAct != null && m.equals(mode.get(normAct))) fusedAway.add(normAct);
-                    else normAct = null;
+                    normAct = fuseActivation(norm, m, mode, fusedAway);
                 }
                 for (Object o : geometries) {
                     TileGeometry g = (TileGeometry) o;
@@ -336,6 +333,17 @@ public final class SparsePlanner {
         Op.Conv2d c = (Op.Conv2d) n.op();
         Value out = n.output();
         return in.convOutput(out.shape().h(), out.shape().w(), c.kernelH(), c.kernelW(), c.stride(), c.padding().top(), c.padding().left());
+    }
+
+    /**
+     * The activation node the dense schedule runs inside {@code n}, when it runs in the same form
+     * {@code m} here too (then it is fused away); null otherwise.
+     */
+    private @Nullable Node fuseActivation(Node n, Object m, Map<Node, Object> mode, Set<Node> fusedAway) {
+        Node act = fusedActivation.get(n);
+        if (act == null || !m.equals(mode.get(act))) return null;
+        fusedAway.add(act);
+        return act;
     }
 
     /**
