@@ -23,6 +23,12 @@ public interface ComputeDevice extends AutoCloseable {
     boolean float16();
 
     /**
+     * Whether float16 convolutions run on tensor cores here (conv2d_coop: 16x16x16 float16
+     * cooperative matrices with float32 sums, in subgroups of 32 invocations).
+     */
+    boolean tensorCores();
+
+    /**
      * Device memory of {@code bytes} that lives until {@link #free}.
      *
      * @throws dev.tessera.DeviceException when the device is out of memory or the buffer is larger

@@ -63,8 +63,17 @@ final class Dispatch {
 
     /** A conv2d or matmul kernel computing {@code rows x columns} outputs, in blocks of the shape that suits {@code rows}. */
     void launchGemm(long rows, long columns) {
+        launchBlocks(Kernel.GemmShape.forRows(rows), rows, columns);
+    }
+
+    /** A conv2d_coop kernel computing {@code rows x columns} outputs. */
+    void launchCoop(long rows, long columns) {
+        launchBlocks(Kernel.GemmShape.coopFor(rows, columns), rows, columns);
+    }
+
+    /** One workgroup per block of rows, and up to {@link #MAX_GROUPS} over the columns (the kernels loop over the rest). */
+    private void launchBlocks(Kernel.GemmShape shape, long rows, long columns) {
         if (rows == 0 || columns == 0) return;
-        Kernel.GemmShape shape = Kernel.GemmShape.forRows(rows);
         long groupsX = Math.min(MAX_GROUPS, (columns + shape.blockColumns() - 1) / shape.blockColumns());
         submit(shape, (int) groupsX, blocks((rows + shape.blockRows() - 1) / shape.blockRows()));
     }

@@ -10,6 +10,8 @@ import java.util.Locale;
 public enum Kernel {
     CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_STATS(5), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
     TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(4), MATMUL(4),
+    /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
+    CONV2D_COOP(4),
     /** float32 to float16 maps: one variant. */
     TO_HALF(2),
     /** float16 to float32 maps: one variant. */
@@ -26,49 +28,72 @@ public enum Kernel {
     }
 
     /**
-     * Output blocks of the conv2d and matmul workgroups, set through their specialization constants
-     * (THREADS_M, ROWS, COLS in gemm.glsl): taller blocks reuse each staged column more, shorter
-     * ones waste less on products with few rows (convolutions with few output channels).
+     * Output blocks of the GEMM kernels, set through their specialization constants. conv2d and
+     * matmul (gemm.glsl: THREADS_M, ROWS, COLS): taller blocks reuse each staged column more,
+     * shorter ones waste less on products with few rows (convolutions with few output channels).
+     * conv2d_coop (SUBGROUPS_N, MATRICES_M, MATRICES_N): narrow blocks give products with few
+     * columns (the small low-resolution maps) enough workgroups to fill the GPU.
      */
     public enum GemmShape {
-        ROWS_32(8, 4, 4), ROWS_64(16, 4, 8), ROWS_128(16, 8, 8);
+        ROWS_32(32, 128, 8, 4, 4), ROWS_64(64, 128, 16, 4, 8), ROWS_128(128, 128, 16, 8, 8),
+        COOP_WIDE(128, 128, 4, 4, 2), COOP_NARROW(128, 32, 2, 2, 1);
 
-        private final int threadsM, rows, cols;
+        private final int blockRows, blockColumns;
+        private final int[] specialization;
 
-        GemmShape(int threadsM, int rows, int cols) {
-            this.threadsM = threadsM;
-            this.rows = rows;
-            this.cols = cols;
+        GemmShape(int blockRows, int blockColumns, int... specialization) {
+            this.blockRows = blockRows;
+            this.blockColumns = blockColumns;
+            this.specialization = specialization;
         }
 
-        /** The smallest block as tall as {@code m} rows, or the tallest. */
+        /** The smallest conv2d or matmul block as tall as {@code m} rows, or the tallest. */
         public static GemmShape forRows(long m) {
             return m <= 32 ? ROWS_32 : m <= 64 ? ROWS_64 : ROWS_128;
         }
 
+        /**
+         * The conv2d_coop block for an {@code m x n} output: wide unless that leaves fewer than 256
+         * workgroups (two per multiprocessor of a large GPU).
+         */
+        public static GemmShape coopFor(long m, long n) {
+            long wide = (m + 127) / 128 * ((n + 127) / 128);
+            return wide >= 256 ? COOP_WIDE : COOP_NARROW;
+        }
+
+        /** Whether the shape is conv2d_coop's (else conv2d's and matmul's). */
+        public boolean cooperative() {
+            return this == COOP_WIDE || this == COOP_NARROW;
+        }
+
         public int blockRows() {
-            return threadsM * rows;
+            return blockRows;
         }
 
         public int blockColumns() {
-            return WORKGROUP_SIZE / threadsM * cols;
+            return blockColumns;
         }
 
-        /** Shared memory a workgroup uses: the staged chunks of A and B in gemm.glsl, TILE_K rows of vec4s padded by one. */
+        /**
+         * Shared memory a workgroup uses. gemm.glsl: TILE_K (16) rows of vec4s of A's and B's
+         * chunks, each padded by one vec4. conv2d_coop: TILE_K (32) halves of each row of A and
+         * column of B, padded by 8, and 16 x 16 floats for each of 8 subgroups.
+         */
         public int sharedMemoryBytes() {
+            if (cooperative()) return (blockRows + blockColumns) * (32 + 8) * 2 + 8 * 256 * 4;
             int tileK = 16, vec4Bytes = 16;
-            return tileK * (blockRows() / 4 + 1 + blockColumns() / 4 + 1) * vec4Bytes;
+            return tileK * (blockRows / 4 + 1 + blockColumns / 4 + 1) * vec4Bytes;
         }
 
         /** Values of the specialization constants 0, 1, 2. */
         public int[] specialization() {
-            return new int[] {threadsM, rows, cols};
+            return specialization.clone();
         }
     }
 
     /** Whether the kernel has a float16-storage variant distinct from its float32 one. */
     public boolean hasVariants() {
-        return this != TO_HALF && this != TO_FLOAT;
+        return this != TO_HALF && this != TO_FLOAT && this != CONV2D_COOP;
     }
 
     /** Class-path resource of the kernel's SPIR-V for maps stored as float16 ({@code half}) or float32. */

@@ -34,6 +34,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private final VulkanModel model;
     private final CommandStream stream;
     private final Dispatch kernels;
+    /** Whether convolutions of float16 maps run on tensor cores (conv2d_coop). */
+    private final boolean tensorCores;
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
@@ -50,6 +52,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         this.model = model;
         this.stream = model.device.newStream();
         this.kernels = new Dispatch(stream, half);
+        this.tensorCores = half && model.device.tensorCores() && !Boolean.getBoolean("tessera.vulkan.noTensorCores");
     }
 
     @Override
@@ -183,14 +186,20 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /** {@code y = act(conv(x) + bias)} through the implicit-GEMM kernel. */
+    /** {@code y = act(conv(x) + bias)} through an implicit-GEMM kernel: on tensor cores for float16 maps where the device has them. */
     private void conv(Op.Conv2d op, long[] p, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
-        kernels.call(Kernel.CONV2D).buffer(x).buffer(p[0]).buffer(p[1]).buffer(y)
+        boolean coop = tensorCores;
+        kernels.call(coop ? Kernel.CONV2D_COOP : Kernel.CONV2D).buffer(x).buffer(p[0]).buffer(p[1]).buffer(y)
                 .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
                 .u(out.images()).u(op.kernelH()).u(op.kernelW()).u(op.stride()).i(padTop).i(padLeft)
-                .u(activationCode(act)).f(slope(act))
-                .launchGemm(out.channels(), (long) out.images() * out.h() * out.w());
+                .u(activationCode(act)).f(slope(act));
+        long pixels = (long) out.images() * out.h() * out.w();
+        if (coop) {
+            kernels.launchCoop(out.channels(), pixels);
+        } else {
+            kernels.launchGemm(out.channels(), pixels);
+        }
     }
 
     /**

@@ -5,8 +5,12 @@ import static org.lwjgl.vulkan.KHRPortabilityEnumeration.VK_INSTANCE_CREATE_ENUM
 import static org.lwjgl.vulkan.KHRPortabilityEnumeration.VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
 import static org.lwjgl.vulkan.KHRPortabilitySubset.VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME;
 import static org.lwjgl.vulkan.VK10.*;
+import static org.lwjgl.vulkan.KHRCooperativeMatrix.*;
 import static org.lwjgl.vulkan.VK11.VK_API_VERSION_1_1;
+import static org.lwjgl.vulkan.VK11.VK_SUBGROUP_FEATURE_BASIC_BIT;
 import static org.lwjgl.vulkan.VK11.vkGetPhysicalDeviceFeatures2;
+import static org.lwjgl.vulkan.VK11.vkGetPhysicalDeviceProperties2;
+import static org.lwjgl.vulkan.VK12.VK_API_VERSION_1_2;
 
 import dev.tessera.BackendUnavailableException;
 import dev.tessera.DeviceException;
@@ -39,11 +43,17 @@ import org.lwjgl.vulkan.VkLayerProperties;
 import org.lwjgl.vulkan.VkMemoryAllocateInfo;
 import org.lwjgl.vulkan.VkMemoryRequirements;
 import org.lwjgl.vulkan.VkPhysicalDevice;
+import org.lwjgl.vulkan.VkCooperativeMatrixPropertiesKHR;
 import org.lwjgl.vulkan.VkPhysicalDevice16BitStorageFeatures;
+import org.lwjgl.vulkan.VkPhysicalDeviceCooperativeMatrixFeaturesKHR;
 import org.lwjgl.vulkan.VkPhysicalDeviceFeatures2;
 import org.lwjgl.vulkan.VkPhysicalDeviceLimits;
 import org.lwjgl.vulkan.VkPhysicalDeviceMemoryProperties;
 import org.lwjgl.vulkan.VkPhysicalDeviceProperties;
+import org.lwjgl.vulkan.VkPhysicalDeviceProperties2;
+import org.lwjgl.vulkan.VkPhysicalDeviceShaderFloat16Int8Features;
+import org.lwjgl.vulkan.VkPhysicalDeviceSubgroupProperties;
+import org.lwjgl.vulkan.VkPhysicalDeviceVulkanMemoryModelFeatures;
 import org.lwjgl.vulkan.VkQueue;
 import org.lwjgl.vulkan.VkQueueFamilyProperties;
 import org.lwjgl.vulkan.VkSubmitInfo;
@@ -77,7 +87,8 @@ public final class LwjglDevice implements ComputeDevice {
 
     /** A physical device that can run the kernels, with what the backend needs to know about it. */
     private record Candidate(VkPhysicalDevice device, String name, int type, DeviceInfo.Kind kind, long memoryBytes,
-            int queueFamily, boolean float16, boolean portabilitySubset, long maxStorageRange, Timestamps timestamps) {}
+            int queueFamily, boolean float16, boolean tensorCores, boolean portabilitySubset, long maxStorageRange,
+            Timestamps timestamps) {}
 
     /**
      * How to read the compute queue's timestamps: nanoseconds per tick and the valid bits (a
@@ -121,9 +132,10 @@ public final class LwjglDevice implements ComputeDevice {
         if (loaderVersion < VK_API_VERSION_1_1) {
             throw new BackendUnavailableException("the Vulkan loader supports only Vulkan 1.0; Tessera needs 1.1");
         }
-        VkInstance instance = createInstance();
+        int apiVersion = loaderVersion >= VK_API_VERSION_1_2 ? VK_API_VERSION_1_2 : VK_API_VERSION_1_1;
+        VkInstance instance = createInstance(apiVersion);
         try {
-            LwjglDevice d = new LwjglDevice(instance, choose(instance));
+            LwjglDevice d = new LwjglDevice(instance, choose(instance, apiVersion));
             Runtime.getRuntime().addShutdownHook(d.shutdownHook);
             return d;
         } catch (RuntimeException e) {
@@ -132,11 +144,12 @@ public final class LwjglDevice implements ComputeDevice {
         }
     }
 
-    private static VkInstance createInstance() {
+    /** An instance of Vulkan 1.2 where the loader has it (the feature structures tensor cores need), else 1.1. */
+    private static VkInstance createInstance(int apiVersion) {
         try (MemoryStack stack = stackPush()) {
             boolean portability = instanceExtensions(stack).contains(VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME);
             VkApplicationInfo app = VkApplicationInfo.calloc(stack).sType$Default().pApplicationName(stack.UTF8("Tessera"))
-                    .pEngineName(stack.UTF8("Tessera")).apiVersion(VK_API_VERSION_1_1);
+                    .pEngineName(stack.UTF8("Tessera")).apiVersion(apiVersion);
             VkInstanceCreateInfo info = VkInstanceCreateInfo.calloc(stack).sType$Default().pApplicationInfo(app)
                     .flags(portability ? VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR : 0)
                     .ppEnabledExtensionNames(portability ? stack.pointers(stack.UTF8(VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME)) : null);
@@ -172,7 +185,7 @@ public final class LwjglDevice implements ComputeDevice {
     }
 
     /** The best usable physical device: by type (discrete first), then by memory. */
-    private static Candidate choose(VkInstance instance) {
+    private static Candidate choose(VkInstance instance, int apiVersion) {
         List<String> rejected = new ArrayList<>();
         Candidate best = null;
         try (MemoryStack stack = stackPush()) {
@@ -182,7 +195,7 @@ public final class LwjglDevice implements ComputeDevice {
             Vk.check(vkEnumeratePhysicalDevices(instance, count, handles), "vkEnumeratePhysicalDevices");
             for (int i = 0; i < handles.capacity(); i++) {
                 VkPhysicalDevice pd = new VkPhysicalDevice(handles.get(i), instance);
-                Candidate c = examine(pd, rejected);
+                Candidate c = examine(pd, apiVersion, rejected);
                 if (c != null && (best == null || typeRank(c.type()) > typeRank(best.type())
                         || typeRank(c.type()) == typeRank(best.type()) && c.memoryBytes() > best.memoryBytes())) {
                     best = c;
@@ -206,7 +219,7 @@ public final class LwjglDevice implements ComputeDevice {
     }
 
     /** The device as a candidate, or null (with why in {@code rejected}) when it cannot run the kernels. */
-    private static Candidate examine(VkPhysicalDevice pd, List<String> rejected) {
+    private static Candidate examine(VkPhysicalDevice pd, int apiVersion, List<String> rejected) {
         try (MemoryStack stack = stackPush()) {
             VkPhysicalDeviceProperties props = VkPhysicalDeviceProperties.calloc(stack);
             vkGetPhysicalDeviceProperties(pd, props);
@@ -222,8 +235,14 @@ public final class LwjglDevice implements ComputeDevice {
                 return null;
             }
             VkQueueFamilyProperties.Buffer families = queueFamilies(pd, stack);
-            int shared = 0;
-            for (Kernel.GemmShape g : Kernel.GemmShape.values()) shared = Math.max(shared, g.sharedMemoryBytes());
+            int shared = 0, coopShared = 0;
+            for (Kernel.GemmShape g : Kernel.GemmShape.values()) {
+                if (g.cooperative()) {
+                    coopShared = Math.max(coopShared, g.sharedMemoryBytes());
+                } else {
+                    shared = Math.max(shared, g.sharedMemoryBytes());
+                }
+            }
             if (limits.maxComputeSharedMemorySize() < shared) {
                 rejected.add(name + " has " + limits.maxComputeSharedMemorySize() + " bytes of shared memory; the kernels use " + shared);
                 return null;
@@ -235,13 +254,51 @@ public final class LwjglDevice implements ComputeDevice {
             }
             VkPhysicalDevice16BitStorageFeatures storage16 = VkPhysicalDevice16BitStorageFeatures.calloc(stack).sType$Default();
             vkGetPhysicalDeviceFeatures2(pd, VkPhysicalDeviceFeatures2.calloc(stack).sType$Default().pNext(storage16.address()));
-            boolean portabilitySubset = deviceExtensions(pd, stack).contains(VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME);
+            Set<String> extensions = deviceExtensions(pd, stack);
+            boolean portabilitySubset = extensions.contains(VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME);
+            boolean tensorCores = storage16.storageBuffer16BitAccess() && Math.min(apiVersion, props.apiVersion()) >= VK_API_VERSION_1_2
+                    && limits.maxComputeSharedMemorySize() >= coopShared && extensions.contains(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)
+                    && tensorCores(pd, stack);
             int type = props.deviceType();
             int validBits = families.get(family).timestampValidBits();
             Timestamps timestamps = new Timestamps(validBits == 0 ? 0f : limits.timestampPeriod(), validBits == 64 ? -1L : (1L << validBits) - 1);
             return new Candidate(pd, name, type, kindOf(type), deviceLocalBytes(pd, stack), family, storage16.storageBuffer16BitAccess(),
-                    portabilitySubset, Integer.toUnsignedLong(limits.maxStorageBufferRange()), timestamps);
+                    tensorCores, portabilitySubset, Integer.toUnsignedLong(limits.maxStorageBufferRange()), timestamps);
         }
+    }
+
+    /**
+     * Whether conv2d_coop runs here: 16x16x16 float16 cooperative matrices with float32 sums in
+     * subgroups of 32 invocations, float16 arithmetic and the Vulkan memory model (which the
+     * cooperative-matrix shaders declare). Needs a Vulkan 1.2 instance and device.
+     */
+    private static boolean tensorCores(VkPhysicalDevice pd, MemoryStack stack) {
+        VkPhysicalDeviceSubgroupProperties subgroup = VkPhysicalDeviceSubgroupProperties.calloc(stack).sType$Default();
+        vkGetPhysicalDeviceProperties2(pd, VkPhysicalDeviceProperties2.calloc(stack).sType$Default().pNext(subgroup.address()));
+        if (subgroup.subgroupSize() != 32 || (subgroup.supportedStages() & VK_SHADER_STAGE_COMPUTE_BIT) == 0
+                || (subgroup.supportedOperations() & VK_SUBGROUP_FEATURE_BASIC_BIT) == 0) {
+            return false;
+        }
+        VkPhysicalDeviceCooperativeMatrixFeaturesKHR matrices = VkPhysicalDeviceCooperativeMatrixFeaturesKHR.calloc(stack).sType$Default();
+        VkPhysicalDeviceShaderFloat16Int8Features float16 = VkPhysicalDeviceShaderFloat16Int8Features.calloc(stack).sType$Default()
+                .pNext(matrices.address());
+        VkPhysicalDeviceVulkanMemoryModelFeatures memoryModel = VkPhysicalDeviceVulkanMemoryModelFeatures.calloc(stack).sType$Default()
+                .pNext(float16.address());
+        vkGetPhysicalDeviceFeatures2(pd, VkPhysicalDeviceFeatures2.calloc(stack).sType$Default().pNext(memoryModel.address()));
+        if (!matrices.cooperativeMatrix() || !float16.shaderFloat16() || !memoryModel.vulkanMemoryModel()) return false;
+        IntBuffer count = stack.mallocInt(1);
+        Vk.check(vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR(pd, count, null), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+        VkCooperativeMatrixPropertiesKHR.Buffer shapes = VkCooperativeMatrixPropertiesKHR.calloc(count.get(0), stack);
+        for (VkCooperativeMatrixPropertiesKHR shape : shapes) shape.sType$Default();
+        Vk.check(vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR(pd, count, shapes), "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+        for (VkCooperativeMatrixPropertiesKHR m : shapes) {
+            if (m.MSize() == 16 && m.NSize() == 16 && m.KSize() == 16 && m.AType() == VK_COMPONENT_TYPE_FLOAT16_KHR
+                    && m.BType() == VK_COMPONENT_TYPE_FLOAT16_KHR && m.CType() == VK_COMPONENT_TYPE_FLOAT32_KHR
+                    && m.ResultType() == VK_COMPONENT_TYPE_FLOAT32_KHR && m.scope() == VK_SCOPE_SUBGROUP_KHR) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static DeviceInfo.Kind kindOf(int type) {
@@ -297,9 +354,22 @@ public final class LwjglDevice implements ComputeDevice {
                     .queueFamilyIndex(queueFamily).pQueuePriorities(stack.floats(1f));
             VkPhysicalDevice16BitStorageFeatures storage16 = VkPhysicalDevice16BitStorageFeatures.calloc(stack).sType$Default()
                     .storageBuffer16BitAccess(chosen.float16());
+            if (chosen.tensorCores()) {
+                VkPhysicalDeviceCooperativeMatrixFeaturesKHR matrices = VkPhysicalDeviceCooperativeMatrixFeaturesKHR.calloc(stack).sType$Default()
+                        .cooperativeMatrix(true);
+                VkPhysicalDeviceShaderFloat16Int8Features float16 = VkPhysicalDeviceShaderFloat16Int8Features.calloc(stack).sType$Default()
+                        .shaderFloat16(true).pNext(matrices.address());
+                storage16.pNext(VkPhysicalDeviceVulkanMemoryModelFeatures.calloc(stack).sType$Default().vulkanMemoryModel(true)
+                        .pNext(float16.address()).address());
+            }
             VkPhysicalDeviceFeatures2 features = VkPhysicalDeviceFeatures2.calloc(stack).sType$Default().pNext(storage16.address());
+            List<String> extensions = new ArrayList<>();
+            if (chosen.portabilitySubset()) extensions.add(VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME);
+            if (chosen.tensorCores()) extensions.add(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+            PointerBuffer names = stack.mallocPointer(extensions.size());
+            for (String e : extensions) names.put(stack.UTF8(e));
             VkDeviceCreateInfo info = VkDeviceCreateInfo.calloc(stack).sType$Default().pNext(features.address()).pQueueCreateInfos(queues)
-                    .ppEnabledExtensionNames(chosen.portabilitySubset() ? stack.pointers(stack.UTF8(VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME)) : null);
+                    .ppEnabledExtensionNames(names.flip());
             PointerBuffer handle = stack.mallocPointer(1);
             Vk.check(vkCreateDevice(chosen.device(), info, null, handle), "vkCreateDevice(" + chosen.name() + ")");
             vk = new VkDevice(handle.get(0), chosen.device(), info);
@@ -339,6 +409,11 @@ public final class LwjglDevice implements ComputeDevice {
     @Override
     public boolean float16() {
         return chosen.float16();
+    }
+
+    @Override
+    public boolean tensorCores() {
+        return chosen.tensorCores();
     }
 
     @Override
