@@ -3,22 +3,40 @@
 // positions, then input channels, matching the weights' upload layout [outC][kernelH][kernelW][inC].
 // Images are full maps (imageStride C*H*W, channelStride H*W, any zero padding) or tile batches
 // ([C, tiles, th, tw]: imageStride th*tw, channelStride tiles*th*tw, no padding).
+//
+// Products whose blocks alone would leave the GPU idle (small maps, many channels) split K into
+// `slices` of sliceK (a multiple of every kernel's TILE_K): workgroup row gl_WorkGroupID.y is then
+// block row y % rowBlocks of slice y / rowBlocks, which writes its float32 sums to the partial
+// buffer [slices][outC][pixels]; sum_slices.comp adds them up and finishes the output.
 layout(binding = 0) readonly buffer X { T x[]; };
 layout(binding = 1) readonly buffer W { T w[]; };
 layout(binding = 2) readonly buffer Bias { float bias[]; };
 layout(binding = 3) writeonly buffer Y { T y[]; };
+layout(binding = 4) buffer Partial { float partial[]; };
 layout(push_constant) uniform Params {
-    uint at[4];
+    uint at[5];
     uint inC, inH, inW, inImageStride, inChannelStride;
     uint outC, outH, outW, outImageStride, outChannelStride;
     uint images, kernelH, kernelW, stride;
     int padTop, padLeft;
     uint act;
     float slope;
+    uint slices, sliceK;
 } p;
 
 uint kernelSize() { return p.kernelH * p.kernelW * p.inC; }
 uint pixelCount() { return p.images * p.outH * p.outW; }
+
+// This workgroup's slice, first output row, and range of K.
+uint slice, m0, kBegin, kEnd;
+
+void startBlockRow(uint blockM) {
+    uint rowBlocks = (p.outC + blockM - 1u) / blockM;
+    slice = gl_WorkGroupID.y / rowBlocks;
+    m0 = (gl_WorkGroupID.y % rowBlocks) * blockM;
+    kBegin = slice * p.sliceK;
+    kEnd = min(kernelSize(), kBegin + p.sliceK);
+}
 
 // The column this invocation loads im2col for: where its image starts and its input window's corner.
 uint xImage;
@@ -48,9 +66,18 @@ float weight(uint m, uint k) {
 }
 
 // y[m, n] = act(sum + bias[m]); nothing outside the output.
-void storeOutput(uint m, uint n, float sum) {
+void storeResult(uint m, uint n, float sum) {
     if (m >= p.outC || n >= pixelCount()) return;
     float b = p.at[2] != ABSENT ? bias[FIRST_32(2) + m] : 0.0;
     uint plane = p.outH * p.outW;
     y[FIRST_T(3) + (n / plane) * p.outImageStride + m * p.outChannelStride + n % plane] = T(activate(sum + b, p.act, p.slope));
+}
+
+// This workgroup's sum for output (m, n): the result, or the slice's part of it.
+void storeOutput(uint m, uint n, float sum) {
+    if (p.slices == 1u) {
+        storeResult(m, n, sum);
+    } else if (m < p.outC && n < pixelCount()) {
+        partial[FIRST_32(4) + (slice * p.outC + m) * pixelCount() + n] = sum;
+    }
 }

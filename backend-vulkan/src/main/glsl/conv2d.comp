@@ -12,14 +12,14 @@ const uint ROW_STEP = 256u / BLOCK_N;
 // This invocation loads weights of rows t / 16 + 16 i at chunk column t % 16, and im2col of
 // block column t % BLOCK_N at chunk rows firstRow + ROW_STEP i: the input channel and kernel
 // position of each such row, advanced by TILE_K per chunk (divisions only when a column starts).
-uint t, firstRow, m0;
+uint t, firstRow;
 uint channel[B_LOADS], ky[B_LOADS], kx[B_LOADS];
 uvec2 aElement(uint i) { return uvec2(t / TILE_K + (256u / TILE_K) * i, t % TILE_K); }
 uvec2 bElement(uint i) { return uvec2(t % BLOCK_N, firstRow + ROW_STEP * i); }
 
 void startRows() {
     [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
-        uint k = firstRow + ROW_STEP * i, position = k / p.inC;
+        uint k = kBegin + firstRow + ROW_STEP * i, position = k / p.inC;
         channel[i] = k % p.inC;
         ky[i] = position / p.kernelW;
         kx[i] = position % p.kernelW;
@@ -27,7 +27,7 @@ void startRows() {
 }
 
 void loadChunk(uint k0) {
-    [[unroll]] for (uint i = 0u; i < A_LOADS; i++) loadedA[i] = weight(m0 + aElement(i).x, k0 + aElement(i).y);
+    [[unroll]] for (uint i = 0u; i < A_LOADS; i++) loadedA[i] = weight(m0 + aElement(i).x, kBegin + k0 + aElement(i).y);
     [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
         loadedB[i] = im2col(channel[i], ky[i], kx[i]);
         for (channel[i] += TILE_K; channel[i] >= p.inC; channel[i] -= p.inC) {
@@ -42,11 +42,11 @@ void loadChunk(uint k0) {
 void main() {
     t = gl_LocalInvocationIndex;
     firstRow = t / BLOCK_N;
-    m0 = gl_WorkGroupID.y * BLOCK_M;
+    startBlockRow(BLOCK_M);
     for (uint n0 = gl_WorkGroupID.x * BLOCK_N; n0 < pixelCount(); n0 += gl_NumWorkGroups.x * BLOCK_N) {
         startColumn(n0 + t % BLOCK_N);
         startRows();
-        multiply(kernelSize());
+        multiply(kEnd - kBegin);
         [[unroll]] for (uint i = 0u; i < ROWS; i++) {
             [[unroll]] for (uint c = 0u; c < COLS / 4u; c++) {
                 [[unroll]] for (uint j = 0u; j < 4u; j++) storeOutput(m0 + accRow(i), n0 + accColumn(c) + j, acc[i][c][j]);

@@ -10,14 +10,12 @@
 // Convolution as an implicit GEMM (conv.glsl) on tensor cores: float16 maps and weights multiplied
 // as 16x16x16 cooperative matrices with float32 sums (VK_KHR_cooperative_matrix), for devices whose
 // subgroups have 32 invocations. A workgroup's 8 subgroups, SUBGROUPS_N along the columns, each
-// compute a part of MATRICES_M x MATRICES_N matrices of the output block (the shape is chosen per
-// product by specialization constants, see Kernel.GemmShape). Both operands are staged through
-// shared memory TILE_K rows of K at a time, the next chunk loading into registers while the
-// current one is multiplied.
+// compute a part of MATRICES_M x MATRICES_N matrices of the 128 x 32 output block (larger parts
+// ran 2.5x slower on the H100, see Kernel.GemmShape). Both operands are staged through shared
+// memory TILE_K rows of K at a time, the next chunk loading into registers while the current one
+// is multiplied.
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint SUBGROUPS_N = 4u;
-layout(constant_id = 1) const uint MATRICES_M = 4u;
-layout(constant_id = 2) const uint MATRICES_N = 2u;
+const uint SUBGROUPS_N = 2u, MATRICES_M = 2u, MATRICES_N = 1u;
 const uint PART_M = 16u * MATRICES_M, PART_N = 16u * MATRICES_N;
 const uint BLOCK_M = (8u / SUBGROUPS_N) * PART_M, BLOCK_N = SUBGROUPS_N * PART_N, TILE_K = 32u;
 #include "conv.glsl"
@@ -36,7 +34,7 @@ shared float sums[8u * 256u];
 // block column t % BLOCK_N, from firstRow.
 const uint A_VECTORS = BLOCK_M * TILE_K / 4u / 256u, B_ROWS = TILE_K * BLOCK_N / 256u;
 uvec2 loadedA[A_VECTORS], loadedB[B_ROWS / 4u];  // the next chunk, on its way from global memory
-uint t, m0, firstRow;
+uint t, firstRow;
 
 // Four floats as four halves.
 uvec2 halves(vec4 v) {
@@ -78,22 +76,21 @@ void stageLoaded() {
 
 void main() {
     t = gl_LocalInvocationIndex;
-    m0 = gl_WorkGroupID.y * BLOCK_M;
+    startBlockRow(BLOCK_M);
     firstRow = (t / BLOCK_N) * B_ROWS;
     uint subgroup = gl_SubgroupID, lane = gl_SubgroupInvocationID;
     uint partM = (subgroup / SUBGROUPS_N) * PART_M, partN = (subgroup % SUBGROUPS_N) * PART_N;
-    uint kSize = kernelSize();
     for (uint n0 = gl_WorkGroupID.x * BLOCK_N; n0 < pixelCount(); n0 += gl_NumWorkGroups.x * BLOCK_N) {
         startColumn(n0 + t % BLOCK_N);
         coopmat<float, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseAccumulator> acc[MATRICES_M][MATRICES_N];
         [[unroll]] for (uint i = 0u; i < MATRICES_M; i++) {
             [[unroll]] for (uint j = 0u; j < MATRICES_N; j++) acc[i][j] = coopmat<float, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseAccumulator>(0.0);
         }
-        loadChunk(0u);
-        for (uint k0 = 0u; k0 < kSize; k0 += TILE_K) {
+        loadChunk(kBegin);
+        for (uint k0 = kBegin; k0 < kEnd; k0 += TILE_K) {
             stageLoaded();
             barrier();
-            if (k0 + TILE_K < kSize) loadChunk(k0 + TILE_K);
+            if (k0 + TILE_K < kEnd) loadChunk(k0 + TILE_K);
             [[unroll]] for (uint kk = 0u; kk < TILE_K; kk += 16u) {
                 coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseA> a[MATRICES_M];
                 coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseB> b[MATRICES_N];

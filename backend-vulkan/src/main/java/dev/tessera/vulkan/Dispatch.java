@@ -61,21 +61,20 @@ final class Dispatch {
         if (total > 0) submit(null, (int) Math.min(MAX_GROUPS, (total + Kernel.WORKGROUP_SIZE - 1) / Kernel.WORKGROUP_SIZE), 1);
     }
 
-    /** A conv2d or matmul kernel computing {@code rows x columns} outputs, in blocks of the shape that suits {@code rows}. */
+    /** A matmul kernel computing {@code rows x columns} outputs, in blocks of the shape that suits {@code rows}. */
     void launchGemm(long rows, long columns) {
-        launchBlocks(Kernel.GemmShape.forRows(rows), rows, columns);
+        launchBlocks(Kernel.GemmShape.forRows(rows), rows, columns, 1);
     }
 
-    /** A conv2d_coop kernel computing {@code rows x columns} outputs. */
-    void launchCoop(long rows, long columns) {
-        launchBlocks(Kernel.GemmShape.coopFor(rows, columns), rows, columns);
-    }
-
-    /** One workgroup per block of rows, and up to {@link #MAX_GROUPS} over the columns (the kernels loop over the rest). */
-    private void launchBlocks(Kernel.GemmShape shape, long rows, long columns) {
+    /**
+     * A GEMM kernel computing {@code rows x columns} outputs in blocks of {@code shape}, its K split
+     * into {@code slices}: one workgroup per block of rows and slice, and up to {@link #MAX_GROUPS}
+     * over the columns (the kernels loop over the rest).
+     */
+    void launchBlocks(Kernel.GemmShape shape, long rows, long columns, int slices) {
         if (rows == 0 || columns == 0) return;
         long groupsX = Math.min(MAX_GROUPS, (columns + shape.blockColumns() - 1) / shape.blockColumns());
-        submit(shape, (int) groupsX, blocks((rows + shape.blockRows() - 1) / shape.blockRows()));
+        submit(shape, (int) groupsX, blocks((rows + shape.blockRows() - 1) / shape.blockRows() * slices));
     }
 
     /** {@code groupsX x groupsY} workgroups (kernels with one workgroup per row, group, ...). */

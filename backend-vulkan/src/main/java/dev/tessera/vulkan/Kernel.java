@@ -9,9 +9,9 @@ import java.util.Locale;
  */
 public enum Kernel {
     CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_STATS(5), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
-    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(4), MATMUL(4),
+    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(5), SUM_SLICES(5), MATMUL(4),
     /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
-    CONV2D_COOP(4),
+    CONV2D_COOP(5),
     /** float32 to float16 maps: one variant. */
     TO_HALF(2),
     /** float16 to float32 maps: one variant. */
@@ -28,15 +28,16 @@ public enum Kernel {
     }
 
     /**
-     * Output blocks of the GEMM kernels, set through their specialization constants. conv2d and
-     * matmul (gemm.glsl: THREADS_M, ROWS, COLS): taller blocks reuse each staged column more,
+     * Output blocks of the GEMM kernels. conv2d and matmul take theirs through specialization
+     * constants (gemm.glsl: THREADS_M, ROWS, COLS): taller blocks reuse each staged column more,
      * shorter ones waste less on products with few rows (convolutions with few output channels).
-     * conv2d_coop (SUBGROUPS_N, MATRICES_M, MATRICES_N): narrow blocks give products with few
-     * columns (the small low-resolution maps) enough workgroups to fill the GPU.
+     * conv2d_coop has one: on the H100, blocks of 128 x 128, 128 x 64 and 64 x 128 (its 8 subgroups
+     * holding 2 to 8 matrices each) all ran at 23-27 TFLOP/s, 128 x 32 (2 each) at 64-68.
      */
     public enum GemmShape {
         ROWS_32(32, 128, 8, 4, 4), ROWS_64(64, 128, 16, 4, 8), ROWS_128(128, 128, 16, 8, 8),
-        COOP_WIDE(128, 128, 4, 4, 2), COOP_NARROW(128, 32, 2, 2, 1);
+        /** conv2d_coop's one block (its constants BLOCK_M, BLOCK_N). */
+        COOP(128, 32);
 
         private final int blockRows, blockColumns;
         private final int[] specialization;
@@ -52,18 +53,9 @@ public enum Kernel {
             return m <= 32 ? ROWS_32 : m <= 64 ? ROWS_64 : ROWS_128;
         }
 
-        /**
-         * The conv2d_coop block for an {@code m x n} output: wide unless that leaves fewer than 256
-         * workgroups (two per multiprocessor of a large GPU).
-         */
-        public static GemmShape coopFor(long m, long n) {
-            long wide = (m + 127) / 128 * ((n + 127) / 128);
-            return wide >= 256 ? COOP_WIDE : COOP_NARROW;
-        }
-
         /** Whether the shape is conv2d_coop's (else conv2d's and matmul's). */
         public boolean cooperative() {
-            return this == COOP_WIDE || this == COOP_NARROW;
+            return this == COOP;
         }
 
         public int blockRows() {

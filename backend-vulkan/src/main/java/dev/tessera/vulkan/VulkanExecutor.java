@@ -186,20 +186,42 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /** {@code y = act(conv(x) + bias)} through an implicit-GEMM kernel: on tensor cores for float16 maps where the device has them. */
+    /**
+     * {@code y = act(conv(x) + bias)} through an implicit-GEMM kernel, on tensor cores for float16
+     * maps where the device has them; split along K (then summed by sum_slices) where its blocks
+     * alone would leave the GPU idle.
+     */
     private void conv(Op.Conv2d op, long[] p, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
-        boolean coop = tensorCores;
-        kernels.call(coop ? Kernel.CONV2D_COOP : Kernel.CONV2D).buffer(x).buffer(p[0]).buffer(p[1]).buffer(y)
+        long rows = out.channels(), pixels = (long) out.images() * out.h() * out.w();
+        Kernel.GemmShape shape = tensorCores ? Kernel.GemmShape.COOP : Kernel.GemmShape.forRows(rows);
+        int k = op.inChannels() * op.kernelH() * op.kernelW();
+        int chunks = (k + SLICE_UNIT - 1) / SLICE_UNIT;
+        long blocks = (rows + shape.blockRows() - 1) / shape.blockRows() * ((pixels + shape.blockColumns() - 1) / shape.blockColumns());
+        int slices = (int) Math.max(1, Math.min(BUSY_WORKGROUPS / blocks, chunks / 4));
+        int sliceK = (chunks + slices - 1) / slices * SLICE_UNIT;
+        slices = (k + sliceK - 1) / sliceK;
+        long partial = slices > 1 ? alloc32(slices * rows * pixels) : 0;
+        convCall(tensorCores ? Kernel.CONV2D_COOP : Kernel.CONV2D, op, p, x, in, y, out, padTop, padLeft, act, partial, slices, sliceK)
+                .launchBlocks(shape, rows, pixels, slices);
+        if (slices > 1) {
+            convCall(Kernel.SUM_SLICES, op, p, x, in, y, out, padTop, padLeft, act, partial, slices, sliceK).launch(rows * pixels);
+            free(partial);
+        }
+    }
+
+    /** Workgroups that keep a large GPU busy (two per multiprocessor): fewer blocks than this split K. */
+    private static final long BUSY_WORKGROUPS = 256;
+    /** K is split at multiples of the conv kernels' chunks (TILE_K: 16 in conv2d, 32 in conv2d_coop), at least 4 a slice. */
+    private static final int SLICE_UNIT = 32;
+
+    /** A conv kernel (or sum_slices) with the convolution's buffers and parameters (conv.glsl). */
+    private Dispatch convCall(Kernel kernel, Op.Conv2d op, long[] p, long x, Layout in, long y, Layout out, int padTop, int padLeft,
+            Op.@Nullable Activation act, long partial, int slices, int sliceK) {
+        return kernels.call(kernel).buffer(x).buffer(p[0]).buffer(p[1]).buffer(y).buffer(partial)
                 .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
                 .u(out.images()).u(op.kernelH()).u(op.kernelW()).u(op.stride()).i(padTop).i(padLeft)
-                .u(activationCode(act)).f(slope(act));
-        long pixels = (long) out.images() * out.h() * out.w();
-        if (coop) {
-            kernels.launchCoop(out.channels(), pixels);
-        } else {
-            kernels.launchGemm(out.channels(), pixels);
-        }
+                .u(activationCode(act)).f(slope(act)).u(slices).u(sliceK);
     }
 
     /**
