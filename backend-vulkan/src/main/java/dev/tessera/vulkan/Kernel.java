@@ -8,7 +8,7 @@ import java.util.Locale;
  * offset per buffer (see common.glsl). Most exist twice, for maps stored as float32 and as float16.
  */
 public enum Kernel {
-    CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_STATS(5), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
+    CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_PARTS(2), GROUP_NORM_STATS(6), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
     TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(5), SUM_SLICES(5), MATMUL(4),
     /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
     CONV2D_COOP(5),

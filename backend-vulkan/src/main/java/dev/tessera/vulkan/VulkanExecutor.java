@@ -110,8 +110,17 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             long plane = (long) y.h() * y.w();
             long affine = alloc32(2L * y.n() * y.c());
             long shift = affine + 4L * y.n() * y.c();
-            kernels.call(Kernel.GROUP_NORM_STATS).buffer(in[0]).buffer(p[0]).buffer(p[1]).buffer(affine).buffer(shift)
-                    .u(y.c()).u(g.groups()).u(plane).f(g.eps()).launchGroups(y.n() * g.groups(), 1);
+            int groups = y.n() * g.groups();
+            long groupSize = y.c() / g.groups() * plane;
+            int parts = (int) Math.min(256, (groupSize + NORM_PART - 1) / NORM_PART);
+            long partStats = parts > 1 ? alloc32(3L * groups * parts) : 0;
+            if (parts > 1) {
+                kernels.call(Kernel.GROUP_NORM_PARTS).buffer(in[0]).buffer(partStats).u(y.c()).u(g.groups()).u(plane).u(parts)
+                        .launchGroups(groups * parts, 1);
+            }
+            kernels.call(Kernel.GROUP_NORM_STATS).buffer(in[0]).buffer(p[0]).buffer(p[1]).buffer(affine).buffer(shift).buffer(partStats)
+                    .u(y.c()).u(g.groups()).u(plane).f(g.eps()).u(parts).launchGroups(groups, 1);
+            if (parts > 1) free(partStats);
             channelAffine(in[0], out, affine, shift, y.n() * y.c(), plane, y.size(), act);
             lastNormAffine = affine;
         } else if (op instanceof Op.ResizeNearest) {
@@ -208,6 +217,9 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             free(partial);
         }
     }
+
+    /** Elements of a group one workgroup of group_norm_parts sums: larger groups are cut into parts (at most 256). */
+    private static final long NORM_PART = 8192;
 
     /** Workgroups that keep a large GPU busy (two per multiprocessor): fewer blocks than this split K. */
     private static final long BUSY_WORKGROUPS = 256;

@@ -48,6 +48,7 @@ class OpsTest {
     void normalizations() {
         check("group norm with fused SiLU", Shape.nchw(2, 8, 5, 6),
                 (g, x) -> g.activation("a", g.groupNorm("gn", x, 4, 1e-5f), Op.Activation.of(Op.Activation.Kind.SILU)));
+        check("group norm of groups summed in 5 parts", Shape.nchw(1, 8, 96, 96), (g, x) -> g.groupNorm("gn", x, 2, 1e-5f));
         check("batch norm", Shape.nchw(1, 3, 4, 5), (g, x) -> g.add("bn", new Op.BatchNorm(g.weight("bn.running_mean", 3),
                 g.weight("bn.running_var", 3), 1e-5f), x));
         check("SPADE with fused ReLU", Shape.nchw(1, 6, 4, 4), (g, x) -> {
