@@ -1,6 +1,8 @@
 // The convolution of conv2d.comp and conv2d_coop.comp as a matrix product, y = act(W * im2col(x) +
 // bias): rows are output channels, columns output pixels of all images, K runs over kernel
-// positions, then input channels, matching the weights' upload layout [outC][kernelH][kernelW][inC].
+// positions, then input channels, matching the weights' upload layout [outC][kernelH][kernelW][inC]
+// (W[m, k] at m wRow + k wColumn: a conv's weights have wRow = K, wColumn = 1; attention passes
+// other matrices, transposed ones too).
 // Images are full maps (imageStride C*H*W, channelStride H*W, any zero padding) or tile batches
 // ([C, tiles, th, tw]: imageStride th*tw, channelStride tiles*th*tw, no padding).
 //
@@ -22,6 +24,7 @@ layout(push_constant) uniform Params {
     uint act;
     float slope;
     uint slices, sliceK;
+    uint wRow, wColumn;
 } p;
 
 uint kernelSize() { return p.kernelH * p.kernelW * p.inC; }
@@ -62,7 +65,7 @@ float im2col(uint c, uint ky, uint kx) {
 
 // W[m, k], 0 outside the matrix.
 float weight(uint m, uint k) {
-    return m < p.outC && k < kernelSize() ? float(w[FIRST_T(1) + m * kernelSize() + k]) : 0.0;
+    return m < p.outC && k < kernelSize() ? float(w[FIRST_T(1) + m * p.wRow + k * p.wColumn]) : 0.0;
 }
 
 // y[m, n] = act(sum + bias[m]); nothing outside the output.

@@ -43,11 +43,11 @@ uvec2 halves(vec4 v) {
 
 void loadChunk(uint k0) {
     uint kSize = kernelSize();
-    bool vectors = kSize % 4u == 0u && FIRST_T(1) % 4u == 0u;
+    bool vectors = p.wColumn == 1u && p.wRow % 4u == 0u && kSize % 4u == 0u && FIRST_T(1) % 4u == 0u;
     [[unroll]] for (uint i = 0u; i < A_VECTORS; i++) {
         uint e = t + 256u * i, m = m0 + e / (TILE_K / 4u), k = k0 + 4u * (e % (TILE_K / 4u));
         if (vectors) {
-            loadedA[i] = m < p.outC && k < kSize ? w4[(FIRST_T(1) + m * kSize + k) / 4u] : uvec2(0u);
+            loadedA[i] = m < p.outC && k < kSize ? w4[(FIRST_T(1) + m * p.wRow + k) / 4u] : uvec2(0u);
         } else {
             loadedA[i] = halves(vec4(weight(m, k), weight(m, k + 1u), weight(m, k + 2u), weight(m, k + 3u)));
         }

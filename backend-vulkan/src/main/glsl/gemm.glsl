@@ -1,4 +1,4 @@
-// The tiled matrix product of conv2d and matmul: a workgroup of 256 invocations computes a
+// The tiled matrix product of conv2d: a workgroup of 256 invocations computes a
 // BLOCK_M x BLOCK_N block of C = A B, staging A and B through shared memory TILE_K rows of K at a
 // time; each chunk is loaded into registers while the previous one is multiplied. The invocations
 // form a THREADS_M x THREADS_N grid; each owns ROWS x COLS outputs, in groups of four rows and four

@@ -61,11 +61,6 @@ final class Dispatch {
         if (total > 0) submit(null, (int) Math.min(MAX_GROUPS, (total + Kernel.WORKGROUP_SIZE - 1) / Kernel.WORKGROUP_SIZE), 1);
     }
 
-    /** A matmul kernel computing {@code rows x columns} outputs, in blocks of the shape that suits {@code rows}. */
-    void launchGemm(long rows, long columns) {
-        launchBlocks(Kernel.GemmShape.forRows(rows), rows, columns, 1);
-    }
-
     /**
      * A GEMM kernel computing {@code rows x columns} outputs in blocks of {@code shape}, its K split
      * into {@code slices}: one workgroup per block of rows and slice, and up to {@link #MAX_GROUPS}

@@ -9,7 +9,7 @@ import java.util.Locale;
  */
 public enum Kernel {
     CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_PARTS(2), GROUP_NORM_STATS(6), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
-    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(5), SUM_SLICES(5), MATMUL(4),
+    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(5), SUM_SLICES(5),
     /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
     CONV2D_COOP(5),
     /** float32 to float16 maps: one variant. */
@@ -28,7 +28,7 @@ public enum Kernel {
     }
 
     /**
-     * Output blocks of the GEMM kernels. conv2d and matmul take theirs through specialization
+     * Output blocks of the GEMM kernels. conv2d takes its own through specialization
      * constants (gemm.glsl: THREADS_M, ROWS, COLS): taller blocks reuse each staged column more,
      * shorter ones waste less on products with few rows (convolutions with few output channels).
      * conv2d_coop has one: on the H100, blocks of 128 x 128, 128 x 64 and 64 x 128 (its 8 subgroups
@@ -48,12 +48,12 @@ public enum Kernel {
             this.specialization = specialization;
         }
 
-        /** The smallest conv2d or matmul block as tall as {@code m} rows, or the tallest. */
+        /** The smallest conv2d block as tall as {@code m} rows, or the tallest. */
         public static GemmShape forRows(long m) {
             return m <= 32 ? ROWS_32 : m <= 64 ? ROWS_64 : ROWS_128;
         }
 
-        /** Whether the shape is conv2d_coop's (else conv2d's and matmul's). */
+        /** Whether the shape is conv2d_coop's (else conv2d's). */
         public boolean cooperative() {
             return this == COOP;
         }

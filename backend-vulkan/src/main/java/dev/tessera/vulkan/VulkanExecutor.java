@@ -134,9 +134,10 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
                 long q = in[0] + (long) n * 3 * c * tokens * elementBytes;
                 attention(q, tokens, c, q, tokens, scores, out + (long) n * c * tokens * elementBytes);
             }
-        } else if (op instanceof Op.Linear) {
+        } else if (op instanceof Op.Linear) { // out[rows, features] = x W^T + bias: weights W over rows as images of inF channels
             int rows = x.dim(0), features = y.dim(1), inF = x.dim(1);
-            gemm(false, true, rows, features, inF, 1f, in[0], inF, p[0], inF, out, features, p[1]);
+            implicitGemm(Window.POINT, p[0], inF, 1, p[1], in[0], new Layout(rows, inF, 1, 1, inF, 1), out,
+                    new Layout(rows, features, 1, 1, features, 1), null);
         } else if (op instanceof Op.TimestepEmbedding t) {
             kernels.call(Kernel.TIMESTEP_EMBEDDING).buffer(in[0]).buffer(p[0]).buffer(out).u(x.dim(0)).u(t.dim())
                     .launch((long) x.dim(0) * t.dim());
@@ -195,58 +196,79 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /**
-     * {@code y = act(conv(x) + bias)} through an implicit-GEMM kernel, on tensor cores for float16
-     * maps where the device has them; split along K (then summed by sum_slices) where its blocks
-     * alone would leave the GPU idle.
-     */
+    /** {@code y = act(conv(x) + bias)}: the implicit GEMM of the conv's window, weights [outC][kernelH][kernelW][inC]. */
     private void conv(Op.Conv2d op, long[] p, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
+        int k = op.inChannels() * op.kernelH() * op.kernelW();
+        implicitGemm(new Window(op.kernelH(), op.kernelW(), op.stride(), padTop, padLeft), p[0], k, 1, p[1], x, in, y, out, act);
+    }
+
+    /** A convolution's window: kernel size, stride and the zero padding before the first row and column. */
+    private record Window(int kernelH, int kernelW, int stride, int padTop, int padLeft) {
+        /** A 1x1 convolution: a plain matrix product W x. */
+        static final Window POINT = new Window(1, 1, 1, 0, 0);
+    }
+
+    /**
+     * {@code y = act(W im2col(x) + bias)} (conv.glsl), with W[m, k] at {@code weights + (m wRow + k wColumn)}
+     * elements and {@code bias} 0 for none: on tensor cores for float16 maps where the device has them;
+     * split along K (then summed by sum_slices) where its blocks alone would leave the GPU idle.
+     */
+    private void implicitGemm(Window window, long weights, long wRow, long wColumn, long bias, long x, Layout in, long y, Layout out,
+            Op.@Nullable Activation act) {
         long rows = out.channels(), pixels = (long) out.images() * out.h() * out.w();
         Kernel.GemmShape shape = tensorCores ? Kernel.GemmShape.COOP : Kernel.GemmShape.forRows(rows);
-        int k = op.inChannels() * op.kernelH() * op.kernelW();
+        int k = in.channels() * window.kernelH() * window.kernelW();
         int chunks = (k + SLICE_UNIT - 1) / SLICE_UNIT;
         long blocks = (rows + shape.blockRows() - 1) / shape.blockRows() * ((pixels + shape.blockColumns() - 1) / shape.blockColumns());
         int slices = (int) Math.max(1, Math.min(BUSY_WORKGROUPS / blocks, chunks / 4));
         int sliceK = (chunks + slices - 1) / slices * SLICE_UNIT;
         slices = (k + sliceK - 1) / sliceK;
         long partial = slices > 1 ? alloc32(slices * rows * pixels) : 0;
-        convCall(tensorCores ? Kernel.CONV2D_COOP : Kernel.CONV2D, op, p, x, in, y, out, padTop, padLeft, act, partial, slices, sliceK)
-                .launchBlocks(shape, rows, pixels, slices);
+        Gemm gemm = new Gemm(window, weights, wRow, wColumn, bias, x, in, y, out, act, partial, slices, sliceK);
+        describe(tensorCores ? Kernel.CONV2D_COOP : Kernel.CONV2D, gemm).launchBlocks(shape, rows, pixels, slices);
         if (slices > 1) {
-            convCall(Kernel.SUM_SLICES, op, p, x, in, y, out, padTop, padLeft, act, partial, slices, sliceK).launch(rows * pixels);
+            describe(Kernel.SUM_SLICES, gemm).launch(rows * pixels);
             free(partial);
         }
     }
 
+    /** What the implicit-GEMM kernels and sum_slices are told (conv.glsl's buffers and parameters). */
+    private record Gemm(Window window, long weights, long wRow, long wColumn, long bias, long x, Layout in, long y, Layout out,
+            Op.@Nullable Activation act, long partial, int slices, int sliceK) {}
+
+    private Dispatch describe(Kernel kernel, Gemm g) {
+        Layout in = g.in(), out = g.out();
+        Window w = g.window();
+        return kernels.call(kernel).buffer(g.x()).buffer(g.weights()).buffer(g.bias()).buffer(g.y()).buffer(g.partial())
+                .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
+                .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
+                .u(out.images()).u(w.kernelH()).u(w.kernelW()).u(w.stride()).i(w.padTop()).i(w.padLeft())
+                .u(activationCode(g.act())).f(slope(g.act())).u(g.slices()).u(g.sliceK()).u(g.wRow()).u(g.wColumn());
+    }
+
     /** Elements of a group one workgroup of group_norm_parts sums: larger groups are cut into parts (at most 256). */
     private static final long NORM_PART = 8192;
-
     /** Workgroups that keep a large GPU busy (two per multiprocessor): fewer blocks than this split K. */
     private static final long BUSY_WORKGROUPS = 256;
     /** K is split at multiples of the conv kernels' chunks (TILE_K: 16 in conv2d, 32 in conv2d_coop), at least 4 a slice. */
     private static final int SLICE_UNIT = 32;
 
-    /** A conv kernel (or sum_slices) with the convolution's buffers and parameters (conv.glsl). */
-    private Dispatch convCall(Kernel kernel, Op.Conv2d op, long[] p, long x, Layout in, long y, Layout out, int padTop, int padLeft,
-            Op.@Nullable Activation act, long partial, int slices, int sliceK) {
-        return kernels.call(kernel).buffer(x).buffer(p[0]).buffer(p[1]).buffer(y).buffer(partial)
-                .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
-                .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
-                .u(out.images()).u(op.kernelH()).u(op.kernelW()).u(op.stride()).i(padTop).i(padLeft)
-                .u(activationCode(act)).f(slope(act)).u(slices).u(sliceK);
-    }
-
     /**
      * Single-head attention of {@code queries} [C, P] against keys and values of the map at {@code qkv}
-     * (q, k, v of [C, tokens] each): {@code out[C, P] = v softmax(q^T k / sqrt(C))^T}.
+     * (q, k, v of [C, tokens] each): {@code out[C, P] = v softmax(q^T k / sqrt(C))^T}. Both products
+     * run as 1x1 convolutions (the tensor-core kernel in float16, split along K when small): scores
+     * [P, tokens] with q^T as the weights (transposed) over k as a map of C channels; then v as the
+     * weights over the scores read transposed, as P images of one pixel and tokens channels,
+     * written as P images of one pixel into [C, P].
      */
     @Override
     protected void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
         if (p == 0) return;
         long keys = qkv + (long) c * tokens * elementBytes, values = keys + (long) c * tokens * elementBytes;
-        gemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, p, keys, tokens, scores, tokens, 0);
-        kernels.call(Kernel.SOFTMAX_ROWS).buffer(scores).u(tokens).launchGroups(p, 1);
-        gemm(false, true, c, p, tokens, 1f, values, tokens, scores, tokens, out, p, 0);
+        implicitGemm(Window.POINT, queries, 1, p, 0, keys, Layout.packed(1, c, 1, tokens), scores, Layout.packed(1, p, 1, tokens), null);
+        kernels.call(Kernel.SOFTMAX_ROWS).buffer(scores).u(tokens).f((float) (1.0 / Math.sqrt(c))).launchGroups(p, 1);
+        implicitGemm(Window.POINT, values, tokens, 1, 0, scores, new Layout(p, tokens, 1, 1, tokens, 1), out,
+                new Layout(p, c, 1, 1, 1, p), null);
     }
 
     private void channelAffine(long x, long y, long scale, long shift, int channels, long plane, long total, Op.@Nullable Activation act) {
@@ -266,16 +288,6 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
 
     private static float slope(Op.@Nullable Activation act) {
         return act == null ? 0f : act.slope();
-    }
-
-    /**
-     * Row-major {@code C[m, n] = alpha op(A)[m, k] op(B)[k, n] (+ bias[n])} at the storage precision,
-     * float32 arithmetic; {@code bias} 0 for none.
-     */
-    private void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda, long b, int ldb, long c,
-            int ldc, long bias) {
-        kernels.call(Kernel.MATMUL).buffer(a).buffer(b).buffer(c).buffer(bias).u(m).u(n).u(k).u(lda).u(ldb).u(ldc)
-                .u(transA ? 1 : 0).u(transB ? 1 : 0).f(alpha).launchGemm(m, n);
     }
 
     // ---------------------------------------------------------------- sparse pass
