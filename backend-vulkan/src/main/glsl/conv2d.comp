@@ -28,6 +28,11 @@ void startRows() {
 
 void loadChunk(uint k0) {
     [[unroll]] for (uint i = 0u; i < A_LOADS; i++) loadedA[i] = weight(m0 + aElement(i).x, kBegin + k0 + aElement(i).y);
+    if (p.inC % TILE_K == 0u) { // the chunk's rows are consecutive channels at one kernel position
+        uint k = kBegin + k0 + firstRow, position = k / p.inC, c = k % p.inC;
+        [[unroll]] for (uint i = 0u; i < B_LOADS; i++) loadedB[i] = im2col(c + ROW_STEP * i, position / p.kernelW, position % p.kernelW);
+        return;
+    }
     [[unroll]] for (uint i = 0u; i < B_LOADS; i++) {
         loadedB[i] = im2col(channel[i], ky[i], kx[i]);
         for (channel[i] += TILE_K; channel[i] >= p.inC; channel[i] -= p.inC) {

@@ -55,7 +55,7 @@ void stageLoaded() {
 // acc += the staged chunks; call between barriers.
 void multiplyStaged() {
     uint tm = threadM(), tn = threadN();
-    for (uint k = 0u; k < TILE_K; k++) {
+    [[unroll]] for (uint k = 0u; k < TILE_K; k++) {
         vec4 b[COLS / 4u];
         [[unroll]] for (uint c = 0u; c < COLS / 4u; c++) b[c] = stagedB[k][c * THREADS_N + tn];
         [[unroll]] for (uint r = 0u; r < ROWS / 4u; r++) {
