@@ -216,17 +216,20 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private void implicitGemm(Window window, long weights, long wRow, long wColumn, long bias, long x, Layout in, long y, Layout out,
             Op.@Nullable Activation act) {
         long rows = out.channels(), pixels = (long) out.images() * out.h() * out.w();
-        Kernel.GemmShape shape = tensorCores ? Kernel.GemmShape.COOP : Kernel.GemmShape.forRows(rows);
+        // Tensor cores compute 128 rows a block: a product of at most 32 (an RGB output conv) wastes
+        // less on the shader cores' 32-row blocks.
+        boolean coop = tensorCores && rows > 32;
+        Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forRows(rows);
         int k = in.channels() * window.kernelH() * window.kernelW();
         int chunks = (k + SLICE_UNIT - 1) / SLICE_UNIT;
         long blocks = (rows + shape.blockRows() - 1) / shape.blockRows() * ((pixels + shape.blockColumns() - 1) / shape.blockColumns());
-        long busy = tensorCores ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS;
+        long busy = coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS;
         int slices = (int) Math.max(1, Math.min(busy / blocks, chunks / 4));
         int sliceK = (chunks + slices - 1) / slices * SLICE_UNIT;
         slices = (k + sliceK - 1) / sliceK;
         long partial = slices > 1 ? alloc32(slices * rows * pixels) : 0;
         Gemm gemm = new Gemm(window, weights, wRow, wColumn, bias, x, in, y, out, act, partial, slices, sliceK);
-        describe(tensorCores ? Kernel.CONV2D_COOP : Kernel.CONV2D, gemm).launchBlocks(shape, rows, pixels, slices);
+        describe(coop ? Kernel.CONV2D_COOP : Kernel.CONV2D, gemm).launchBlocks(shape, rows, pixels, slices);
         if (slices > 1) {
             describe(Kernel.SUM_SLICES, gemm).launch(rows * pixels);
             free(partial);
