@@ -75,10 +75,10 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
                 full[in.id()] = upload(inputs[i]);
                 if (cache != null && cached[in.id()]) cache.put(in.id(), inputs[i]); // host copy: edits are checked against it
             }
-            markStep("upload");
+            markUploaded();
             runNodes(cache, progress);
             Tensor result = download(full[graph.output().id()], graph.output().shape());
-            submit();
+            submit(cache == null ? "dense" : "full");
             return result;
         } finally {
             endPass();
@@ -307,12 +307,12 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         try {
             if (plan.isNoChange()) {
                 Tensor result = download(cache.entry(outId, DeviceBuffer.class).address, graph.output().shape());
-                submit();
+                submit("sparse");
                 return result;
             }
             for (int i = 0; i < inputs.length; i++) full[graph.inputs().get(i).id()] = upload(inputs[i]);
             uploadPlanData(plan);
-            markStep("upload");
+            markUploaded();
             List<SparsePlan.Step> steps = plan.steps();
             for (int i = 0; i < steps.size(); i++) {
                 execute(steps.get(i), cache);
@@ -322,7 +322,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
             Tensor result = download(out, graph.output().shape());
             if (update) writeBack(cache);
-            submit();
+            submit("sparse");
             return result;
         } finally {
             endPass();
@@ -439,6 +439,15 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         return t;
     }
 
+    /** Marks the end of the input upload: a profile step, or where a timed pass's GPU time starts. */
+    private void markUploaded() {
+        if (profile.enabled()) {
+            markStep("upload");
+        } else if (PASS_TIMES) {
+            stream.mark();
+        }
+    }
+
     /** With profiling on, marks the end of the work described since the previous mark, which did {@code kind}. */
     private void markStep(String kind) {
         if (!profile.enabled()) return;
@@ -446,12 +455,29 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         marked.add(kind);
     }
 
-    private void submit() {
+    /** Runs the described {@code pass} (dense, full or sparse); with profiling on, adds its steps' device time to the profile. */
+    private void submit(String pass) {
+        boolean timed = PASS_TIMES && !profile.enabled();
+        if (timed) stream.mark();
+        long start = System.nanoTime();
         stream.submit();
         submitted = true;
         long[] marks = stream.marks();
+        if (timed) { // marks: the upload's end (none in a pass without inputs), the pass's end
+            long uploaded = marks.length > 1 ? marks[0] : 0;
+            System.err.printf("pass %s: upload %.3f ms, gpu %.3f ms, submit and wait %.3f ms%n", pass, uploaded / 1e6,
+                    (marks[marks.length - 1] - uploaded) / 1e6, (System.nanoTime() - start) / 1e6);
+            return;
+        }
         for (int i = 0; i < marks.length; i++) profile.add(marked.get(i), marks[i] - (i == 0 ? 0 : marks[i - 1]));
     }
+
+    /**
+     * Prints each pass's device time after its input upload, and the upload's
+     * (-Dtessera.vulkan.passTimes=true, on stderr; the pass is recorded once more, with timestamps):
+     * what compares with the CUDA backend's -Dtessera.cuda.passTimes, whose GPU time follows the upload.
+     */
+    private static final boolean PASS_TIMES = Boolean.getBoolean("tessera.vulkan.passTimes");
 
     private void endPass() {
         if (!submitted) {
