@@ -15,6 +15,7 @@ layout(binding = 3) writeonly buffer Scale { float scale[]; };
 layout(binding = 4) writeonly buffer Shift { float shift[]; };
 layout(binding = 5) readonly buffer Parts { float parts[]; };
 layout(push_constant) uniform Params { uint at[6]; uint channels, groups, plane; float eps; uint parts; } p;
+#include "group_stats.glsl"
 
 void main() {
     uint n = gl_WorkGroupID.x / p.groups, g = gl_WorkGroupID.x % p.groups;
@@ -29,15 +30,9 @@ void main() {
         float d = partMean - mean;
         variance = workgroupSum(i < p.parts ? parts[at + 2u] + partCount * d * d : 0.0) / float(count);
     } else {
-        float sum = 0.0;
-        for (uint i = gl_LocalInvocationIndex; i < count; i += 256u) sum += float(x[base + i]);
-        mean = workgroupSum(sum) / float(count);
-        float squares = 0.0;
-        for (uint i = gl_LocalInvocationIndex; i < count; i += 256u) {
-            float d = float(x[base + i]) - mean;
-            squares += d * d;
-        }
-        variance = workgroupSum(squares) / float(count);
+        vec2 stats = meanAndSquares(base, 0u, count);
+        mean = stats.x;
+        variance = stats.y / float(count);
     }
     float inv = inversesqrt(variance + p.eps);
     for (uint c = g * groupChannels + gl_LocalInvocationIndex; c < (g + 1u) * groupChannels; c += 256u) {
