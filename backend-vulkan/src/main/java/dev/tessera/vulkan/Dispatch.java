@@ -33,6 +33,15 @@ final class Dispatch {
         return this;
     }
 
+    /**
+     * Describes a launch of {@code k} with the buffers and push constants of the launch just
+     * described: for kernels that share a parameter layout (conv2d and sum_slices share conv.glsl's).
+     */
+    Dispatch again(Kernel k) {
+        kernel = k;
+        return this;
+    }
+
     /** The next buffer binding: a device address, or 0 for a buffer the kernel may do without. */
     Dispatch buffer(long address) {
         buffers[bufferCount++] = address;

@@ -228,26 +228,16 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         int sliceK = (chunks + slices - 1) / slices * SLICE_UNIT;
         slices = (k + sliceK - 1) / sliceK;
         long partial = slices > 1 ? alloc32(slices * rows * pixels) : 0;
-        Gemm gemm = new Gemm(window, weights, wRow, wColumn, bias, x, in, y, out, act, partial, slices, sliceK);
-        describe(coop ? Kernel.CONV2D_COOP : Kernel.CONV2D, gemm).launchBlocks(shape, rows, pixels, slices);
-        if (slices > 1) {
-            describe(Kernel.SUM_SLICES, gemm).launch(rows * pixels);
-            free(partial);
-        }
-    }
-
-    /** What the implicit-GEMM kernels and sum_slices are told (conv.glsl's buffers and parameters). */
-    private record Gemm(Window window, long weights, long wRow, long wColumn, long bias, long x, Layout in, long y, Layout out,
-            Op.@Nullable Activation act, long partial, int slices, int sliceK) {}
-
-    private Dispatch describe(Kernel kernel, Gemm g) {
-        Layout in = g.in(), out = g.out();
-        Window w = g.window();
-        return kernels.call(kernel).buffer(g.x()).buffer(g.weights()).buffer(g.bias()).buffer(g.y()).buffer(g.partial())
+        kernels.call(coop ? Kernel.CONV2D_COOP : Kernel.CONV2D).buffer(x).buffer(weights).buffer(bias).buffer(y).buffer(partial)
                 .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
-                .u(out.images()).u(w.kernelH()).u(w.kernelW()).u(w.stride()).i(w.padTop()).i(w.padLeft())
-                .u(activationCode(g.act())).f(slope(g.act())).u(g.slices()).u(g.sliceK()).u(g.wRow()).u(g.wColumn());
+                .u(out.images()).u(window.kernelH()).u(window.kernelW()).u(window.stride()).i(window.padTop()).i(window.padLeft())
+                .u(activationCode(act)).f(slope(act)).u(slices).u(sliceK).u(wRow).u(wColumn)
+                .launchBlocks(shape, rows, pixels, slices);
+        if (slices > 1) {
+            kernels.again(Kernel.SUM_SLICES).launch(rows * pixels); // conv.glsl's buffers and parameters
+            free(partial);
+        }
     }
 
     /** Elements of a group one workgroup of group_norm_parts sums: larger groups are cut into parts (at most 256). */

@@ -59,13 +59,24 @@ class VulkanExecutorTest {
         return planner.plan(new BlockSets(MaskPyramid.ofMasks(Mask.of(32, 32, changed))));
     }
 
-    @Test
-    void aCancelledSparsePassRunsNothingAndTheNextOneIsRight() {
+    /** What a test does with an executor of {@link #graph} whose cache holds the full pass of {@code input(0, 0)}. */
+    private interface AfterFullPass {
+        void run(SparsePlanner planner, GraphExecutor exec, ActivationCache cache);
+    }
+
+    private static void afterFullPass(AfterFullPass test) {
         ModelGraph graph = graph();
         SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(1), 0);
         try (DeviceModel model = new VulkanBackendProvider().load(graph, ActivationCache.Precision.FP32);
                 GraphExecutor exec = model.newExecutor(planner); ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
             exec.full(cache, null, input(0, 0));
+            test.run(planner, exec, cache);
+        }
+    }
+
+    @Test
+    void aCancelledSparsePassRunsNothingAndTheNextOneIsRight() {
+        afterFullPass((planner, exec, cache) -> {
             exec.sparse(cache, plan(planner, 0), false, null, input(1, 0)); // the working maps now hold tiles at (0, 0)
             SparsePlan elsewhere = plan(planner, 20);
             assertThrows(IllegalStateException.class, () -> exec.sparse(cache, elsewhere, false, (done, total) -> {
@@ -74,16 +85,12 @@ class VulkanExecutorTest {
             Tensor sparse = exec.sparse(cache, elsewhere, false, null, input(1, 20));
             assertArrayEquals(exec.dense(input(1, 20)).toArray(), sparse.toArray(), 1e-5f,
                     "an edit inside the planned blocks equals the dense pass (no tiles left over at (0, 0))");
-        }
+        });
     }
 
     @Test
     void aCancelledFirstSparsePassLeavesNoPlanDataBehind() {
-        ModelGraph graph = graph();
-        SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(1), 0);
-        try (DeviceModel model = new VulkanBackendProvider().load(graph, ActivationCache.Precision.FP32);
-                GraphExecutor exec = model.newExecutor(planner); ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
-            exec.full(cache, null, input(0, 0));
+        afterFullPass((planner, exec, cache) -> {
             SparsePlan plan = plan(planner, 10);
             assertThrows(IllegalStateException.class, () -> exec.sparse(cache, plan, false, (done, total) -> {
                 throw new IllegalStateException("cancelled after its first step was described");
@@ -91,16 +98,12 @@ class VulkanExecutorTest {
             Tensor sparse = exec.sparse(cache, plan, false, null, input(1, 10)); // same plan, same (no) working maps
             assertArrayEquals(exec.dense(input(1, 10)).toArray(), sparse.toArray(), 1e-5f,
                     "the tile corners and index maps the cancelled pass never uploaded are uploaded now");
-        }
+        });
     }
 
     @Test
     void profilesTimeEachNodeAndStepOnTheDevice() {
-        ModelGraph graph = graph();
-        SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(1), 0);
-        try (DeviceModel model = new VulkanBackendProvider().load(graph, ActivationCache.Precision.FP32);
-                GraphExecutor exec = model.newExecutor(planner); ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
-            exec.full(cache, null, input(0, 0));
+        afterFullPass((planner, exec, cache) -> {
             exec.profile().setEnabled(true);
             Tensor profiled = exec.dense(input(1, 0));
             exec.sparse(cache, plan(planner, 0), false, null, input(1, 0));
@@ -108,7 +111,7 @@ class VulkanExecutorTest {
             Map<String, Long> nanos = exec.profile().nanosByKind();
             assertTrue(nanos.get("dense Conv2d") > 0 && nanos.get("tile conv") > 0 && nanos.containsKey("gather"), nanos.toString());
             assertArrayEquals(exec.dense(input(1, 0)).toArray(), profiled.toArray(), "profiling changes timing, not results");
-        }
+        });
     }
 
     @Test
