@@ -15,6 +15,7 @@ import dev.tessera.runtime.sparse.SparsePlan.RunFull;
 import dev.tessera.runtime.sparse.SparsePlan.RunTiles;
 import dev.tessera.runtime.sparse.SparsePlan.Scatter;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -33,8 +34,10 @@ import org.jspecify.annotations.Nullable;
  * full map), so normalizations, activations, residual adds and concats never touch a full map
  * there, and a norm or activation that reads a gathered value runs inside the gather; a nearest
  * resize needed only as tiles is read through its index map instead of being materialized;
- * attention whose output is needed as tiles computes queries for those tiles only; all other nodes
- * run on full maps, and a tiled value needed full is scattered into its cached map. Values that do
+ * attention whose output is needed as tiles computes queries for those tiles only; a pointwise node
+ * needed whole (by a resize, attention or a full-mode node) whose changes lie inside a sparse conv's
+ * output tiles runs on those tiles and is scattered into its cached map; all other nodes run on full
+ * maps, and a tiled value needed full is scattered into its cached map. Values that do
  * not depend on the edited inputs are not computed at all: the cache holds them.
  *
  * <p>A conv the policy keeps exact (a full-mode node) still runs on tiles when its input can only
@@ -122,6 +125,56 @@ public final class SparsePlanner {
         return true;
     }
 
+    /**
+     * Whether the output of pointwise node {@code n} is cached so that sparse passes can run it on
+     * tiles and scatter them into the cached map, although a reader always reads it whole (a nearest
+     * resize, attention, a full-mode node): its input changes only inside sparse convs' tiles. Without
+     * the base the node would run on the whole map, reading its inputs scattered into theirs.
+     */
+    private boolean tiledScatterBase(Node n) {
+        if (!isPointwise(n) || !changed[n.output().id()] || !boundedByTiles(n.output())) return false;
+        for (Node r : readers.getOrDefault(n.output(), Collections.emptyList())) {
+            if (!isPointwise(r) && !sparseEligible(r) && !exactEligible(r)) return true;
+        }
+        return false;
+    }
+
+    /**
+     * The tiles a pointwise node needed whole runs on instead, to be scattered into its cached map:
+     * the output tiles of a sparse conv it reads, if they cover every pixel where its output can
+     * differ from the cache; null if there are none (it runs on the whole map).
+     */
+    private @Nullable TileGeometry scatterTiles(Node n, Map<Node, TileGeometry> convIn, Map<Value, boolean[]> regions) {
+        if (!tiledScatterBase(n)) return null;
+        boolean[] region = changedRegion(n.output(), convIn, regions);
+        if (region == null) return null;
+        for (Value in : n.inputs()) {
+            Node p = producer.get(in);
+            if (p == null || !convIn.containsKey(p)) continue;
+            TileGeometry o = convOutput(p, convIn.get(p));
+            if (covers(o, region)) return o;
+        }
+        return null;
+    }
+
+    /** Whether the tiles of {@code g} cover every marked pixel of {@code region} (a map of g's size). */
+    private static boolean covers(TileGeometry g, boolean[] region) {
+        boolean[] covered = new boolean[region.length];
+        mark(g, covered);
+        for (int i = 0; i < region.length; i++) if (region[i] && !covered[i]) return false;
+        return true;
+    }
+
+    /** Marks the pixels of the map that the tiles of {@code g} cover. */
+    private static void mark(TileGeometry g, boolean[] map) {
+        int h = g.height(), w = g.width();
+        for (int t = 0; t < g.count(); t++) {
+            for (int y = Math.max(0, g.row(t)); y < Math.min(h, g.row(t) + g.tileHeight()); y++) {
+                for (int x = Math.max(0, g.col(t)); x < Math.min(w, g.col(t) + g.tileWidth()); x++) map[y * w + x] = true;
+            }
+        }
+    }
+
     /** Whether the sparse pass applies this group norm's cached affine rather than recomputing statistics. */
     public boolean usesCachedNorm(Node node) {
         return node.op() instanceof Op.GroupNorm && changed[node.output().id()]
@@ -130,15 +183,15 @@ public final class SparsePlanner {
 
     /**
      * The values (by id) a full pass must cache for sparse passes: the graph output, inputs no edit
-     * changes, the outputs of sparse-eligible convs (scatter bases), and unchanged values that changed
-     * nodes read.
+     * changes, the outputs of sparse-eligible convs and of {@link #tiledScatterBase} pointwise nodes
+     * (scatter bases), and unchanged values that changed nodes read.
      */
     public boolean[] cachedValues() {
         boolean[] cached = new boolean[graph.valueCount()];
         cached[graph.output().id()] = true;
         for (Value in : graph.inputs()) cached[in.id()] = !changed(in);
         for (Node n : graph.nodes()) {
-            if (sparseEligible(n) || exactEligible(n)) cached[n.output().id()] = true;
+            if (sparseEligible(n) || exactEligible(n) || tiledScatterBase(n)) cached[n.output().id()] = true;
             if (!changed(n.output())) continue;
             for (Value in : n.inputs()) if (!changed(in)) cached[in.id()] = true;
         }
@@ -204,14 +257,23 @@ public final class SparsePlanner {
             if (!changed[n.output().id()] || d.isEmpty()) continue;
             Object single = d.size() == 1 ? d.iterator().next() : FULL;
             Object m;
+            TileGeometry base = isPointwise(n) && d.contains(FULL) ? scatterTiles(n, convIn, regions) : null;
             if (convIn.containsKey(n)) {
                 m = convIn.get(n);
                 demand.get(n.inputs().get(0).id()).add(m);
-            } else if (isPointwise(n) && !d.contains(FULL)) { // once on the tiles of each geometry its readers need
-                m = new LinkedHashSet<>(d);
+            } else if (isPointwise(n) && (!d.contains(FULL) || base != null)) {
+                // once on the tiles of each geometry its readers need; needed whole, also on tiles
+                // that cover its changes, last, so that they are the ones scattered into its cached map
+                Set<Object> geometries = new LinkedHashSet<>(d);
+                if (base != null) {
+                    geometries.remove(FULL);
+                    geometries.remove(base);
+                    geometries.add(base);
+                }
+                m = geometries;
                 for (Value in : n.inputs()) {
                     if (isPerChannel(n, in)) demand.get(in.id()).add(FULL);
-                    else demand.get(in.id()).addAll(d);
+                    else demand.get(in.id()).addAll(geometries);
                 }
             } else if (n.op() instanceof Op.ResizeNearest && !d.contains(FULL)) {
                 m = Op.ResizeNearest.class;
@@ -304,12 +366,7 @@ public final class SparsePlanner {
             if (in == null) {
                 region = null;
             } else {
-                TileGeometry o = convOutput(p, in);
-                for (int t = 0; t < o.count(); t++) {
-                    for (int y = Math.max(0, o.row(t)); y < Math.min(h, o.row(t) + o.tileHeight()); y++) {
-                        for (int x = Math.max(0, o.col(t)); x < Math.min(w, o.col(t) + o.tileWidth()); x++) region[y * w + x] = true;
-                    }
-                }
+                mark(convOutput(p, in), region);
             }
         } else if (p != null && isPointwise(p)) {
             for (Value in : p.inputs()) {

@@ -1,10 +1,17 @@
 package dev.tessera.runtime.sparse;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.tessera.runtime.Golden;
+import dev.tessera.runtime.graph.ModelGraph;
+import dev.tessera.runtime.graph.Node;
+import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.cpu.CpuSparseExecutor;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.BlockSets;
+import dev.tessera.runtime.mask.Mask;
 import dev.tessera.runtime.mask.MaskPyramid;
+import dev.tessera.runtime.models.DdpmUnet;
 import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.ModelsForTests;
 import dev.tessera.runtime.tensor.Tensor;
@@ -54,6 +61,26 @@ class SparseConformanceTest {
             long fused = plan.steps().stream().filter(st -> st instanceof SparsePlan.RunTiles t && t.activation() != null).count();
             org.junit.jupiter.api.Assertions.assertTrue(fused > 0, "no activation fused into its producer's tile step");
             Golden.assertMatches("gaugan sparse, conv_img on tiles", c.tensor("sparse_edited"), editOnce(planner, masks, original, edited));
+        }
+    }
+
+    @Test
+    void anAddThatIsReadWholeRunsOnTilesAndIsScatteredIntoItsCachedMap() {
+        try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
+            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
+            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(32, "conv_in", "norm_out", "conv_out"), 0);
+            MaskPyramid masks = MaskPyramid.of(Mask.fromTensor(c.tensor("difference_mask")), 16, 16, 1);
+            SparsePlan plan = planner.plan(new BlockSets(masks));
+            // up.1.block.1's residual add feeds the full-mode norm_out, which reads it whole: it is
+            // computed on its conv's tiles and scattered, not added over the whole 32x32 map.
+            Node add = graph.nodes().stream().filter(n -> n.name().equals("up.1.block.1")).findFirst().orElseThrow();
+            assertTrue(planner.cachedValues()[add.output().id()], "the add's output is not a scatter base");
+            assertTrue(plan.steps().stream().anyMatch(st -> st instanceof SparsePlan.RunTiles t && t.node() == add));
+            assertTrue(plan.steps().stream().anyMatch(st -> st instanceof SparsePlan.Scatter s && s.value() == add.output()));
+            assertTrue(plan.steps().stream().noneMatch(st -> st instanceof SparsePlan.RunFull f && f.node().op() instanceof Op.Add
+                    && f.node().output().shape().h() >= 32), "an add runs on a whole map at a sparse resolution");
+            Golden.assertMatches("ddpm sparse, adds on tiles", c.tensor("sparse_edited_attnfix"),
+                    editOnce(planner, masks, c.tensor("xt_original"), c.tensor("xt_edited"), c.tensor("timestep")));
         }
     }
 
