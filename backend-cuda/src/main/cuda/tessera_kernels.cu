@@ -175,6 +175,18 @@ __device__ void copy_channels(const T* src, T* dst, int srcC, int srcStart, int 
     }
 }
 
+// Channels [start, start + ca + cb) of out [N, outC, plane] from a [N, ca, plane] then b [N, cb, plane]
+// (cb may be 0): a concat of two inputs in one launch. rows = N * (ca + cb).
+template <typename T>
+__device__ void concat2(const T* a, int ca, const T* b, int cb, T* out, int outC, int start, int plane, int rows) {
+    ROWS(row, rows) {
+        int n = row / (ca + cb), c = row % (ca + cb);
+        const T* s = c < ca ? a + ((i64) n * ca + c) * plane : b + ((i64) n * cb + c - ca) * plane;
+        T* d = out + ((i64) n * outC + start + c) * plane;
+        COLS(p, plane) d[p] = s[p];
+    }
+}
+
 // Zero-padded copy of x [rows, h, w] into y [rows, outH, outW] at (top, left): asymmetric conv padding.
 template <typename T>
 __device__ void pad(const T* x, T* y, int h, int w, int top, int left, int outH, int outW, int rows) {
@@ -512,6 +524,8 @@ extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID
     extern "C" __global__ void copy_channels_##S(const T* src, T* dst, int srcC, int srcStart, int dstC,             \
         int dstStart, int count, int plane, int rows) {                                                              \
         copy_channels<T>(src, dst, srcC, srcStart, dstC, dstStart, count, plane, rows); }                            \
+    extern "C" __global__ void concat2_##S(const T* a, int ca, const T* b, int cb, T* out, int outC, int start,      \
+        int plane, int rows) { concat2<T>(a, ca, b, cb, out, outC, start, plane, rows); }                            \
     extern "C" __global__ void pad_##S(const T* x, T* y, int h, int w, int top, int left, int outH, int outW,        \
         int rows) { pad<T>(x, y, h, w, top, left, outH, outW, rows); }                                               \
     extern "C" __global__ void softmax_rows_##S(T* a, int cols) { softmax_rows<T>(a, cols); }                       \

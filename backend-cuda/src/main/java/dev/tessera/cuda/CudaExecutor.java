@@ -213,12 +213,13 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             boolean perChannel = shapes[1].rank() == 2;
             kernels.call("add").ptr(in[0]).ptr(in[1]).ptr(out).i(plane).i(perChannel ? 1 : 0).i(rows)
                     .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
-        } else if (op instanceof Op.Concat) {
+        } else if (op instanceof Op.Concat) { // two inputs a launch
             int at = 0;
-            for (int i = 0; i < in.length; i++) {
-                int ci = shapes[i].c();
-                copyChannels(in[i], ci, 0, out, c, at, ci, n, plane);
-                at += ci;
+            for (int i = 0; i < in.length; i += 2) {
+                int ca = shapes[i].c(), cb = i + 1 < in.length ? shapes[i + 1].c() : 0;
+                kernels.call("concat2").ptr(in[i]).i(ca).ptr(cb > 0 ? in[i + 1] : 0).i(cb).ptr(out).i(c).i(at).i(plane)
+                        .i(n * (ca + cb)).launch2d(plane, n * (ca + cb));
+                at += ca + cb;
             }
         } else if (op instanceof Op.SliceChannels s) {
             copyChannels(in[0], shapes[0].dim(1), s.start(), out, c, 0, s.count(), n, plane);
