@@ -9,7 +9,8 @@ import java.util.Locale;
  */
 public enum Kernel {
     CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_PARTS(2), GROUP_NORM_STATS(6), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
-    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(5), SUM_SLICES(5),
+    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(5), SUM_SLICES(5), WINOGRAD_INPUT(2),
+    WINOGRAD_OUTPUT(3),
     /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
     CONV2D_COOP(5),
     /** float32 to float16 maps: one variant. */

@@ -104,7 +104,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         long[] p = model.params(node);
         if (op instanceof Op.Conv2d c) {
             Op.Padding pad = c.padding();
-            conv(c, p, in[0], Layout.packed(x.n(), x.c(), x.h(), x.w()), out, Layout.packed(y.n(), y.c(), y.h(), y.w()), pad.top(),
+            conv(node, in[0], Layout.packed(x.n(), x.c(), x.h(), x.w()), out, Layout.packed(y.n(), y.c(), y.h(), y.w()), pad.top(),
                     pad.left(), act);
         } else if (op instanceof Op.GroupNorm g) {
             long plane = (long) y.h() * y.w();
@@ -196,10 +196,58 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /** {@code y = act(conv(x) + bias)}: the implicit GEMM of the conv's window, weights [outC][kernelH][kernelW][inC]. */
-    private void conv(Op.Conv2d op, long[] p, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
+    /**
+     * {@code y = act(conv(x) + bias)} of conv {@code node}: Winograd F(2x2, 3x3) where it fits, else the
+     * implicit GEMM of the conv's window, weights [outC][kernelH][kernelW][inC].
+     */
+    private void conv(Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
+        Op.Conv2d op = (Op.Conv2d) node.op();
+        long[] p = model.params(node);
+        if (winograd(op, out)) {
+            winogradConv(node, x, in, y, out, padTop, padLeft, act);
+            return;
+        }
         int k = op.inChannels() * op.kernelH() * op.kernelW();
         implicitGemm(new Window(op.kernelH(), op.kernelW(), op.stride(), padTop, padLeft), p[0], k, 1, p[1], x, in, y, out, act);
+    }
+
+    /** Winograd convs on or off (-Dtessera.vulkan.winograd=false), to compare. */
+    private static final boolean WINOGRAD = !"false".equals(System.getProperty("tessera.vulkan.winograd"));
+    /** Fewest 2x2 windows a Winograd conv computes: its products' columns fill at least one block of conv2d's 128. */
+    private static final long MIN_WINDOWS = 128;
+
+    /**
+     * Whether {@code c} runs as Winograd F(2x2, 3x3): float32 maps (its transforms lose more than a
+     * float16 product's precision), 3x3 stride 1, input channels a multiple of TILE_K (each
+     * frequency's K is one slice of the product), outputs of whole 2x2 blocks and at least
+     * {@link #MIN_WINDOWS} of them (fewer leave most of each product's block columns empty).
+     */
+    private boolean winograd(Op.Conv2d c, Layout out) {
+        return WINOGRAD && !half && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && c.inChannels() % 16 == 0
+                && out.h() % 2 == 0 && out.w() % 2 == 0 && (long) out.images() * out.h() * out.w() / 4 >= MIN_WINDOWS;
+    }
+
+    /**
+     * A 3x3 stride-1 conv as Winograd F(2x2, 3x3), 2.25x fewer multiply-adds than the direct one:
+     * the input transform into 16 frequencies of [inC][windows]; their 16 products with the
+     * transformed weights as one product over K = 16 inC split into 16 slices of inC, so that slice
+     * f's partial sums are frequency f's product [outC][windows]; the inverse transform with bias
+     * and activation.
+     */
+    private void winogradConv(Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
+        Op.Conv2d op = (Op.Conv2d) node.op();
+        int cin = op.inChannels(), cout = op.outChannels(), blocksH = out.h() / 2, blocksW = out.w() / 2;
+        int windows = out.images() * blocksH * blocksW;
+        long v = alloc32(16L * cin * windows), m = alloc32(16L * cout * windows);
+        kernels.call(Kernel.WINOGRAD_INPUT).buffer(x).buffer(v).u(cin).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
+                .u(blocksH).u(blocksW).i(padTop).i(padLeft).u((long) cin * windows).launch((long) cin * windows);
+        gemm(false, Kernel.GemmShape.forRows(cout), Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
+                Layout.packed(1, 16 * cin, 1, windows), 0, Layout.packed(1, cout, 1, windows), null, 16, cin, m);
+        free(v);
+        kernels.call(Kernel.WINOGRAD_OUTPUT).buffer(m).buffer(model.params(node)[1]).buffer(y).u(cout).u(out.h()).u(out.w())
+                .u(out.imageStride()).u(out.channelStride()).u(blocksH).u(blocksW).u(activationCode(act)).f(slope(act))
+                .u((long) cout * windows).launch((long) cout * windows);
+        free(m);
     }
 
     /** A convolution's window: kernel size, stride and the zero padding before the first row and column. */
@@ -228,16 +276,22 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         int sliceK = (chunks + slices - 1) / slices * SLICE_UNIT;
         slices = (k + sliceK - 1) / sliceK;
         long partial = slices > 1 ? alloc32(slices * rows * pixels) : 0;
+        gemm(coop, shape, window, weights, wRow, wColumn, bias, x, in, y, out, act, slices, sliceK, partial);
+        if (slices > 1) {
+            kernels.again(Kernel.SUM_SLICES).launch(rows * pixels); // conv.glsl's buffers and parameters
+            free(partial);
+        }
+    }
+
+    /** One launch of conv.glsl's product: with {@code slices} > 1, its float32 partial sums [slices][rows][pixels] into {@code partial}. */
+    private void gemm(boolean coop, Kernel.GemmShape shape, Window window, long weights, long wRow, long wColumn, long bias, long x,
+            Layout in, long y, Layout out, Op.@Nullable Activation act, int slices, int sliceK, long partial) {
         kernels.call(coop ? Kernel.CONV2D_COOP : Kernel.CONV2D).buffer(x).buffer(weights).buffer(bias).buffer(y).buffer(partial)
                 .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
                 .u(out.images()).u(window.kernelH()).u(window.kernelW()).u(window.stride()).i(window.padTop()).i(window.padLeft())
                 .u(activationCode(act)).f(slope(act)).u(slices).u(sliceK).u(wRow).u(wColumn)
-                .launchBlocks(shape, rows, pixels, slices);
-        if (slices > 1) {
-            kernels.again(Kernel.SUM_SLICES).launch(rows * pixels); // conv.glsl's buffers and parameters
-            free(partial);
-        }
+                .launchBlocks(shape, out.channels(), (long) out.images() * out.h() * out.w(), slices);
     }
 
     /** Elements of a group one workgroup of group_norm_parts sums: larger groups are cut into parts (at most 256). */
@@ -348,7 +402,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     @Override
     protected void tileConv(Node n, long tiles, TileGeometry in, long result, TileGeometry out) {
         Op.Conv2d conv = (Op.Conv2d) n.op();
-        conv(conv, model.params(n), tiles, Layout.tiles(in.count(), conv.inChannels(), in.tileHeight(), in.tileWidth()), result,
+        conv(n, tiles, Layout.tiles(in.count(), conv.inChannels(), in.tileHeight(), in.tileWidth()), result,
                 Layout.tiles(out.count(), conv.outChannels(), out.tileHeight(), out.tileWidth()), 0, 0, null);
     }
 

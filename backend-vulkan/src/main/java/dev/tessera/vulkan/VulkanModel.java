@@ -31,6 +31,7 @@ final class VulkanModel implements DeviceModel {
     private final Runnable release; // gives the device back to the provider
     private final Map<Node, long[]> params = new IdentityHashMap<>();
     private final Map<Long, Long> indexMaps = new HashMap<>();
+    private final Map<Node, Long> winograd = new IdentityHashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
@@ -163,6 +164,40 @@ final class VulkanModel implements DeviceModel {
         return params.get(node);
     }
 
+    /**
+     * The weights of 3x3 conv {@code node} for Winograd F(2x2, 3x3), made on first use: U = G g G^T
+     * of each filter g, as [outC][16][inC] (frequency f = 4 i + j of U), float32.
+     */
+    synchronized long winogradWeights(Node node) {
+        if (closed) throw new IllegalStateException("model closed");
+        return winograd.computeIfAbsent(node, n -> {
+            Op.Conv2d c = (Op.Conv2d) n.op();
+            int out = c.outChannels(), in = c.inChannels();
+            float[][] g = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.multiplyExact(64, out * in)).order(ByteOrder.nativeOrder());
+            float[] filter = new float[9];
+            for (int o = 0; o < out; o++) {
+                for (int f = 0; f < 16; f++) {
+                    int i = f / 4, j = f % 4;
+                    for (int ci = 0; ci < in; ci++) {
+                        c.weight().data().get(((o * in + ci) * 9), filter);
+                        double u = 0; // (G g G^T)[i][j] = sum g[i][r] filter[r][s] g[j][s]
+                        for (int r = 0; r < 3; r++) for (int s = 0; s < 3; s++) u += (double) g[i][r] * filter[3 * r + s] * g[j][s];
+                        b.putFloat((float) u);
+                    }
+                }
+            }
+            b.flip();
+            DeviceBuffer d = new DeviceBuffer(device, b.remaining());
+            owned.add(d);
+            try (CommandStream stream = device.newStream()) {
+                stream.upload(b, d.address);
+                stream.submit();
+            }
+            return d.address;
+        });
+    }
+
     /** Device address of PyTorch's nearest-resize source indices from {@code in} to {@code out} pixels. */
     long nearestIndex(int in, int out) {
         Long address = indexMaps.get(((long) in << 32) | out);
@@ -199,6 +234,7 @@ final class VulkanModel implements DeviceModel {
         owned.clear();
         params.clear();
         indexMaps.clear();
+        winograd.clear();
         release.run();
     }
 }
