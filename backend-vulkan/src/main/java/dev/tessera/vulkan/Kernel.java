@@ -37,6 +37,8 @@ public enum Kernel {
      */
     public enum GemmShape {
         ROWS_32(32, 128, 8, 4, 4), ROWS_64(64, 128, 16, 4, 8), ROWS_128(128, 128, 16, 8, 8),
+        /** For products of few columns (small maps, few tiles), which 128-column blocks would mostly waste. */
+        COLUMNS_32(128, 32, 32, 4, 4),
         /** conv2d_coop's one block (its constants BLOCK_M, BLOCK_N). */
         COOP(128, 32);
 
@@ -49,8 +51,9 @@ public enum Kernel {
             this.specialization = specialization;
         }
 
-        /** The smallest conv2d block as tall as {@code m} rows, or the tallest. */
-        public static GemmShape forRows(long m) {
+        /** conv2d's block for an [m, n] product: 32 columns wide for at most 64 columns, else the smallest as tall as m rows, or the tallest. */
+        public static GemmShape forProduct(long m, long n) {
+            if (n <= 64 && m > 32) return COLUMNS_32;
             return m <= 32 ? ROWS_32 : m <= 64 ? ROWS_64 : ROWS_128;
         }
 

@@ -241,7 +241,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         long v = alloc32(16L * cin * windows), m = alloc32(16L * cout * windows);
         kernels.call(Kernel.WINOGRAD_INPUT).buffer(x).buffer(v).u(cin).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(blocksH).u(blocksW).i(padTop).i(padLeft).u((long) cin * windows).launch((long) cin * windows);
-        gemm(false, Kernel.GemmShape.forRows(cout), Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
+        gemm(false, Kernel.GemmShape.forProduct(cout, windows), Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
                 Layout.packed(1, 16 * cin, 1, windows), 0, Layout.packed(1, cout, 1, windows), null, 16, cin, m);
         free(v);
         kernels.call(Kernel.WINOGRAD_OUTPUT).buffer(m).buffer(model.params(node)[1]).buffer(y).u(cout).u(out.h()).u(out.w())
@@ -267,7 +267,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         // Tensor cores compute 128 rows a block: a product of at most 32 (an RGB output conv) wastes
         // less on the shader cores' 32-row blocks.
         boolean coop = tensorCores && rows > 32;
-        Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forRows(rows);
+        Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
         int k = in.channels() * window.kernelH() * window.kernelW();
         int chunks = (k + SLICE_UNIT - 1) / SLICE_UNIT;
         long blocks = (rows + shape.blockRows() - 1) / shape.blockRows() * ((pixels + shape.blockColumns() - 1) / shape.blockColumns());
