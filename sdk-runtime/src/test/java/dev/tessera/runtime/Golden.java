@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.runtime.io.SafetensorsFile;
+import dev.tessera.runtime.mask.Mask;
+import dev.tessera.runtime.mask.MaskPyramid;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.file.Path;
 
@@ -24,6 +26,11 @@ public final class Golden {
 
     public static SafetensorsFile tensors(String caseName) {
         return SafetensorsFile.open(dir(caseName).resolve("case.safetensors"));
+    }
+
+    /** The ddpm case's masks as the reference made them: its difference mask, pooled at 16x16 blocks down to 1x1. */
+    public static MaskPyramid ddpmMasks(SafetensorsFile ddpmCase) {
+        return MaskPyramid.of(Mask.fromTensor(ddpmCase.tensor("difference_mask")), 16, 16, 1);
     }
 
     /** Asserts the float32 tolerance, prints the figures, and returns max |actual - expected|. */

@@ -79,9 +79,9 @@ public abstract class BackendConformance {
     @Test
     void ddpmWithPerChannelAttentionNorm() {
         try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
-            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
-            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(32, "conv_in", "norm_out", "conv_out"), 0);
-            MaskPyramid masks = MaskPyramid.of(Mask.fromTensor(c.tensor("difference_mask")), 16, 16, 1);
+            SparsePlanner planner = ModelsForTests.goldenDdpmPlanner(w);
+            ModelGraph graph = planner.graph();
+            MaskPyramid masks = Golden.ddpmMasks(c);
             Tensor t = c.tensor("timestep");
             try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
                 check("ddpm full_original", c.tensor("full_original"), exec.dense(c.tensor("xt_original"), t));

@@ -1,5 +1,7 @@
 package dev.tessera.runtime.models;
 
+import dev.tessera.runtime.io.SafetensorsFile;
+import dev.tessera.runtime.sparse.SparsePlanner;
 import java.util.Arrays;
 import java.util.Collections;
 
@@ -9,4 +11,9 @@ public final class ModelsForTests {
     public static final DdpmConfig GOLDEN_DDPM = new DdpmConfig(64, 3, 3, 32, Arrays.asList(1, 2, 2), 1, Collections.singletonList(16));
 
     private ModelsForTests() {}
+
+    /** The golden DDPM UNet with the reference's sparse policy (block threshold 32, its full-mode layers), the edited input first. */
+    public static SparsePlanner goldenDdpmPlanner(SafetensorsFile weights) {
+        return new SparsePlanner(DdpmUnet.build(GOLDEN_DDPM, weights), GOLDEN_DDPM.sparsePolicy(32), 0);
+    }
 }

@@ -3,15 +3,12 @@ package dev.tessera.runtime.sparse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tessera.runtime.Golden;
-import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.cpu.CpuSparseExecutor;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.BlockSets;
-import dev.tessera.runtime.mask.Mask;
 import dev.tessera.runtime.mask.MaskPyramid;
-import dev.tessera.runtime.models.DdpmUnet;
 import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.ModelsForTests;
 import dev.tessera.runtime.tensor.Tensor;
@@ -67,20 +64,18 @@ class SparseConformanceTest {
     @Test
     void anAddThatIsReadWholeRunsOnTilesAndIsScatteredIntoItsCachedMap() {
         try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
-            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
-            SparsePlanner planner = new SparsePlanner(graph, SparsePolicy.of(32, "conv_in", "norm_out", "conv_out"), 0);
-            MaskPyramid masks = MaskPyramid.of(Mask.fromTensor(c.tensor("difference_mask")), 16, 16, 1);
-            SparsePlan plan = planner.plan(new BlockSets(masks));
+            SparsePlanner planner = ModelsForTests.goldenDdpmPlanner(w);
+            SparsePlan plan = planner.plan(new BlockSets(Golden.ddpmMasks(c)));
             // up.1.block.1's residual add feeds the full-mode norm_out, which reads it whole: it is
             // computed on its conv's tiles and scattered, not added over the whole 32x32 map.
-            Node add = graph.nodes().stream().filter(n -> n.name().equals("up.1.block.1")).findFirst().orElseThrow();
+            Node add = planner.graph().nodes().stream().filter(n -> n.name().equals("up.1.block.1")).findFirst().orElseThrow();
             assertTrue(planner.cachedValues()[add.output().id()], "the add's output is not a scatter base");
             assertTrue(plan.steps().stream().anyMatch(st -> st instanceof SparsePlan.RunTiles t && t.node() == add));
             assertTrue(plan.steps().stream().anyMatch(st -> st instanceof SparsePlan.Scatter s && s.value() == add.output()));
             assertTrue(plan.steps().stream().noneMatch(st -> st instanceof SparsePlan.RunFull f && f.node().op() instanceof Op.Add
                     && f.node().output().shape().h() >= 32), "an add runs on a whole map at a sparse resolution");
             Golden.assertMatches("ddpm sparse, adds on tiles", c.tensor("sparse_edited_attnfix"),
-                    editOnce(planner, masks, c.tensor("xt_original"), c.tensor("xt_edited"), c.tensor("timestep")));
+                    editOnce(planner, Golden.ddpmMasks(c), c.tensor("xt_original"), c.tensor("xt_edited"), c.tensor("timestep")));
         }
     }
 
