@@ -213,12 +213,15 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /** Winograd convs on or off (-Dtessera.vulkan.winograd=false), to compare. */
     private static final boolean WINOGRAD = !"false".equals(System.getProperty("tessera.vulkan.winograd"));
-    /** Fewest 2x2 windows a Winograd conv computes: its products' columns fill at least one block of conv2d's 128. */
+    /**
+     * Fewest 2x2 windows a Winograd conv computes: its products' columns fill at least one block of
+     * conv2d's 128 (thresholds of 16, 32 and 48 were slower on the H100).
+     */
     private static final long MIN_WINDOWS = 128;
 
     /**
-     * Whether {@code c} runs as Winograd F(2x2, 3x3): float32 maps (its transforms lose more than a
-     * float16 product's precision), 3x3 stride 1, input channels a multiple of TILE_K (each
+     * Whether {@code c} runs as Winograd F(2x2, 3x3): float32 maps (float16 ones run on tensor cores
+     * where the device has them, as on CUDA), 3x3 stride 1, input channels a multiple of TILE_K (each
      * frequency's K is one slice of the product), outputs of whole 2x2 blocks and at least
      * {@link #MIN_WINDOWS} of them (fewer leave most of each product's block columns empty).
      */

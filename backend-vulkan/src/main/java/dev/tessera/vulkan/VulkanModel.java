@@ -177,17 +177,16 @@ final class VulkanModel implements DeviceModel {
             ByteBuffer b = ByteBuffer.allocateDirect(Math.multiplyExact(64, out * in)).order(ByteOrder.nativeOrder());
             float[] filter = new float[9];
             for (int o = 0; o < out; o++) {
-                for (int f = 0; f < 16; f++) {
-                    int i = f / 4, j = f % 4;
-                    for (int ci = 0; ci < in; ci++) {
-                        c.weight().data().get(((o * in + ci) * 9), filter);
+                for (int ci = 0; ci < in; ci++) {
+                    c.weight().data().get((o * in + ci) * 9, filter);
+                    for (int f = 0; f < 16; f++) {
+                        int i = f / 4, j = f % 4;
                         double u = 0; // (G g G^T)[i][j] = sum g[i][r] filter[r][s] g[j][s]
                         for (int r = 0; r < 3; r++) for (int s = 0; s < 3; s++) u += (double) g[i][r] * filter[3 * r + s] * g[j][s];
-                        b.putFloat((float) u);
+                        b.putFloat(4 * ((o * 16 + f) * in + ci), (float) u);
                     }
                 }
             }
-            b.flip();
             DeviceBuffer d = new DeviceBuffer(device, b.remaining());
             owned.add(d);
             try (CommandStream stream = device.newStream()) {
