@@ -42,6 +42,9 @@ class OpsTest {
                 (g, x) -> g.conv("c", x, 70, 3, 2, new Op.Padding(0, 0, 1, 1), true));
         check("1x1 without bias, over 64 output channels", Shape.nchw(1, 33, 6, 7), (g, x) -> g.conv("c", x, 65, 1, 1, Op.Padding.same(0), false));
         check("fused leaky ReLU", Shape.nchw(1, 4, 8, 8), (g, x) -> g.activation("a", g.conv("c", x, 4, 3), Op.Activation.leakyRelu(0.2f)));
+        check("3x3 as Winograd F(2x2, 3x3), 256 windows, padding", Shape.nchw(1, 32, 32, 32),
+                (g, x) -> g.activation("a", g.conv("c", x, 40, 3), Op.Activation.of(Op.Activation.Kind.SILU)));
+        check("3x3 on 64 pixels (128 x 32 blocks), 260 output channels", Shape.nchw(1, 24, 8, 8), (g, x) -> g.conv("c", x, 260, 3));
     }
 
     @Test
