@@ -262,15 +262,13 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
 
     private void gather(SparsePlan.Gather s, ActivationCache cache) {
         TileGeometry g = s.geometry();
-        Value v = s.result(), addend = s.addend();
+        Value v = s.result(), map = s.addedMap(), vector = s.addedVector();
         long out = alloc((long) v.shape().c() * g.positions());
         putTiles(v, g, out);
         GatherSource a = source(indexAt(indexOffset, s), s.value(), s.source(), s.tiles(), cache);
-        boolean map = addend != null && addend.shape().rank() == 4;
-        GatherSource b = map ? source(indexAt(addIndexOffset, s), addend, addend, s.addTiles(), cache) : null;
-        long vector = addend != null && !map ? fullOf(addend, cache) : 0;
+        GatherSource b = map != null ? source(indexAt(addIndexOffset, s), map, map, s.addTiles(), cache) : null;
         long affine = s.norm() == null ? 0 : cache.affineEntry(s.norm().name(), memoryType).address();
-        gather(a, b, vector, g.positions(), v.shape().c(), affine, s.act(), out);
+        gather(a, b, vector != null ? fullOf(vector, cache) : 0, g.positions(), v.shape().c(), affine, s.act(), out);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
     }
 

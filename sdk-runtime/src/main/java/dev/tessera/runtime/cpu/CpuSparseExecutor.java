@@ -169,22 +169,23 @@ public final class CpuSparseExecutor implements GraphExecutor {
 
     private void gather(SparsePlan.Gather s, SparsePlan plan, ActivationCache cache) {
         TileGeometry g = s.geometry();
-        Value v = s.result(), addend = s.addend();
+        Value v = s.result(), map = s.addedMap(), vector = s.addedVector();
         Tensor out = newTiles(v.shape().c(), g);
         putTiles(v, g, out);
         gather(plan.index(s), s.value(), s.source(), s.tiles(), cache, out);
-        if (addend != null) {
-            Tensor other = addend.shape().rank() == 2 ? fullOf(addend, cache) : newTiles(v.shape().c(), g);
-            if (addend.shape().rank() == 4) gather(plan.addIndex(s), addend, addend, s.addTiles(), cache, other);
+        if (map != null) {
+            Tensor other = newTiles(v.shape().c(), g);
+            gather(plan.addIndex(s), map, map, s.addTiles(), cache, other);
             CpuKernels.add(out, other, out, null);
         }
+        if (vector != null) CpuKernels.add(out, fullOf(vector, cache), out, null);
         if (s.norm() != null) {
             float[][] a = cache.affine(s.norm().name());
             CpuKernels.perChannelAffine(out.data(), out.data(), 0, v.shape().c(), g.positions(), a[0], a[1], s.act());
         } else if (s.act() != null) {
             CpuKernels.activation(s.act(), out, out);
         }
-        boolean shifted = s.norm() != null || (addend != null && addend.shape().rank() == 2); // moves zero off zero
+        boolean shifted = s.norm() != null || vector != null; // moves zero off zero
         if (shifted && g.hasPadding()) CpuTileKernels.zeroPadding(out, g);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
     }

@@ -63,9 +63,21 @@ public final class SparsePlan {
         }
 
         /** The add's other input, or null. */
-        public @Nullable Value addend() {
+        private @Nullable Value addend() {
             if (add == null) return null;
             return add.inputs().get(0) == value ? add.inputs().get(1) : add.inputs().get(0);
+        }
+
+        /** The add's other input when it is a map (read through {@link SparsePlan#addIndex}), or null. */
+        public @Nullable Value addedMap() {
+            Value b = addend();
+            return b != null && b.shape().rank() == 4 ? b : null;
+        }
+
+        /** The add's other input when it is a per-channel [N, C] vector, or null. */
+        public @Nullable Value addedVector() {
+            Value b = addend();
+            return b != null && b.shape().rank() == 2 ? b : null;
         }
 
         public Op.@Nullable Activation act() {
@@ -153,27 +165,31 @@ public final class SparsePlan {
         int ints = 0;
         for (Step s : steps) {
             int[] index = null;
-            if (s instanceof Gather g && g.tiles() != null) {
-                index = GatherIndex.fromTiles(g.tiles(), g.geometry());
-            } else if (s instanceof Gather g) {
-                Shape src = g.source().shape();
-                index = g.source() != g.value() ? GatherIndex.fromResize(g.geometry(), src.h(), src.w())
-                        : GatherIndex.fromMap(g.geometry(), src.w(), null, null);
+            if (s instanceof Gather g) {
+                index = gatherIndex(g.geometry(), g.value(), g.source(), g.tiles());
             } else if (s instanceof RunTiles t && t.node().op() instanceof Op.SelfAttention) { // its queries
                 index = GatherIndex.fromMap(t.out(), t.out().width(), null, null);
             }
             if (index == null) continue;
             indexes.put(s, index);
             ints += index.length;
-            if (s instanceof Gather g && g.addend() != null && g.addend().shape().rank() == 4) {
-                Value b = g.addend();
-                int[] second = g.addTiles() != null ? GatherIndex.fromTiles(g.addTiles(), g.geometry())
-                        : GatherIndex.fromMap(g.geometry(), b.shape().w(), null, null);
+            if (s instanceof Gather g && g.addedMap() != null) {
+                int[] second = gatherIndex(g.geometry(), g.addedMap(), g.addedMap(), g.addTiles());
                 addIndexes.put(s, second);
                 ints += second.length;
             }
         }
         this.indexInts = ints;
+    }
+
+    /**
+     * Where each pixel of tiles {@code geometry} reads {@code value}: over its tiles in {@code tiles}
+     * (not null) and its cached map, else from its map, or through the nearest resize of {@code source}.
+     */
+    private static int[] gatherIndex(TileGeometry geometry, Value value, Value source, @Nullable TileGeometry tiles) {
+        if (tiles != null) return GatherIndex.fromTiles(tiles, geometry);
+        Shape src = source.shape();
+        return source != value ? GatherIndex.fromResize(geometry, src.h(), src.w()) : GatherIndex.fromMap(geometry, src.w(), null, null);
     }
 
     /**
