@@ -8,24 +8,34 @@ import java.util.Locale;
  * offset per buffer (see common.glsl). Most exist twice, for maps stored as float32 and as float16.
  */
 public enum Kernel {
-    CHANNEL_AFFINE(4), SPADE(5), ADD(3), GROUP_NORM_PARTS(2), GROUP_NORM_STATS(6), RESIZE_NEAREST(4), COPY_CHANNELS(2), SOFTMAX_ROWS(1),
-    TIMESTEP_EMBEDDING(3), GATHER(10), SCATTER(3), RESTORE(3), ZERO_PADDING(2), CONV2D(5), SUM_SLICES(5), WINOGRAD_INPUT(2),
-    WINOGRAD_OUTPUT(3),
+    CHANNEL_AFFINE(4, 1), SPADE(5, 2), ADD(3, 2), GROUP_NORM_PARTS(2, 1), GROUP_NORM_STATS(6, 3, 4), RESIZE_NEAREST(4, 1),
+    COPY_CHANNELS(2, 1), SOFTMAX_ROWS(1, 0), TIMESTEP_EMBEDDING(3, 2), GATHER(10, 3), SCATTER(3, 1), RESTORE(3, 1), ZERO_PADDING(2, 0),
+    CONV2D(5, 3, 4), SUM_SLICES(5, 3, 4), WINOGRAD_INPUT(2, 1), WINOGRAD_OUTPUT(3, 2),
     /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
-    CONV2D_COOP(5),
+    CONV2D_COOP(5, 3, 4),
     /** float32 to float16 maps: one variant. */
-    TO_HALF(2),
+    TO_HALF(2, 1),
     /** float16 to float32 maps: one variant. */
-    TO_FLOAT(2);
+    TO_FLOAT(2, 1);
 
     /** Invocations in a workgroup of every kernel (local_size_x in the shaders). */
     public static final int WORKGROUP_SIZE = 256;
 
     /** Storage buffers the kernel binds. */
     public final int buffers;
+    /** Bit i: the kernel may write the buffer at binding i (it is not declared readonly). */
+    private final int written;
 
-    Kernel(int buffers) {
+    Kernel(int buffers, int... writtenBindings) {
         this.buffers = buffers;
+        int mask = 0;
+        for (int b : writtenBindings) mask |= 1 << b;
+        this.written = mask;
+    }
+
+    /** Whether the kernel may write the buffer at {@code binding}, so that what runs beside it must not touch that buffer. */
+    public boolean writes(int binding) {
+        return (written & 1 << binding) != 0;
     }
 
     /**

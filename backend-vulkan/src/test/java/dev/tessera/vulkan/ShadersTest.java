@@ -11,15 +11,18 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** The SPIR-V in the jar is complete and was built from the GLSL as it is now (build-shaders.sh). */
+/** The SPIR-V in the jar is complete and was built from the GLSL as it is now (build-shaders.sh); Kernel knows what each writes. */
 class ShadersTest {
     private static final Path GLSL = Path.of("src/main/glsl");
 
@@ -34,6 +37,28 @@ class ShadersTest {
                             "SPIR-V magic number of " + k.spirvResource(half));
                 }
             }
+        }
+    }
+
+    /** The buffers a shader (with its includes) declares without readonly. */
+    private static Set<Integer> writtenBindings(Path shader) throws IOException {
+        Set<Integer> written = new TreeSet<>();
+        for (String line : Files.readAllLines(shader)) {
+            Matcher include = Pattern.compile("#include \"(.+)\"").matcher(line);
+            if (include.find()) written.addAll(writtenBindings(GLSL.resolve(include.group(1))));
+            Matcher binding = Pattern.compile("layout\\(binding = (\\d+)\\) (readonly )?(writeonly )?buffer").matcher(line);
+            if (binding.find() && binding.group(2) == null) written.add(Integer.parseInt(binding.group(1)));
+        }
+        return written;
+    }
+
+    @Test
+    void kernelsNameTheBuffersTheirShadersWrite() throws IOException {
+        for (Kernel k : Kernel.values()) {
+            Set<Integer> declared = writtenBindings(GLSL.resolve(k.name().toLowerCase(Locale.ROOT) + ".comp"));
+            Set<Integer> named = new TreeSet<>();
+            for (int b = 0; b < k.buffers; b++) if (k.writes(b)) named.add(b);
+            assertEquals(declared, named, k + "'s written bindings");
         }
     }
 

@@ -436,6 +436,11 @@ public final class LwjglDevice implements ComputeDevice {
         }
     }
 
+    /** Like {@link MemoryPool#allocationOf}, for the device's own pool (what outlives a pass). */
+    boolean allocationOf(long address, long[] range) {
+        return memory.allocationOf(address, range);
+    }
+
     @Override
     public long peakMemoryBytes() {
         return deviceMemory.peak();

@@ -35,8 +35,10 @@ import org.lwjgl.vulkan.VkQueryPoolCreateInfo;
  * A {@link CommandStream} on LWJGL. A pass is described into a flat array of words (commands,
  * block ids, offsets, push constants); submitting looks the array up among the passes recorded
  * before and replays that command buffer when one matches word for word, else records a new one.
- * Every command waits for the previous one (a global memory barrier between them), as on one CUDA
- * stream. Scratch memory and staging buffers come from pools of the stream's own, so a pass that
+ * Every command runs after the earlier ones it depends on (it reads what they wrote, or writes what
+ * they read or wrote, in whole allocations), with a global memory barrier between levels of
+ * commands that do not depend on each other ({@link DependencyLevels}), so results are those of
+ * running the commands in the order given. Scratch memory and staging buffers come from pools of the stream's own, so a pass that
  * repeats gets the same addresses, and another session's passes never touch them.
  */
 final class LwjglStream implements CommandStream {
@@ -46,6 +48,8 @@ final class LwjglStream implements CommandStream {
     private static final long SCRATCH_BLOCK_BYTES = 256L << 20, STAGING_BLOCK_BYTES = 64L << 20;
     private static final long ABSENT = 0xFFFF_FFFFL;
     private static final int SHADER_AND_TRANSFER = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    /** Whether commands that do not depend on each other run together (off: each waits for the previous one, for comparisons). */
+    private static final boolean OVERLAP = !"false".equals(System.getProperty("tessera.vulkan.overlap"));
 
     private final LwjglDevice device;
     private final MemoryPool scratch, staging;
@@ -57,6 +61,7 @@ final class LwjglStream implements CommandStream {
     private long queryPool;
     private int queryCapacity;
     private long[] lastMarks = new long[0];
+    private int lastBarriers;
 
     // The pass being described.
     private long[] words = new long[4096];
@@ -64,6 +69,7 @@ final class LwjglStream implements CommandStream {
     private final Set<Long> scratchInUse = new HashSet<>();
     private final List<Long> stagingInUse = new ArrayList<>();
     private final List<Download> downloads = new ArrayList<>();
+    private final long[] range = new long[2];
 
     private record Download(long staging, long host, long bytes) {}
 
@@ -122,10 +128,15 @@ final class LwjglStream implements CommandStream {
         if (scratchInUse.remove(address) && !closed) scratch.free(address);
     }
 
+    /**
+     * Words of a dispatch: DISPATCH, kernel and variant, shape, groups x and y, the buffer count,
+     * their block ids, the push-constant count, the push constants (the buffers' offsets, then
+     * params), and each buffer's allocation as start and end (0 and 0 when absent).
+     */
     @Override
     public void dispatch(Kernel kernel, boolean half, Kernel.@Nullable GemmShape shape, int groupsX, int groupsY, long[] buffers,
             int bufferCount, int[] params, int paramCount) {
-        reserve(7 + 2 * bufferCount + paramCount);
+        reserve(7 + 4 * bufferCount + paramCount);
         words[length++] = DISPATCH;
         words[length++] = kernel.ordinal() * 2L + (half ? 1 : 0);
         words[length++] = shape == null ? -1 : shape.ordinal();
@@ -136,6 +147,16 @@ final class LwjglStream implements CommandStream {
         words[length++] = bufferCount + paramCount;
         for (int i = 0; i < bufferCount; i++) words[length++] = buffers[i] == 0 ? ABSENT : Block.offset(buffers[i]);
         for (int i = 0; i < paramCount; i++) words[length++] = params[i];
+        for (int i = 0; i < bufferCount; i++) {
+            if (buffers[i] == 0) {
+                range[0] = range[1] = 0;
+            } else if (!scratch.allocationOf(buffers[i], range) && !device.allocationOf(buffers[i], range)) {
+                throw new IllegalStateException(kernel + " binds address " + Long.toHexString(buffers[i])
+                        + ", which is not allocated (a buffer used after it was freed?)");
+            }
+            words[length++] = range[0];
+            words[length++] = range[1];
+        }
     }
 
     @Override
@@ -228,6 +249,11 @@ final class LwjglStream implements CommandStream {
         stagingInUse.clear();
     }
 
+    /** Barriers in the last recorded pass: one between each two levels of commands. */
+    int lastBarriers() {
+        return lastBarriers;
+    }
+
     /** Passes recorded so far (the rest were replays). */
     int recordingCount() {
         return recordingCount;
@@ -305,20 +331,22 @@ final class LwjglStream implements CommandStream {
         IntBuffer pushConstants = stack.mallocInt(Pipelines.PUSH_CONSTANT_BYTES / 4);
         LongBuffer set = stack.mallocLong(1);
         VkBufferCopy.Buffer region = VkBufferCopy.calloc(1, stack);
-        boolean first = true;
-        for (int at = 0; at < length; ) {
+        long[] order = levelOrder();
+        int barriers = 0;
+        for (int i = 0; i < order.length; i++) {
+            int at = (int) order[i], level = (int) (order[i] >>> 32);
             if (words[at] == MARK) { // once every command before it has finished
                 vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queryPool, query++);
-                at++;
                 continue;
             }
-            if (!first) vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, SHADER_AND_TRANSFER, 0, afterPrevious, null, null);
-            first = false;
+            if (i > 0 && level != (int) (order[i - 1] >>> 32)) {
+                vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, SHADER_AND_TRANSFER, 0, afterPrevious, null, null);
+                barriers++;
+            }
             if (words[at] == COPY) {
                 long src = words[at + 1], dst = words[at + 2];
                 region.srcOffset(Block.offset(src)).dstOffset(Block.offset(dst)).size(words[at + 3]);
                 vkCmdCopyBuffer(cb, device.block(Block.id(src)).buffer(), device.block(Block.id(dst)).buffer(), region);
-                at += 4;
                 continue;
             }
             Kernel kernel = Kernel.values()[(int) (words[at + 1] >> 1)];
@@ -326,11 +354,11 @@ final class LwjglStream implements CommandStream {
             Kernel.GemmShape shape = words[at + 2] < 0 ? null : Kernel.GemmShape.values()[(int) words[at + 2]];
             int groupsX = (int) words[at + 3], groupsY = (int) words[at + 4], buffers = (int) words[at + 5];
             Integer[] blockIds = new Integer[buffers];
-            for (int i = 0; i < buffers; i++) blockIds[i] = (int) words[at + 6 + i];
+            for (int b = 0; b < buffers; b++) blockIds[b] = (int) words[at + 6 + b];
             at += 6 + buffers;
             int pushWords = (int) words[at++];
             pushConstants.clear();
-            for (int i = 0; i < pushWords; i++) pushConstants.put((int) words[at++]);
+            for (int w = 0; w < pushWords; w++) pushConstants.put((int) words[at++]);
             pushConstants.flip();
             long layout = device.pipelines.layout(buffers);
             vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, device.pipelines.pipeline(kernel, half, shape));
@@ -339,10 +367,60 @@ final class LwjglStream implements CommandStream {
             vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, pushConstants);
             vkCmdDispatch(cb, groupsX, groupsY, 1);
         }
+        lastBarriers = barriers;
         VkMemoryBarrier.Buffer toHost = VkMemoryBarrier.calloc(1, stack).sType$Default()
                 .srcAccessMask(VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT).dstAccessMask(VK_ACCESS_HOST_READ_BIT);
         vkCmdPipelineBarrier(cb, SHADER_AND_TRANSFER, VK_PIPELINE_STAGE_HOST_BIT, 0, toHost, null, null);
         Vk.check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
+    }
+
+    /**
+     * The described pass's commands in the order they are recorded: each as its level (high 32 bits)
+     * and the index of its first word, by level, then as described.
+     */
+    private long[] levelOrder() {
+        DependencyLevels levels = new DependencyLevels();
+        long[] reads = new long[2 * 16], writes = new long[2 * 16];
+        long[] order = new long[length];
+        int count = 0;
+        for (int at = 0; at < length; count++) {
+            int level;
+            if (words[at] == MARK) {
+                level = OVERLAP ? levels.fence() : count + 1;
+                order[count] = (long) level << 32 | at;
+                at++;
+                continue;
+            }
+            int readCount = 0, writeCount = 0, start = at;
+            if (words[at] == COPY) {
+                long src = words[at + 1], dst = words[at + 2], bytes = words[at + 3];
+                reads[readCount++] = src;
+                reads[readCount++] = src + bytes;
+                writes[writeCount++] = dst;
+                writes[writeCount++] = dst + bytes;
+                at += 4;
+            } else {
+                Kernel kernel = Kernel.values()[(int) (words[at + 1] >> 1)];
+                int buffers = (int) words[at + 5];
+                at += 6 + buffers;
+                at += 1 + (int) words[at];
+                for (int b = 0; b < buffers; b++, at += 2) {
+                    if (words[at] == words[at + 1]) continue; // absent
+                    if (kernel.writes(b)) {
+                        writes[writeCount++] = words[at];
+                        writes[writeCount++] = words[at + 1];
+                    } else {
+                        reads[readCount++] = words[at];
+                        reads[readCount++] = words[at + 1];
+                    }
+                }
+            }
+            level = OVERLAP ? levels.place(reads, readCount, writes, writeCount) : count + 1;
+            order[count] = (long) level << 32 | start;
+        }
+        order = Arrays.copyOf(order, count);
+        Arrays.sort(order);
+        return order;
     }
 
     @Override

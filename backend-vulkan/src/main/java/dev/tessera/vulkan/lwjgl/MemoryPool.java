@@ -32,7 +32,7 @@ final class MemoryPool implements AutoCloseable {
     private final String kind;
     private final List<Block> blocks = new ArrayList<>();
     private final Map<Integer, TreeMap<Long, Long>> freeRanges = new HashMap<>(); // block id -> offset -> length
-    private final Map<Long, Long> allocated = new HashMap<>(); // address -> length
+    private final TreeMap<Long, Long> allocated = new TreeMap<>(); // address -> length
     private final @Nullable MemoryMeter meter;
 
     /**
@@ -100,6 +100,18 @@ final class MemoryPool implements AutoCloseable {
             end += after;
         }
         ranges.put(offset, end - offset);
+    }
+
+    /**
+     * Writes the range [start, end) of the allocation that holds {@code address} to {@code range[0]}
+     * and {@code range[1]}, and returns true; false when no allocation of this pool holds it.
+     */
+    synchronized boolean allocationOf(long address, long[] range) {
+        Map.Entry<Long, Long> a = allocated.floorEntry(address);
+        if (a == null || address >= a.getKey() + a.getValue()) return false;
+        range[0] = a.getKey();
+        range[1] = a.getKey() + a.getValue();
+        return true;
     }
 
     /** Bytes of blocks this pool holds. */

@@ -15,7 +15,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Streams on a device of their own: passes run in order, repeat by replaying their recording, and stop at close. */
+/**
+ * Streams on a device of their own: passes run as if in order, commands that do not depend on each
+ * other together, repeat by replaying their recording, and stop at close.
+ */
 class LwjglStreamTest {
     private static LwjglDevice device;
 
@@ -66,6 +69,38 @@ class LwjglStreamTest {
             assertEquals(before + 1, stream.recordingCount(), "the second pass is the first one replayed");
             assertArrayEquals(new float[] {1, 3, 5, 7}, affine(stream, two, one, new float[] {0, 1, 2, 3}));
             assertEquals(before + 2, stream.recordingCount(), "a pass of another size is recorded anew");
+            device.free(two);
+            device.free(one);
+        }
+    }
+
+    private static void affine(LwjglStream stream, long scale, long shift, long in, long out, int n) {
+        int[] params = {1, n, n, 0, 0}; // channels, plane, total, no activation, slope
+        stream.dispatch(Kernel.CHANNEL_AFFINE, false, null, (n + 255) / 256, 1, new long[] {in, out, scale, shift}, 4, params, params.length);
+    }
+
+    @Test
+    void commandsThatDoNotDependOnEachOtherShareALevel() {
+        try (LwjglStream stream = (LwjglStream) device.newStream()) {
+            long two = constant(stream, 2f), one = constant(stream, 1f);
+            float[] x = {0, 1, 2};
+            int n = x.length;
+            long a = stream.scratch(4L * n), b = stream.scratch(4L * n), c = stream.scratch(4L * n);
+            stream.upload(ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer().put(x).flip(), a); // level 1
+            affine(stream, two, one, a, b, n); // level 2
+            affine(stream, two, one, a, c, n); // level 2: reads a, as the one before
+            affine(stream, two, one, b, a, n); // level 3: writes a, which both read
+            FloatBuffer fromA = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            FloatBuffer fromC = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            stream.download(a, fromA); // level 4
+            stream.download(c, fromC); // level 3
+            stream.submit();
+            assertEquals(3, stream.lastBarriers(), "barriers between 4 levels of 6 commands");
+            float[] y = new float[n], z = new float[n];
+            fromA.get(y);
+            fromC.get(z);
+            assertArrayEquals(new float[] {3, 7, 11}, y);
+            assertArrayEquals(new float[] {1, 3, 5}, z);
             device.free(two);
             device.free(one);
         }
