@@ -1,6 +1,7 @@
 package dev.tessera.vulkan;
 
 import dev.tessera.runtime.backend.DeviceExecutor;
+import dev.tessera.spi.DeviceInfo;
 import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.graph.Node;
@@ -16,6 +17,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -32,8 +35,15 @@ import org.jspecify.annotations.Nullable;
  */
 final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private final VulkanModel model;
-    private final CommandStream stream;
-    private final Dispatch kernels;
+    /** Where kernels are described: the pass's stream, or {@link #timing} while a conv's ways are timed. */
+    private CommandStream stream;
+    private Dispatch kernels;
+    private final CommandStream passStream;
+    private final Dispatch passKernels;
+    private @Nullable CommandStream timing;
+    private @Nullable Dispatch timingKernels;
+    /** Whether convs choose their way by timing the candidates (else they take the default way). */
+    private final boolean timeConvWays;
     /** Whether convolutions of float16 maps run on tensor cores (conv2d_coop). */
     private final boolean tensorCores;
     private final StepProfile profile = new StepProfile();
@@ -50,9 +60,13 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     VulkanExecutor(VulkanModel model, SparsePlanner planner) {
         super(planner, model.half, DeviceBuffer.class);
         this.model = model;
-        this.stream = model.device.newStream();
-        this.kernels = new Dispatch(stream, half);
+        this.passStream = model.device.newStream();
+        this.passKernels = new Dispatch(passStream, half);
+        this.stream = passStream;
+        this.kernels = passKernels;
         this.tensorCores = half && model.device.tensorCores() && !Boolean.getBoolean("tessera.vulkan.noTensorCores");
+        String time = System.getProperty("tessera.vulkan.timeConvs", "gpu");
+        this.timeConvWays = time.equals("true") || time.equals("gpu") && model.device.kind() != DeviceInfo.Kind.SOFTWARE_GPU;
     }
 
     @Override
@@ -197,18 +211,123 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
-     * {@code y = act(conv(x) + bias)} of conv {@code node}: Winograd F(2x2, 3x3) where it fits, else the
-     * implicit GEMM of the conv's window, weights [outC][kernelH][kernelW][inC].
+     * {@code y = act(conv(x) + bias)} of conv {@code node}, the way the model chose for its shape
+     * ({@link #convWay}): Winograd F(2x2, 3x3) or the implicit GEMM of the conv's window, weights
+     * [outC][kernelH][kernelW][inC].
      */
     private void conv(Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
-        Op.Conv2d op = (Op.Conv2d) node.op();
-        long[] p = model.params(node);
-        if (winograd(op, out)) {
-            winogradConv(node, x, in, y, out, padTop, padLeft, act);
+        conv(convWay(node, in, out, padTop, padLeft), node, x, in, y, out, padTop, padLeft, act);
+    }
+
+    private void conv(ConvWay way, Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
+        if (way.winograd()) {
+            winogradConv(way.shape(), node, x, in, y, out, padTop, padLeft, act);
             return;
         }
+        Op.Conv2d op = (Op.Conv2d) node.op();
+        long[] p = model.params(node);
         int k = op.inChannels() * op.kernelH() * op.kernelW();
-        implicitGemm(new Window(op.kernelH(), op.kernelW(), op.stride(), padTop, padLeft), p[0], k, 1, p[1], x, in, y, out, act);
+        gemmSlices(way.shape(), way.slices(), new Window(op.kernelH(), op.kernelW(), op.stride(), padTop, padLeft), p[0], k, 1, p[1], x,
+                in, y, out, act);
+    }
+
+    /**
+     * How a conv runs: as Winograd F(2x2, 3x3) or directly, the block shape of its product, and
+     * the slices K is split into (always 16 for Winograd: one per frequency).
+     */
+    record ConvWay(boolean winograd, Kernel.GemmShape shape, int slices) {}
+
+    /** What a conv's choice of way depends on: the conv, whether it runs on tiles, and its output pixels rounded down to a power of 2. */
+    record ConvKey(Node node, boolean tiles, long pixels) {}
+
+    /**
+     * The way conv {@code node} runs on {@code out}: the model's choice for its key, or, the first
+     * time, the fastest of the candidates ({@link #convWays}) on this device, each timed on scratch
+     * maps of the same shapes (without timing: the first candidate, the default).
+     */
+    private ConvWay convWay(Node node, Layout in, Layout out, int padTop, int padLeft) {
+        List<ConvWay> ways = convWays((Op.Conv2d) node.op(), out);
+        if (!timeConvWays || ways.size() == 1) return ways.get(0);
+        ConvKey key = new ConvKey(node, in.channelStride() != (long) in.h() * in.w(), Long.highestOneBit(pixels(out)));
+        return model.convWay(key, () -> fastest(node, ways, in, out, padTop, padLeft));
+    }
+
+    private static long pixels(Layout out) {
+        return (long) out.images() * out.h() * out.w();
+    }
+
+    /**
+     * The candidate ways of a conv, the default first: Winograd where {@link #winograd} allows it,
+     * else the product's default shape and split (see {@link #implicitGemm}). Then, on the shader
+     * cores, each other block shape split for 64, 128 or 256 workgroups and, where Winograd may run,
+     * Winograd on each shape; on tensor cores, splits for 128 and 512 workgroups.
+     */
+    private List<ConvWay> convWays(Op.Conv2d c, Layout out) {
+        long rows = c.outChannels(), pixels = pixels(out), windows = pixels / 4;
+        int k = c.inChannels() * c.kernelH() * c.kernelW();
+        boolean coop = tensorCores && rows > 32;
+        Set<ConvWay> ways = new LinkedHashSet<>();
+        if (winograd(c, out)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, windows), 16));
+        Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
+        ways.add(new ConvWay(false, shape, slices(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS)));
+        if (coop) {
+            for (long busy : new long[] {128, 512}) ways.add(new ConvWay(false, shape, slices(shape, rows, pixels, k, busy)));
+        } else if (rows > 32) {
+            for (Kernel.GemmShape s : TIMED_SHAPES) {
+                for (long busy : new long[] {64, 128, 256}) ways.add(new ConvWay(false, s, slices(s, rows, pixels, k, busy)));
+                if (winograd(c, out)) ways.add(new ConvWay(true, s, 16));
+            }
+        }
+        return List.copyOf(ways);
+    }
+
+    private static final Kernel.GemmShape[] TIMED_SHAPES = {Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32};
+
+    /**
+     * The fastest of {@code ways} for conv {@code node} from {@code in} to {@code out}: each run three
+     * times on a stream of the executor's own, on scratch maps of their shapes (so no map of the
+     * pass is touched), best time.
+     */
+    private ConvWay fastest(Node node, List<ConvWay> ways, Layout in, Layout out, int padTop, int padLeft) {
+        int rounds = 3;
+        if (timing == null) {
+            timing = model.device.newStream();
+            timingKernels = new Dispatch(timing, half);
+        }
+        stream = timing;
+        kernels = timingKernels;
+        try {
+            long x = alloc(extent(in)), y = alloc(extent(out));
+            for (ConvWay way : ways) {
+                for (int r = 0; r < rounds; r++) {
+                    stream.mark();
+                    conv(way, node, x, in, y, out, padTop, padLeft, null);
+                }
+            }
+            stream.mark();
+            stream.submit();
+            long[] marks = stream.marks();
+            if (marks.length == 0) return ways.get(0); // the device keeps no time
+            long[] best = new long[ways.size()];
+            Arrays.fill(best, Long.MAX_VALUE);
+            for (int i = 0; i < ways.size() * rounds; i++) best[i / rounds] = Math.min(best[i / rounds], marks[i + 1] - marks[i]);
+            int fastest = 0;
+            for (int w = 1; w < best.length; w++) if (best[w] < best[fastest]) fastest = w;
+            if (CONV_WAYS) System.err.printf("conv %s %s: %s of %s, %s ns%n", node.name(), out, ways.get(fastest), ways, Arrays.toString(best));
+            return ways.get(fastest);
+        } finally {
+            timing.discard();
+            stream = passStream;
+            kernels = passKernels;
+        }
+    }
+
+    /** Prints each conv's timed choice (-Dtessera.vulkan.convWays=true, on stderr). */
+    private static final boolean CONV_WAYS = Boolean.getBoolean("tessera.vulkan.convWays");
+
+    /** Elements a batch of images in {@code layout} spans. */
+    private static long extent(Layout l) {
+        return (l.images() - 1) * l.imageStride() + (l.channels() - 1) * l.channelStride() + (long) l.h() * l.w();
     }
 
     /** Winograd convs on or off (-Dtessera.vulkan.winograd=false), to compare. */
@@ -237,14 +356,15 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * f's partial sums are frequency f's product [outC][windows]; the inverse transform with bias
      * and activation.
      */
-    private void winogradConv(Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
+    private void winogradConv(Kernel.GemmShape shape, Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft,
+            Op.@Nullable Activation act) {
         Op.Conv2d op = (Op.Conv2d) node.op();
         int cin = op.inChannels(), cout = op.outChannels(), blocksH = out.h() / 2, blocksW = out.w() / 2;
         int windows = out.images() * blocksH * blocksW;
         long v = alloc32(16L * cin * windows), m = alloc32(16L * cout * windows);
         kernels.call(Kernel.WINOGRAD_INPUT).buffer(x).buffer(v).u(cin).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(blocksH).u(blocksW).i(padTop).i(padLeft).u((long) cin * windows).launch((long) cin * windows);
-        gemm(false, Kernel.GemmShape.forProduct(cout, windows), Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
+        gemm(false, shape, Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
                 Layout.packed(1, 16 * cin, 1, windows), 0, Layout.packed(1, cout, 1, windows), null, 16, cin, m);
         free(v);
         kernels.call(Kernel.WINOGRAD_OUTPUT).buffer(m).buffer(model.params(node)[1]).buffer(y).u(cout).u(out.h()).u(out.w())
@@ -266,20 +386,33 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      */
     private void implicitGemm(Window window, long weights, long wRow, long wColumn, long bias, long x, Layout in, long y, Layout out,
             Op.@Nullable Activation act) {
-        long rows = out.channels(), pixels = (long) out.images() * out.h() * out.w();
+        long rows = out.channels(), pixels = pixels(out);
         // Tensor cores compute 128 rows a block: a product of at most 32 (an RGB output conv) wastes
         // less on the shader cores' 32-row blocks.
         boolean coop = tensorCores && rows > 32;
         Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
         int k = in.channels() * window.kernelH() * window.kernelW();
+        gemmSlices(shape, slices(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS), window, weights, wRow, wColumn,
+                bias, x, in, y, out, act);
+    }
+
+    /** Slices of K that give a product of {@code shape} blocks about {@code busy} workgroups (at least one chunk a slice). */
+    private static int slices(Kernel.GemmShape shape, long rows, long pixels, int k, long busy) {
         int chunks = (k + SLICE_UNIT - 1) / SLICE_UNIT;
         long blocks = (rows + shape.blockRows() - 1) / shape.blockRows() * ((pixels + shape.blockColumns() - 1) / shape.blockColumns());
-        long busy = coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS;
         int slices = (int) Math.max(1, Math.min(busy / blocks, chunks));
         int sliceK = (chunks + slices - 1) / slices * SLICE_UNIT;
-        slices = (k + sliceK - 1) / sliceK;
+        return (k + sliceK - 1) / sliceK;
+    }
+
+    /** {@link #implicitGemm} in {@code shape} blocks, K split into {@code slices} (then summed by sum_slices). */
+    private void gemmSlices(Kernel.GemmShape shape, int slices, Window window, long weights, long wRow, long wColumn, long bias, long x,
+            Layout in, long y, Layout out, Op.@Nullable Activation act) {
+        long rows = out.channels(), pixels = pixels(out);
+        int k = in.channels() * window.kernelH() * window.kernelW();
+        int sliceK = slices == 1 ? k : ((k + SLICE_UNIT - 1) / SLICE_UNIT + slices - 1) / slices * SLICE_UNIT;
         long partial = slices > 1 ? alloc32(slices * rows * pixels) : 0;
-        gemm(coop, shape, window, weights, wRow, wColumn, bias, x, in, y, out, act, slices, sliceK, partial);
+        gemm(shape.cooperative(), shape, window, weights, wRow, wColumn, bias, x, in, y, out, act, slices, sliceK, partial);
         if (slices > 1) {
             kernels.again(Kernel.SUM_SLICES).launch(rows * pixels); // conv.glsl's buffers and parameters
             free(partial);
@@ -550,6 +683,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     public void close() {
         closeWorkingMaps();
         if (planBuffer != null) planBuffer.close();
-        stream.close();
+        passStream.close();
+        if (timing != null) timing.close();
     }
 }

@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -32,6 +33,7 @@ final class VulkanModel implements DeviceModel {
     private final Map<Node, long[]> params = new IdentityHashMap<>();
     private final Map<Long, Long> indexMaps = new HashMap<>();
     private final Map<Node, Long> winograd = new IdentityHashMap<>();
+    private final Map<VulkanExecutor.ConvKey, VulkanExecutor.ConvWay> convWays = new HashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
@@ -168,6 +170,31 @@ final class VulkanModel implements DeviceModel {
      * The weights of 3x3 conv {@code node} for Winograd F(2x2, 3x3), made on first use: U = G g G^T
      * of each filter g, as [outC][16][inC] (frequency f = 4 i + j of U), float32.
      */
+    /**
+     * The way a conv runs for {@code key}: chosen before, or now by {@code choose} (one choice at a
+     * time: timing may make Winograd weights). Winograd weights that no choice of the conv uses are
+     * freed again.
+     */
+    synchronized VulkanExecutor.ConvWay convWay(VulkanExecutor.ConvKey key, Supplier<VulkanExecutor.ConvWay> choose) {
+        VulkanExecutor.ConvWay way = convWays.get(key);
+        if (way != null) return way;
+        way = choose.get();
+        convWays.put(key, way);
+        Long weights = winograd.get(key.node());
+        if (weights != null && !way.winograd()
+                && convWays.entrySet().stream().noneMatch(e -> e.getKey().node() == key.node() && e.getValue().winograd())) {
+            winograd.remove(key.node());
+            for (DeviceBuffer d : owned) {
+                if (d.address == weights) {
+                    owned.remove(d);
+                    d.close();
+                    break;
+                }
+            }
+        }
+        return way;
+    }
+
     synchronized long winogradWeights(Node node) {
         if (closed) throw new IllegalStateException("model closed");
         return winograd.computeIfAbsent(node, n -> {
