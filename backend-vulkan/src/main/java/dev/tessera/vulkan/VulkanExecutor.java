@@ -246,9 +246,10 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * maps of the same shapes (without timing: the first candidate, the default).
      */
     private ConvWay convWay(Node node, Layout in, Layout out, int padTop, int padLeft) {
-        List<ConvWay> ways = convWays((Op.Conv2d) node.op(), out);
+        boolean tiles = in.channelStride() != (long) in.h() * in.w(); // a tile batch's channel spans all its tiles
+        List<ConvWay> ways = convWays((Op.Conv2d) node.op(), tiles, out);
         if (!timeConvWays || ways.size() == 1) return ways.get(0);
-        ConvKey key = new ConvKey(node, in.channelStride() != (long) in.h() * in.w(), Long.highestOneBit(pixels(out)));
+        ConvKey key = new ConvKey(node, tiles, Long.highestOneBit(pixels(out)));
         return model.convWay(key, () -> fastest(node, ways, in, out, padTop, padLeft));
     }
 
@@ -257,26 +258,30 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
-     * The candidate ways of a conv, the default first: Winograd where {@link #winograd} allows it,
-     * else the product's default shape and split (see {@link #implicitGemm}). Then, on the shader
-     * cores, each other block shape split for 64, 128 or 256 workgroups and, where Winograd may run,
-     * Winograd on each shape; on tensor cores, splits for 128 and 512 workgroups.
+     * The candidate ways of a conv, the default first: Winograd where {@link #winograd} chooses it,
+     * else the product's default shape and split (see {@link #implicitGemm}). Then, for products of
+     * more than 32 rows: on tensor cores, splits for 128 and 512 workgroups (the shader cores'
+     * shapes were never faster in float16 on the H100); on the shader cores, each other block shape
+     * split for 64, 128 or 256 workgroups and, where Winograd may run, Winograd on each shape, on
+     * tiles down to {@link #MIN_TIMED_WINDOWS}.
      */
-    private List<ConvWay> convWays(Op.Conv2d c, Layout out) {
+    private List<ConvWay> convWays(Op.Conv2d c, boolean tiles, Layout out) {
         long rows = c.outChannels(), pixels = pixels(out), windows = pixels / 4;
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         boolean coop = tensorCores && rows > 32;
         Set<ConvWay> ways = new LinkedHashSet<>();
-        if (winograd(c, out)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, windows), 16));
+        if (winograd(c, out, MIN_WINDOWS)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, windows), 16));
         Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
         ways.add(new ConvWay(false, shape, slices(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS)));
+        if (rows <= 32) return List.copyOf(ways);
         if (coop) {
             for (long busy : new long[] {128, 512}) ways.add(new ConvWay(false, shape, slices(shape, rows, pixels, k, busy)));
-        } else if (rows > 32) {
-            for (Kernel.GemmShape s : TIMED_SHAPES) {
-                for (long busy : new long[] {64, 128, 256}) ways.add(new ConvWay(false, s, slices(s, rows, pixels, k, busy)));
-                if (winograd(c, out)) ways.add(new ConvWay(true, s, 16));
-            }
+            return List.copyOf(ways);
+        }
+        boolean winograd = winograd(c, out, tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS);
+        for (Kernel.GemmShape s : TIMED_SHAPES) {
+            for (long busy : new long[] {64, 128, 256}) ways.add(new ConvWay(false, s, slices(s, rows, pixels, k, busy)));
+            if (winograd) ways.add(new ConvWay(true, s, 16));
         }
         return List.copyOf(ways);
     }
@@ -333,20 +338,23 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     /** Winograd convs on or off (-Dtessera.vulkan.winograd=false), to compare. */
     private static final boolean WINOGRAD = !"false".equals(System.getProperty("tessera.vulkan.winograd"));
     /**
-     * Fewest 2x2 windows a Winograd conv computes: its products' columns fill at least one block of
-     * conv2d's 128 (thresholds of 16, 32 and 48 were slower on the H100).
+     * Fewest 2x2 windows of a conv that runs as Winograd by default: its products' columns fill at
+     * least one block of conv2d's 128 (thresholds of 16, 32 and 48 were slower on the H100 before
+     * convs were timed). Timed tile convs try Winograd from {@link #MIN_TIMED_WINDOWS}: on the H100
+     * GauGAN's sparse passes gained 9% at 1.2%; on full maps DDPM gained nothing, and its first pass
+     * took 7.3 s instead of 3.0 (making and timing the weights of every small map's conv).
      */
-    private static final long MIN_WINDOWS = 128;
+    private static final long MIN_WINDOWS = 128, MIN_TIMED_WINDOWS = 16;
 
     /**
-     * Whether {@code c} runs as Winograd F(2x2, 3x3): float32 maps (float16 ones run on tensor cores
-     * where the device has them, as on CUDA), 3x3 stride 1, input channels a multiple of TILE_K (each
-     * frequency's K is one slice of the product), outputs of whole 2x2 blocks and at least
-     * {@link #MIN_WINDOWS} of them (fewer leave most of each product's block columns empty).
+     * Whether {@code c} may run as Winograd F(2x2, 3x3): float32 maps (float16 ones run on tensor
+     * cores where the device has them, as on CUDA), 3x3 stride 1, input channels a multiple of
+     * TILE_K (each frequency's K is one slice of the product), outputs of whole 2x2 blocks and at
+     * least {@code minWindows} of them (fewer leave most of each product's block columns empty).
      */
-    private boolean winograd(Op.Conv2d c, Layout out) {
+    private boolean winograd(Op.Conv2d c, Layout out, long minWindows) {
         return WINOGRAD && !half && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && c.inChannels() % 16 == 0
-                && out.h() % 2 == 0 && out.w() % 2 == 0 && (long) out.images() * out.h() * out.w() / 4 >= MIN_WINDOWS;
+                && out.h() % 2 == 0 && out.w() % 2 == 0 && pixels(out) / 4 >= minWindows;
     }
 
     /**
