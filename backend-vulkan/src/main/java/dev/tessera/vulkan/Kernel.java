@@ -49,6 +49,8 @@ public enum Kernel {
         ROWS_32(32, 128, 8, 4, 4), ROWS_64(64, 128, 16, 4, 8), ROWS_128(128, 128, 16, 8, 8),
         /** For products of few columns (small maps, few tiles), which 128-column blocks would mostly waste. */
         COLUMNS_32(128, 32, 32, 4, 4),
+        /** Four times the blocks of ROWS_128 for a product: timed convs try it where few blocks would leave the GPU idle. */
+        SQUARE_64(64, 64, 16, 4, 4),
         /** conv2d_coop's one block (its constants BLOCK_M, BLOCK_N). */
         COOP(128, 32);
 

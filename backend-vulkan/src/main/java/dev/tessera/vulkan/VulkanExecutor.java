@@ -286,7 +286,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         return List.copyOf(ways);
     }
 
-    private static final Kernel.GemmShape[] TIMED_SHAPES = {Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32};
+    private static final Kernel.GemmShape[] TIMED_SHAPES = {Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32,
+        Kernel.GemmShape.SQUARE_64};
 
     /**
      * The fastest of {@code ways} for conv {@code node} from {@code in} to {@code out}: each run three
