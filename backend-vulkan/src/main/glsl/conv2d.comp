@@ -4,17 +4,17 @@
 #include "common.glsl"
 // Convolution as an implicit GEMM (conv.glsl) on the shader cores, float32 arithmetic: the tiled
 // product of gemm.glsl.
-layout(local_size_x = 256) in;
+layout(local_size_x = 256, local_size_x_id = 3) in;
 #include "gemm.glsl"
-const uint ROW_STEP = 256u / BLOCK_N;
+const uint ROW_STEP = THREADS / BLOCK_N;
 #include "conv.glsl"
 
-// This invocation loads weights of rows t / 16 + 16 i at chunk column t % 16, and im2col of
+// This invocation loads weights of rows t / 16 + (THREADS / 16) i at chunk column t % 16, and im2col of
 // block column t % BLOCK_N at chunk rows firstRow + ROW_STEP i: the input channel and kernel
 // position of each such row, advanced by TILE_K per chunk (divisions only when a column starts).
 uint t, firstRow;
 uint channel[B_LOADS], ky[B_LOADS], kx[B_LOADS];
-uvec2 aElement(uint i) { return uvec2(t / TILE_K + (256u / TILE_K) * i, t % TILE_K); }
+uvec2 aElement(uint i) { return uvec2(t / TILE_K + (THREADS / TILE_K) * i, t % TILE_K); }
 uvec2 bElement(uint i) { return uvec2(t % BLOCK_N, firstRow + ROW_STEP * i); }
 
 void startRows() {

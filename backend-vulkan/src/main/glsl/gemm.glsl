@@ -1,4 +1,4 @@
-// The tiled matrix product of conv2d: a workgroup of 256 invocations computes a
+// The tiled matrix product of conv2d: a workgroup of THREADS invocations computes a
 // BLOCK_M x BLOCK_N block of C = A B, staging A and B through shared memory TILE_K rows of K at a
 // time; each chunk is loaded into registers while the previous one is multiplied. The invocations
 // form a THREADS_M x THREADS_N grid; each owns ROWS x COLS outputs, in groups of four rows and four
@@ -9,10 +9,11 @@
 layout(constant_id = 0) const uint THREADS_M = 16u;
 layout(constant_id = 1) const uint ROWS = 8u;   // per invocation, a multiple of 4
 layout(constant_id = 2) const uint COLS = 8u;   // per invocation, a multiple of 4
-const uint THREADS_N = 256u / THREADS_M;
+const uint THREADS = gl_WorkGroupSize.x;  // specialization constant 3 (the including shader's local_size_x_id)
+const uint THREADS_N = THREADS / THREADS_M;
 const uint BLOCK_M = THREADS_M * ROWS, BLOCK_N = THREADS_N * COLS, TILE_K = 16u;
 // Elements of A's and of B's chunk that one invocation loads.
-const uint A_LOADS = BLOCK_M * TILE_K / 256u, B_LOADS = BLOCK_N * TILE_K / 256u;
+const uint A_LOADS = BLOCK_M * TILE_K / THREADS, B_LOADS = BLOCK_N * TILE_K / THREADS;
 
 // [k][rows (columns) of C / 4], each k row padded by one vec4: loads along K then land in
 // different banks instead of all in one.

@@ -18,7 +18,7 @@ public enum Kernel {
     /** float16 to float32 maps: one variant. */
     TO_FLOAT(2, 1);
 
-    /** Invocations in a workgroup of every kernel (local_size_x in the shaders). */
+    /** Invocations in a workgroup of every kernel (local_size_x in the shaders; conv2d's smaller blocks take fewer, see GemmShape). */
     public static final int WORKGROUP_SIZE = 256;
 
     /** Storage buffers the kernel binds. */
@@ -40,17 +40,19 @@ public enum Kernel {
 
     /**
      * Output blocks of the GEMM kernels. conv2d takes its own through specialization
-     * constants (gemm.glsl: THREADS_M, ROWS, COLS): taller blocks reuse each staged column more,
+     * constants (gemm.glsl: THREADS_M, ROWS, COLS, and the workgroup's invocations): taller blocks reuse each staged column more,
      * shorter ones waste less on products with few rows (convolutions with few output channels).
      * conv2d_coop has one: on the H100, blocks of 128 x 128, 128 x 64, 64 x 64 and 256 x 32 (its 8
      * subgroups holding 2 to 8 matrices each) ran at 20-39 TFLOP/s, 128 x 32 (2 each) at 57-68.
      */
     public enum GemmShape {
-        ROWS_32(32, 128, 8, 4, 4), ROWS_64(64, 128, 16, 4, 8), ROWS_128(128, 128, 16, 8, 8),
+        ROWS_32(32, 128, 8, 4, 4, 256), ROWS_64(64, 128, 16, 4, 8, 256), ROWS_128(128, 128, 16, 8, 8, 256),
         /** For products of few columns (small maps, few tiles), which 128-column blocks would mostly waste. */
-        COLUMNS_32(128, 32, 32, 4, 4),
+        COLUMNS_32(128, 32, 32, 4, 4, 256),
         /** Four times the blocks of ROWS_128 for a product: timed convs try it where few blocks would leave the GPU idle. */
-        SQUARE_64(64, 64, 16, 4, 4),
+        SQUARE_64(64, 64, 16, 4, 4, 256),
+        /** For convs of at most 16 output channels (an RGB output), which taller blocks mostly waste: timed convs try it. */
+        ROWS_16(16, 64, 4, 4, 4, 64),
         /** conv2d_coop's one block (its constants BLOCK_M, BLOCK_N). */
         COOP(128, 32);
 
@@ -93,7 +95,7 @@ public enum Kernel {
             return tileK * (blockRows / 4 + 1 + blockColumns / 4 + 1) * vec4Bytes;
         }
 
-        /** Values of the specialization constants 0, 1, 2. */
+        /** Values of the specialization constants 0 to 3. */
         public int[] specialization() {
             return specialization.clone();
         }

@@ -44,6 +44,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private @Nullable Dispatch timingKernels;
     /** Whether convs choose their way by timing the candidates (else they take the default way). */
     private final boolean timeConvWays;
+    /** The block shape of every conv, run directly (-Dtessera.vulkan.convShape=NAME: for tests), or null. */
+    private final Kernel.@Nullable GemmShape convShape;
     /** Whether convolutions of float16 maps run on tensor cores (conv2d_coop). */
     private final boolean tensorCores;
     private final StepProfile profile = new StepProfile();
@@ -67,6 +69,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         this.tensorCores = half && model.device.tensorCores() && !Boolean.getBoolean("tessera.vulkan.noTensorCores");
         String time = System.getProperty("tessera.vulkan.timeConvs", "gpu");
         this.timeConvWays = time.equals("true") || time.equals("gpu") && model.device.kind() != DeviceInfo.Kind.SOFTWARE_GPU;
+        String shape = System.getProperty("tessera.vulkan.convShape");
+        this.convShape = shape == null ? null : Kernel.GemmShape.valueOf(shape);
     }
 
     @Override
@@ -246,8 +250,12 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * maps of the same shapes (without timing: the first candidate, the default).
      */
     private ConvWay convWay(Node node, Layout in, Layout out, int padTop, int padLeft) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        if (convShape != null) {
+            return direct(convShape, out.channels(), pixels(out), c.inChannels() * c.kernelH() * c.kernelW(), BUSY_WORKGROUPS);
+        }
         boolean tiles = in.channelStride() != (long) in.h() * in.w(); // a tile batch's channel spans all its tiles
-        List<ConvWay> ways = convWays((Op.Conv2d) node.op(), tiles, out);
+        List<ConvWay> ways = convWays(c, tiles, out);
         if (!timeConvWays || ways.size() == 1) return ways.get(0);
         ConvKey key = new ConvKey(node, tiles, Long.highestOneBit(pixels(out)));
         return model.convWay(key, () -> fastest(node, ways, in, out, padTop, padLeft));
@@ -260,7 +268,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     /**
      * The candidate ways of a conv, the default first: Winograd where {@link #winograd} chooses it,
      * else the product's default shape and split (see {@link #implicitGemm}). Then, for products of
-     * more than 32 rows: on tensor cores, splits for 128 and 512 workgroups (the shader cores'
+     * at most 16 rows, 16-row blocks; for products of more than 32 rows: on tensor cores, splits for 128 and 512 workgroups (the shader cores'
      * shapes were never faster in float16 on the H100); on the shader cores, each other block shape
      * split for 64, 128 or 256 workgroups and, where Winograd may run, Winograd on each shape, on
      * tiles down to {@link #MIN_TIMED_WINDOWS}.
@@ -272,18 +280,24 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         Set<ConvWay> ways = new LinkedHashSet<>();
         if (winograd(c, out, MIN_WINDOWS)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, windows), 16));
         Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
-        ways.add(new ConvWay(false, shape, slices(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS)));
+        ways.add(direct(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS));
+        if (rows <= 16) for (long busy : new long[] {128, 256}) ways.add(direct(Kernel.GemmShape.ROWS_16, rows, pixels, k, busy));
         if (rows <= 32) return List.copyOf(ways);
         if (coop) {
-            for (long busy : new long[] {128, 512}) ways.add(new ConvWay(false, shape, slices(shape, rows, pixels, k, busy)));
+            for (long busy : new long[] {128, 512}) ways.add(direct(shape, rows, pixels, k, busy));
             return List.copyOf(ways);
         }
         boolean winograd = winograd(c, out, tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS);
         for (Kernel.GemmShape s : TIMED_SHAPES) {
-            for (long busy : new long[] {64, 128, 256}) ways.add(new ConvWay(false, s, slices(s, rows, pixels, k, busy)));
+            for (long busy : new long[] {64, 128, 256}) ways.add(direct(s, rows, pixels, k, busy));
             if (winograd) ways.add(new ConvWay(true, s, 16));
         }
         return List.copyOf(ways);
+    }
+
+    /** The direct way in {@code shape} blocks, K split for about {@code busy} workgroups. */
+    private static ConvWay direct(Kernel.GemmShape shape, long rows, long pixels, int k, long busy) {
+        return new ConvWay(false, shape, slices(shape, rows, pixels, k, busy));
     }
 
     private static final Kernel.GemmShape[] TIMED_SHAPES = {Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32,

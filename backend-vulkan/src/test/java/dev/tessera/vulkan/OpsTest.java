@@ -101,6 +101,22 @@ class OpsTest {
         compare("timestep embedding", graph, Tensor.of(Shape.of(2), new float[] {999, 17}));
     }
 
+    /** The conv kernel in each block shape (timed convs choose among them on a GPU), with and without K split. */
+    @Test
+    void convsInEveryBlockShape() {
+        for (Kernel.GemmShape shape : Kernel.GemmShape.values()) {
+            if (shape.cooperative()) continue;
+            System.setProperty("tessera.vulkan.convShape", shape.name());
+            try {
+                check("3x3, K split, in " + shape, Shape.nchw(1, 24, 8, 8), (g, x) -> g.conv("c", x, 40, 3));
+                check("3x3 stride 2 to 9 channels in " + shape, Shape.nchw(1, 5, 19, 23),
+                        (g, x) -> g.conv("c", x, 9, 3, 2, new Op.Padding(0, 0, 1, 1), true));
+            } finally {
+                System.clearProperty("tessera.vulkan.convShape");
+            }
+        }
+    }
+
     private interface Model {
         Value build(GraphBuilder g, Value x);
     }
