@@ -179,7 +179,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             long scores = alloc((long) tokens * tokens);
             for (int n = 0; n < y.n(); n++) {
                 long q = in[0] + (long) n * 3 * c * tokens * elementBytes;
-                attention(q, tokens, c, q, tokens, scores, out + (long) n * c * tokens * elementBytes);
+                attention(node, q, tokens, c, q, tokens, scores, out + (long) n * c * tokens * elementBytes);
             }
         } else if (op instanceof Op.Linear l) {
             int rows = x.dim(0), features = y.dim(1), inF = x.dim(1);
@@ -570,7 +570,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
      * (q, k, v of [C, tokens] each): {@code out[C, P] = v softmax(q^T k / sqrt(C))^T}.
      */
     @Override
-    protected void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
+    protected void attention(Node node, long queries, int p, int c, long qkv, int tokens, long scores, long out) {
         if (p == 0) return;
         long keys = qkv + (long) c * tokens * elementBytes, values = keys + (long) c * tokens * elementBytes;
         gemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, p, keys, tokens, 0f, scores, tokens);

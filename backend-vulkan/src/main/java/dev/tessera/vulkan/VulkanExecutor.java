@@ -40,6 +40,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private Dispatch kernels;
     private final CommandStream passStream;
     private final Dispatch passKernels;
+    /** Where conv ways are timed, closed at the end of the pass (so its scratch memory does not stay). */
     private @Nullable CommandStream timing;
     private @Nullable Dispatch timingKernels;
     /** Whether convs choose their way by timing the candidates (else they take the default way). */
@@ -150,7 +151,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             long scores = alloc((long) tokens * tokens);
             for (int n = 0; n < y.n(); n++) {
                 long q = in[0] + (long) n * 3 * c * tokens * elementBytes;
-                attention(q, tokens, c, q, tokens, scores, out + (long) n * c * tokens * elementBytes);
+                attention(node, q, tokens, c, q, tokens, scores, out + (long) n * c * tokens * elementBytes);
             }
         } else if (op instanceof Op.Linear) { // out[rows, features] = x W^T + bias: weights W over rows as images of inF channels
             int rows = x.dim(0), features = y.dim(1), inF = x.dim(1);
@@ -241,8 +242,16 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      */
     record ConvWay(boolean winograd, Kernel.GemmShape shape, int slices) {}
 
+    /** What a timed choice of way is made for: a node's conv or product at some size. */
+    interface WayKey {
+        Node node();
+    }
+
     /** What a conv's choice of way depends on: the conv, whether it runs on tiles, and its output pixels rounded down to a power of 2. */
-    record ConvKey(Node node, boolean tiles, long pixels) {}
+    record ConvKey(Node node, boolean tiles, long pixels) implements WayKey {}
+
+    /** What an attention product's choice depends on: the node, which product (0 or 1), and its queries rounded down to a power of 2. */
+    record ProductKey(Node node, int product, long queries) implements WayKey {}
 
     /**
      * The way conv {@code node} runs on {@code out}: the model's choice for its key, or, the first
@@ -258,7 +267,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         List<ConvWay> ways = convWays(c, tiles, out);
         if (!timeConvWays || ways.size() == 1) return ways.get(0);
         ConvKey key = new ConvKey(node, tiles, Long.highestOneBit(pixels(out)));
-        return model.convWay(key, () -> fastest(node, ways, in, out, padTop, padLeft));
+        return model.convWay(key, () -> fastest(node.name() + " " + out, ways, new long[] {extent(in), extent(out)},
+                (way, scratch) -> conv(way, node, scratch[0], in, scratch[1], out, padTop, padLeft, null)));
     }
 
     private static long pixels(Layout out) {
@@ -274,25 +284,45 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * tiles down to {@link #MIN_TIMED_WINDOWS}.
      */
     private List<ConvWay> convWays(Op.Conv2d c, boolean tiles, Layout out) {
-        long rows = c.outChannels(), pixels = pixels(out), windows = pixels / 4;
-        int k = c.inChannels() * c.kernelH() * c.kernelW();
-        boolean coop = tensorCores && rows > 32;
+        long rows = c.outChannels(), pixels = pixels(out);
         Set<ConvWay> ways = new LinkedHashSet<>();
-        if (winograd(c, out, MIN_WINDOWS)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, windows), 16));
-        Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
-        ways.add(direct(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS));
-        if (rows <= 16) for (long busy : new long[] {128, 256}) ways.add(direct(Kernel.GemmShape.ROWS_16, rows, pixels, k, busy));
-        if (rows <= 32) return List.copyOf(ways);
-        if (coop) {
-            for (long busy : new long[] {128, 512}) ways.add(direct(shape, rows, pixels, k, busy));
-            return List.copyOf(ways);
-        }
-        boolean winograd = winograd(c, out, tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS);
-        for (Kernel.GemmShape s : TIMED_SHAPES) {
-            for (long busy : new long[] {64, 128, 256}) ways.add(direct(s, rows, pixels, k, busy));
-            if (winograd) ways.add(new ConvWay(true, s, 16));
+        if (winograd(c, out, MIN_WINDOWS)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, pixels / 4), 16));
+        ways.addAll(directWays(rows, pixels, c.inChannels() * c.kernelH() * c.kernelW()));
+        if (rows > 32 && winograd(c, out, tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS)) {
+            for (Kernel.GemmShape s : TIMED_SHAPES) ways.add(new ConvWay(true, s, 16));
         }
         return List.copyOf(ways);
+    }
+
+    /**
+     * The direct ways of an [rows, pixels] product over K = k, the default first ({@link #defaultDirect}).
+     * Then, for at most 16 rows, 16-row blocks; for more than 32 rows: on tensor cores, splits for
+     * 128 and 512 workgroups (the shader cores' shapes were never faster in float16 on the H100);
+     * on the shader cores, each other block shape split for 64, 128 or 256 workgroups.
+     */
+    private List<ConvWay> directWays(long rows, long pixels, int k) {
+        ConvWay first = defaultDirect(rows, pixels, k);
+        Set<ConvWay> ways = new LinkedHashSet<>(List.of(first));
+        if (rows <= 16) for (long busy : new long[] {128, 256}) ways.add(direct(Kernel.GemmShape.ROWS_16, rows, pixels, k, busy));
+        if (rows <= 32) return List.copyOf(ways);
+        if (first.shape().cooperative()) {
+            for (long busy : new long[] {128, 512}) ways.add(direct(first.shape(), rows, pixels, k, busy));
+            return List.copyOf(ways);
+        }
+        for (Kernel.GemmShape s : TIMED_SHAPES) for (long busy : new long[] {64, 128, 256}) ways.add(direct(s, rows, pixels, k, busy));
+        return List.copyOf(ways);
+    }
+
+    /**
+     * A product's way without timing: on tensor cores for float16 maps where the device has them,
+     * else {@link Kernel.GemmShape#forProduct}; split along K where its blocks alone would leave
+     * the GPU idle. Tensor cores compute 128 rows a block: a product of at most 32 (an RGB output
+     * conv) wastes less on the shader cores' 32-row blocks.
+     */
+    private ConvWay defaultDirect(long rows, long pixels, int k) {
+        boolean coop = tensorCores && rows > 32;
+        Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
+        return direct(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS);
     }
 
     /** The direct way in {@code shape} blocks, K split for about {@code busy} workgroups. */
@@ -303,12 +333,17 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private static final Kernel.GemmShape[] TIMED_SHAPES = {Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32,
         Kernel.GemmShape.SQUARE_64};
 
+    /** Runs a way on scratch memory of the timing stream. */
+    private interface TimedRun {
+        void run(ConvWay way, long[] scratch);
+    }
+
     /**
-     * The fastest of {@code ways} for conv {@code node} from {@code in} to {@code out}: each run three
-     * times on a stream of the executor's own, on scratch maps of their shapes (so no map of the
-     * pass is touched), best time.
+     * The fastest of {@code ways} for {@code what}: each run three times by {@code run} on a stream
+     * of the executor's own, on scratch buffers of {@code scratchElements} (so no map of the pass is
+     * touched), best time.
      */
-    private ConvWay fastest(Node node, List<ConvWay> ways, Layout in, Layout out, int padTop, int padLeft) {
+    private ConvWay fastest(String what, List<ConvWay> ways, long[] scratchElements, TimedRun run) {
         int rounds = 3;
         if (timing == null) {
             timing = model.device.newStream();
@@ -317,11 +352,12 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         stream = timing;
         kernels = timingKernels;
         try {
-            long x = alloc(extent(in)), y = alloc(extent(out));
+            long[] scratch = new long[scratchElements.length];
+            for (int i = 0; i < scratch.length; i++) scratch[i] = alloc(scratchElements[i]);
             for (ConvWay way : ways) {
                 for (int r = 0; r < rounds; r++) {
                     stream.mark();
-                    conv(way, node, x, in, y, out, padTop, padLeft, null);
+                    run.run(way, scratch);
                 }
             }
             stream.mark();
@@ -333,7 +369,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             for (int i = 0; i < ways.size() * rounds; i++) best[i / rounds] = Math.min(best[i / rounds], marks[i + 1] - marks[i]);
             int fastest = 0;
             for (int w = 1; w < best.length; w++) if (best[w] < best[fastest]) fastest = w;
-            if (CONV_WAYS) System.err.printf("conv %s %s: %s of %s, %s ns%n", node.name(), out, ways.get(fastest), ways, Arrays.toString(best));
+            if (CONV_WAYS) System.err.printf("conv %s: %s of %s, %s ns%n", what, ways.get(fastest), ways, Arrays.toString(best));
             return ways.get(fastest);
         } finally {
             timing.discard();
@@ -409,14 +445,25 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      */
     private void implicitGemm(Window window, long weights, long wRow, long wColumn, long bias, long x, Layout in, long y, Layout out,
             Op.@Nullable Activation act) {
+        ConvWay way = defaultDirect(out.channels(), pixels(out), in.channels() * window.kernelH() * window.kernelW());
+        gemmSlices(way.shape(), way.slices(), window, weights, wRow, wColumn, bias, x, in, y, out, act);
+    }
+
+    /**
+     * {@link #implicitGemm} of attention {@code node}'s product {@code product} (1x1, no bias), the
+     * way the model chose for it at about this many queries: timed like a conv's, with the
+     * weights' matrix on scratch memory too.
+     */
+    private void attentionProduct(Node node, int product, int queries, long weights, long wRow, long wColumn, long x, Layout in, long y,
+            Layout out) {
         long rows = out.channels(), pixels = pixels(out);
-        // Tensor cores compute 128 rows a block: a product of at most 32 (an RGB output conv) wastes
-        // less on the shader cores' 32-row blocks.
-        boolean coop = tensorCores && rows > 32;
-        Kernel.GemmShape shape = coop ? Kernel.GemmShape.COOP : Kernel.GemmShape.forProduct(rows, pixels);
-        int k = in.channels() * window.kernelH() * window.kernelW();
-        gemmSlices(shape, slices(shape, rows, pixels, k, coop ? BUSY_WORKGROUPS_COOP : BUSY_WORKGROUPS), window, weights, wRow, wColumn,
-                bias, x, in, y, out, act);
+        int k = in.channels();
+        List<ConvWay> ways = timeConvWays ? directWays(rows, pixels, k) : List.of(defaultDirect(rows, pixels, k));
+        long[] scratch = {extent(in), extent(out), (rows - 1) * wRow + (k - 1) * wColumn + 1}; // x, y, weights
+        TimedRun run = (w, s) -> gemmSlices(w.shape(), w.slices(), Window.POINT, s[2], wRow, wColumn, 0, s[0], in, s[1], out, null);
+        ConvWay way = ways.size() == 1 ? ways.get(0) : model.convWay(new ProductKey(node, product, Long.highestOneBit(queries)),
+                () -> fastest(node.name() + " product " + product + " " + out, ways, scratch, run));
+        gemmSlices(way.shape(), way.slices(), Window.POINT, weights, wRow, wColumn, 0, x, in, y, out, null);
     }
 
     /** Slices of K that give a product of {@code shape} blocks about {@code busy} workgroups (at least one chunk a slice). */
@@ -477,13 +524,12 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * written as P images of one pixel into [C, P].
      */
     @Override
-    protected void attention(long queries, int p, int c, long qkv, int tokens, long scores, long out) {
+    protected void attention(Node node, long queries, int p, int c, long qkv, int tokens, long scores, long out) {
         if (p == 0) return;
         long keys = qkv + (long) c * tokens * elementBytes, values = keys + (long) c * tokens * elementBytes;
-        implicitGemm(Window.POINT, queries, 1, p, 0, keys, Layout.packed(1, c, 1, tokens), scores, Layout.packed(1, p, 1, tokens), null);
+        attentionProduct(node, 0, p, queries, 1, p, keys, Layout.packed(1, c, 1, tokens), scores, Layout.packed(1, p, 1, tokens));
         kernels.call(Kernel.SOFTMAX_ROWS).buffer(scores).u(tokens).f((float) (1.0 / Math.sqrt(c))).launchGroups(p, 1);
-        implicitGemm(Window.POINT, values, tokens, 1, 0, scores, new Layout(p, tokens, 1, 1, tokens, 1), out,
-                new Layout(p, c, 1, 1, 1, p), null);
+        attentionProduct(node, 1, p, values, tokens, 1, scores, new Layout(p, tokens, 1, 1, tokens, 1), out, new Layout(p, c, 1, 1, 1, p));
     }
 
     private void channelAffine(long x, long y, long scale, long shift, int channels, long plane, long total, Op.@Nullable Activation act) {
@@ -695,6 +741,10 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         submitted = false;
         marked.clear();
         endPassForms();
+        if (timing != null) {
+            timing.close();
+            timing = null;
+        }
     }
 
     @Override

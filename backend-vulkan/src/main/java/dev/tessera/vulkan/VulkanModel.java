@@ -33,7 +33,7 @@ final class VulkanModel implements DeviceModel {
     private final Map<Node, long[]> params = new IdentityHashMap<>();
     private final Map<Long, Long> indexMaps = new HashMap<>();
     private final Map<Node, Long> winograd = new IdentityHashMap<>();
-    private final Map<VulkanExecutor.ConvKey, VulkanExecutor.ConvWay> convWays = new HashMap<>();
+    private final Map<VulkanExecutor.WayKey, VulkanExecutor.ConvWay> convWays = new HashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
 
@@ -175,7 +175,7 @@ final class VulkanModel implements DeviceModel {
      * time: timing may make Winograd weights). Winograd weights that no choice of the conv uses are
      * freed again.
      */
-    synchronized VulkanExecutor.ConvWay convWay(VulkanExecutor.ConvKey key, Supplier<VulkanExecutor.ConvWay> choose) {
+    synchronized VulkanExecutor.ConvWay convWay(VulkanExecutor.WayKey key, Supplier<VulkanExecutor.ConvWay> choose) {
         VulkanExecutor.ConvWay way = convWays.get(key);
         if (way != null) return way;
         way = choose.get();

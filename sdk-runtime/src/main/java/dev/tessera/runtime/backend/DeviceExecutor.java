@@ -144,8 +144,8 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     /** A padding-free conv over the tiles of {@code in} into the tiles of {@code out} (at least one tile). */
     protected abstract void tileConv(Node n, long tiles, TileGeometry in, long result, TileGeometry out);
 
-    /** Attention of {@code positions} queries [C, positions] against the map's keys and values; {@code scores} is scratch. */
-    protected abstract void attention(long queries, int positions, int channels, long qkv, int tokens, long scores, long out);
+    /** Attention node {@code n}: {@code positions} queries [C, positions] against the map's keys and values; {@code scores} is scratch. */
+    protected abstract void attention(Node n, long queries, int positions, int channels, long qkv, int tokens, long scores, long out);
 
     // ---------------------------------------------------------------- dense and full passes
 
@@ -334,7 +334,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 long map = fullOf(n.inputs().get(0), cache);
                 long queries = alloc((long) c * out.positions());
                 gather(new GatherSource(indexAt(indexOffset, s), 0, 0, map, tokens), null, 0, out.positions(), c, 0, null, queries);
-                attention(queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
+                attention(n, queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());
                 if (SparsePlan.needsZeroPadding(s)) zeroPadding(result, in, c);
