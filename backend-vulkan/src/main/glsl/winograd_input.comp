@@ -4,11 +4,11 @@
 #include "common.glsl"
 // Winograd F(2x2, 3x3), input transform: for input channel c and window n (a 2x2 block of an image's
 // or tile's output), the 4x4 input patch d at (2 by - padTop, 2 bx - padLeft), zero outside the
-// image, as V = B^T d B, stored in float32 as v[f][c][n], f = 4 i + j: frequency f's rows of K in
+// image, as V = B^T d B, stored as the maps are (T) as v[f][c][n], f = 4 i + j: frequency f's rows of K in
 // the product of VulkanExecutor.winogradConv. Images as in conv.glsl (full maps or tiles).
 layout(local_size_x = 256) in;
 layout(binding = 0) readonly buffer X { T x[]; };
-layout(binding = 1) writeonly buffer V { float v[]; };
+layout(binding = 1) writeonly buffer V { T v[]; };
 layout(push_constant) uniform Params {
     uint at[2];
     uint channels, h, w, imageStride, channelStride;
@@ -18,7 +18,7 @@ layout(push_constant) uniform Params {
 } p;
 
 void main() {
-    uint x0 = FIRST_T(0), v0 = FIRST_32(1);
+    uint x0 = FIRST_T(0), v0 = FIRST_T(1);
     uint perImage = p.blocksH * p.blocksW, windows = p.total / p.channels;
     GRID_STRIDE(i, p.total) {
         uint c = i / windows, n = i % windows, image = n / perImage;
@@ -42,10 +42,10 @@ void main() {
         }
         uint stride = p.channels * windows, at = v0 + c * windows + n;
         [[unroll]] for (int r = 0; r < 4; r++) {
-            v[at + uint(4 * r) * stride] = t[r][0] - t[r][2];
-            v[at + uint(4 * r + 1) * stride] = t[r][1] + t[r][2];
-            v[at + uint(4 * r + 2) * stride] = t[r][2] - t[r][1];
-            v[at + uint(4 * r + 3) * stride] = t[r][1] - t[r][3];
+            v[at + uint(4 * r) * stride] = T(t[r][0] - t[r][2]);
+            v[at + uint(4 * r + 1) * stride] = T(t[r][1] + t[r][2]);
+            v[at + uint(4 * r + 2) * stride] = T(t[r][2] - t[r][1]);
+            v[at + uint(4 * r + 3) * stride] = T(t[r][1] - t[r][3]);
         }
     }
 }

@@ -45,8 +45,12 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private @Nullable Dispatch timingKernels;
     /** Whether convs choose their way by timing the candidates (else they take the default way). */
     private final boolean timeConvWays;
-    /** The block shape of every conv, run directly (-Dtessera.vulkan.convShape=NAME: for tests), or null. */
+    /**
+     * The block shape of every conv's product, or null (-Dtessera.vulkan.convShape=NAME, for tests:
+     * direct; with -Dtessera.vulkan.convWinograd=true, Winograd where the conv allows it).
+     */
     private final Kernel.@Nullable GemmShape convShape;
+    private final boolean convWinograd;
     /** Whether convolutions of float16 maps run on tensor cores (conv2d_coop). */
     private final boolean tensorCores;
     private final StepProfile profile = new StepProfile();
@@ -72,6 +76,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         this.timeConvWays = time.equals("true") || time.equals("gpu") && model.device.kind() != DeviceInfo.Kind.SOFTWARE_GPU;
         String shape = System.getProperty("tessera.vulkan.convShape");
         this.convShape = shape == null ? null : Kernel.GemmShape.valueOf(shape);
+        this.convWinograd = Boolean.getBoolean("tessera.vulkan.convWinograd");
     }
 
     @Override
@@ -261,6 +266,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private ConvWay convWay(Node node, Layout in, Layout out, int padTop, int padLeft) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         if (convShape != null) {
+            if (convWinograd && winograd(c, out, 1, convShape.cooperative() ? 32 : 16)) return new ConvWay(true, convShape, 16);
             return direct(convShape, out.channels(), pixels(out), c.inChannels() * c.kernelH() * c.kernelW(), BUSY_WORKGROUPS);
         }
         boolean tiles = in.channelStride() != (long) in.h() * in.w(); // a tile batch's channel spans all its tiles
@@ -286,9 +292,14 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private List<ConvWay> convWays(Op.Conv2d c, boolean tiles, Layout out) {
         long rows = c.outChannels(), pixels = pixels(out);
         Set<ConvWay> ways = new LinkedHashSet<>();
-        if (winograd(c, out, MIN_WINDOWS)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, pixels / 4), 16));
-        ways.addAll(directWays(rows, pixels, c.inChannels() * c.kernelH() * c.kernelW()));
-        if (rows > 32 && winograd(c, out, tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS)) {
+        if (!half && winograd(c, out, MIN_WINDOWS, 16)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, pixels / 4), 16));
+        List<ConvWay> direct = directWays(rows, pixels, c.inChannels() * c.kernelH() * c.kernelW());
+        ways.addAll(direct);
+        long minWindows = tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS;
+        if (rows <= 32) return List.copyOf(ways);
+        if (direct.get(0).shape().cooperative()) {
+            if (winograd(c, out, minWindows, 32)) ways.add(new ConvWay(true, Kernel.GemmShape.COOP, 16));
+        } else if (winograd(c, out, minWindows, 16)) {
             for (Kernel.GemmShape s : TIMED_SHAPES) ways.add(new ConvWay(true, s, 16));
         }
         return List.copyOf(ways);
@@ -398,13 +409,14 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private static final long MIN_WINDOWS = 128, MIN_TIMED_WINDOWS = 16;
 
     /**
-     * Whether {@code c} may run as Winograd F(2x2, 3x3): float32 maps (float16 ones run on tensor
-     * cores where the device has them, as on CUDA), 3x3 stride 1, input channels a multiple of
-     * TILE_K (each frequency's K is one slice of the product), outputs of whole 2x2 blocks and at
-     * least {@code minWindows} of them (fewer leave most of each product's block columns empty).
+     * Whether {@code c} may run as Winograd F(2x2, 3x3): 3x3 stride 1, input channels a multiple of
+     * the product kernel's TILE_K, {@code tileK} (each frequency's K is one slice of the product),
+     * outputs of whole 2x2 blocks and at least {@code minWindows} of them (fewer leave most of each
+     * product's block columns empty). float16 maps run it only where timed: by default they run on
+     * tensor cores where the device has them, as on CUDA.
      */
-    private boolean winograd(Op.Conv2d c, Layout out, long minWindows) {
-        return WINOGRAD && !half && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && c.inChannels() % 16 == 0
+    private boolean winograd(Op.Conv2d c, Layout out, long minWindows, int tileK) {
+        return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && c.inChannels() % tileK == 0
                 && out.h() % 2 == 0 && out.w() % 2 == 0 && pixels(out) / 4 >= minWindows;
     }
 
@@ -420,10 +432,10 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         Op.Conv2d op = (Op.Conv2d) node.op();
         int cin = op.inChannels(), cout = op.outChannels(), blocksH = out.h() / 2, blocksW = out.w() / 2;
         int windows = out.images() * blocksH * blocksW;
-        long v = alloc32(16L * cin * windows), m = alloc32(16L * cout * windows);
+        long v = alloc(16L * cin * windows), m = alloc32(16L * cout * windows);
         kernels.call(Kernel.WINOGRAD_INPUT).buffer(x).buffer(v).u(cin).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(blocksH).u(blocksW).i(padTop).i(padLeft).u((long) cin * windows).launch((long) cin * windows);
-        gemm(false, shape, Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
+        gemm(shape.cooperative(), shape, Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
                 Layout.packed(1, 16 * cin, 1, windows), 0, Layout.packed(1, cout, 1, windows), null, 16, cin, m);
         free(v);
         kernels.call(Kernel.WINOGRAD_OUTPUT).buffer(m).buffer(model.params(node)[1]).buffer(y).u(cout).u(out.h()).u(out.w())

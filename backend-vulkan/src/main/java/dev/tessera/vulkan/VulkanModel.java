@@ -195,13 +195,18 @@ final class VulkanModel implements DeviceModel {
         return way;
     }
 
+    /**
+     * Device address of conv {@code node}'s Winograd F(2x2, 3x3) weights G g G^T, [outC][16][inC]
+     * at the maps' precision: made on the host on first use.
+     */
     synchronized long winogradWeights(Node node) {
         if (closed) throw new IllegalStateException("model closed");
         return winograd.computeIfAbsent(node, n -> {
             Op.Conv2d c = (Op.Conv2d) n.op();
             int out = c.outChannels(), in = c.inChannels();
             float[][] g = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-            ByteBuffer b = ByteBuffer.allocateDirect(Math.multiplyExact(64, out * in)).order(ByteOrder.nativeOrder());
+            int bytes = half ? 2 : 4; // stored as the maps are: the float16 product reads float16 weights
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.multiplyExact(16 * bytes, out * in)).order(ByteOrder.nativeOrder());
             float[] filter = new float[9];
             for (int o = 0; o < out; o++) {
                 for (int ci = 0; ci < in; ci++) {
@@ -210,7 +215,9 @@ final class VulkanModel implements DeviceModel {
                         int i = f / 4, j = f % 4;
                         double u = 0; // (G g G^T)[i][j] = sum g[i][r] filter[r][s] g[j][s]
                         for (int r = 0; r < 3; r++) for (int s = 0; s < 3; s++) u += (double) g[i][r] * filter[3 * r + s] * g[j][s];
-                        b.putFloat(4 * ((o * 16 + f) * in + ci), (float) u);
+                        int at = bytes * ((o * 16 + f) * in + ci);
+                        if (half) b.putShort(at, Half.fromFloat((float) u));
+                        else b.putFloat(at, (float) u);
                     }
                 }
             }

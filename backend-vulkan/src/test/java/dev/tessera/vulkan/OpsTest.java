@@ -17,6 +17,7 @@ import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.sparse.SparsePolicy;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
+import dev.tessera.vulkan.lwjgl.LwjglDevice;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -117,6 +118,36 @@ class OpsTest {
         }
     }
 
+    /** Winograd F(2x2, 3x3) with its product in each block shape, float32, then float16 (tensor cores where the device has them). */
+    @Test
+    void winogradInEveryBlockShape() {
+        System.setProperty("tessera.vulkan.convWinograd", "true");
+        try {
+            for (Kernel.GemmShape shape : Kernel.GemmShape.values()) {
+                if (shape.cooperative()) continue;
+                System.setProperty("tessera.vulkan.convShape", shape.name());
+                check("Winograd, padding, in " + shape, Shape.nchw(1, 32, 10, 14), (g, x) -> g.conv("c", x, 40, 3));
+            }
+            boolean tensorCores;
+            try (LwjglDevice device = LwjglDevice.open()) {
+                tensorCores = device.tensorCores();
+            }
+            System.setProperty("tessera.vulkan.convShape", tensorCores ? Kernel.GemmShape.COOP.name() : Kernel.GemmShape.ROWS_64.name());
+            GraphBuilder g = new GraphBuilder(WEIGHTS);
+            Value x = g.input(Shape.nchw(1, 64, 10, 14));
+            Tensor in = random(x.shape(), 11);
+            ModelGraph graph = g.build("winograd", g.conv("c", x, 48, 3));
+            Tensor expected = dense(new CpuBackendProvider()::load, graph, ActivationCache.Precision.FP32, in);
+            Tensor actual = dense(new VulkanBackendProvider()::load, graph, ActivationCache.Precision.FP16, in);
+            double err = actual.maxAbsDifference(expected), ref = expected.maxAbs();
+            System.out.printf("%-50s max|err| %.2e  max|ref| %.2e%n", "float16 Winograd (tensor cores: " + tensorCores + ")", err, ref);
+            assertTrue(err <= 5e-3 * ref, "float16 Winograd: max |err| " + err + " against max |ref| " + ref);
+        } finally {
+            System.clearProperty("tessera.vulkan.convWinograd");
+            System.clearProperty("tessera.vulkan.convShape");
+        }
+    }
+
     private interface Model {
         Value build(GraphBuilder g, Value x);
     }
@@ -143,8 +174,12 @@ class OpsTest {
         assertTrue(err <= 1e-5 * ref, label + ": max |err| " + err + " against max |ref| " + ref);
     }
 
-    private static Tensor dense(Loader backend, ModelGraph graph, Tensor[] inputs) {
-        try (DeviceModel model = backend.load(graph, ActivationCache.Precision.FP32);
+    private static Tensor dense(Loader backend, ModelGraph graph, Tensor... inputs) {
+        return dense(backend, graph, ActivationCache.Precision.FP32, inputs);
+    }
+
+    private static Tensor dense(Loader backend, ModelGraph graph, ActivationCache.Precision precision, Tensor... inputs) {
+        try (DeviceModel model = backend.load(graph, precision);
                 GraphExecutor exec = model.newExecutor(new SparsePlanner(graph, SparsePolicy.of(Integer.MAX_VALUE), 0))) {
             return exec.dense(inputs);
         }
