@@ -39,9 +39,10 @@ public enum Kernel {
     }
 
     /**
-     * Output blocks of the GEMM kernels. conv2d takes its own through specialization
-     * constants (gemm.glsl: THREADS_M, ROWS, COLS, and the workgroup's invocations): taller blocks reuse each staged column more,
-     * shorter ones waste less on products with few rows (convolutions with few output channels).
+     * Output blocks of the GEMM kernels. conv2d takes its own through specialization constants
+     * (gemm.glsl: THREADS_M, ROWS, COLS, and the workgroup's invocations): taller blocks reuse each
+     * staged column more, shorter ones waste less on products with few rows (convolutions with few
+     * output channels).
      * conv2d_coop has one: on the H100, blocks of 128 x 128, 128 x 64, 64 x 64 and 256 x 32 (its 8
      * subgroups holding 2 to 8 matrices each) ran at 20-39 TFLOP/s, 128 x 32 (2 each) at 57-68.
      */

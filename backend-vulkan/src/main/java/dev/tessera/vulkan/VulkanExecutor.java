@@ -1,7 +1,6 @@
 package dev.tessera.vulkan;
 
 import dev.tessera.runtime.backend.DeviceExecutor;
-import dev.tessera.spi.DeviceInfo;
 import dev.tessera.runtime.backend.Inputs;
 import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.graph.Node;
@@ -13,6 +12,7 @@ import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.sparse.TileGeometry;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
+import dev.tessera.spi.DeviceInfo;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
@@ -282,12 +282,11 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
-     * The candidate ways of a conv, the default first: Winograd where {@link #winograd} chooses it,
-     * else the product's default shape and split (see {@link #implicitGemm}). Then, for products of
-     * at most 16 rows, 16-row blocks; for products of more than 32 rows: on tensor cores, splits for 128 and 512 workgroups (the shader cores'
-     * shapes were never faster in float16 on the H100); on the shader cores, each other block shape
-     * split for 64, 128 or 256 workgroups and, where Winograd may run, Winograd on each shape, on
-     * tiles down to {@link #MIN_TIMED_WINDOWS}.
+     * The candidate ways of a conv, the default first: Winograd where it runs untimed (float32 maps,
+     * at least {@link #MIN_WINDOWS} windows), else the default direct way. Then the other direct
+     * ways ({@link #directWays}) and, for more than 32 output channels where Winograd may run (on
+     * tiles down to {@link #MIN_TIMED_WINDOWS} windows), Winograd with its product in each block
+     * shape (on tensor cores: theirs).
      */
     private List<ConvWay> convWays(Op.Conv2d c, boolean tiles, Layout out) {
         long rows = c.outChannels(), pixels = pixels(out);
@@ -295,8 +294,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         if (!half && winograd(c, out, MIN_WINDOWS, 16)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, pixels / 4), 16));
         List<ConvWay> direct = directWays(rows, pixels, c.inChannels() * c.kernelH() * c.kernelW());
         ways.addAll(direct);
-        long minWindows = tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS;
         if (rows <= 32) return List.copyOf(ways);
+        long minWindows = tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS;
         if (direct.get(0).shape().cooperative()) {
             if (winograd(c, out, minWindows, 32)) ways.add(new ConvWay(true, Kernel.GemmShape.COOP, 16));
         } else if (winograd(c, out, minWindows, 16)) {

@@ -167,10 +167,6 @@ final class VulkanModel implements DeviceModel {
     }
 
     /**
-     * The weights of 3x3 conv {@code node} for Winograd F(2x2, 3x3), made on first use: U = G g G^T
-     * of each filter g, as [outC][16][inC] (frequency f = 4 i + j of U), float32.
-     */
-    /**
      * The way a conv runs for {@code key}: chosen before, or now by {@code choose} (one choice at a
      * time: timing may make Winograd weights). Winograd weights that no choice of the conv uses are
      * freed again.
@@ -196,8 +192,8 @@ final class VulkanModel implements DeviceModel {
     }
 
     /**
-     * Device address of conv {@code node}'s Winograd F(2x2, 3x3) weights G g G^T, [outC][16][inC]
-     * at the maps' precision: made on the host on first use.
+     * The weights of 3x3 conv {@code node} for Winograd F(2x2, 3x3), made on first use: U = G g G^T
+     * of each filter g, as [outC][16][inC] (frequency f = 4 i + j of U), at the maps' precision.
      */
     synchronized long winogradWeights(Node node) {
         if (closed) throw new IllegalStateException("model closed");

@@ -38,8 +38,9 @@ import org.lwjgl.vulkan.VkQueryPoolCreateInfo;
  * Every command runs after the earlier ones it depends on (it reads what they wrote, or writes what
  * they read or wrote, in whole allocations), with a global memory barrier between levels of
  * commands that do not depend on each other ({@link DependencyLevels}), so results are those of
- * running the commands in the order given. Scratch memory and staging buffers come from pools of the stream's own, so a pass that
- * repeats gets the same addresses, and another session's passes never touch them.
+ * running the commands in the order given. Scratch memory and staging buffers come from pools of
+ * the stream's own, so a pass that repeats gets the same addresses, and another session's passes
+ * never touch them.
  */
 final class LwjglStream implements CommandStream {
     private static final int DISPATCH = 1, COPY = 2, MARK = 3;
