@@ -72,6 +72,11 @@ public enum Kernel {
             return m <= 32 ? ROWS_32 : m <= 64 ? ROWS_64 : ROWS_128;
         }
 
+        /** Depth of the K chunks its kernel stages (TILE_K): 32 in conv2d_coop, 16 in conv2d. */
+        public int tileK() {
+            return cooperative() ? 32 : 16;
+        }
+
         /** Whether the shape is conv2d_coop's (else conv2d's). */
         public boolean cooperative() {
             return this == COOP;

@@ -261,20 +261,29 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     /**
      * The way conv {@code node} runs on {@code out}: the model's choice for its key, or, the first
      * time, the fastest of the candidates ({@link #convWays}) on this device, each timed on scratch
-     * maps of the same shapes (without timing: the first candidate, the default).
+     * maps of the same shapes (without timing: {@link #defaultWay}).
      */
     private ConvWay convWay(Node node, Layout in, Layout out, int padTop, int padLeft) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         if (convShape != null) {
-            if (convWinograd && winograd(c, out, 1, convShape.cooperative() ? 32 : 16)) return new ConvWay(true, convShape, 16);
+            if (convWinograd && winograd(c, out, 1, convShape)) return new ConvWay(true, convShape, 16);
             return direct(convShape, out.channels(), pixels(out), c.inChannels() * c.kernelH() * c.kernelW(), BUSY_WORKGROUPS);
         }
+        if (!timeConvWays) return defaultWay(c, out);
         boolean tiles = in.channelStride() != (long) in.h() * in.w(); // a tile batch's channel spans all its tiles
-        List<ConvWay> ways = convWays(c, tiles, out);
-        if (!timeConvWays || ways.size() == 1) return ways.get(0);
-        ConvKey key = new ConvKey(node, tiles, Long.highestOneBit(pixels(out)));
-        return model.convWay(key, () -> fastest(node.name() + " " + out, ways, new long[] {extent(in), extent(out)},
-                (way, scratch) -> conv(way, node, scratch[0], in, scratch[1], out, padTop, padLeft, null)));
+        return model.convWay(new ConvKey(node, tiles, Long.highestOneBit(pixels(out))), () -> {
+            List<ConvWay> ways = convWays(c, tiles, out);
+            return ways.size() == 1 ? ways.get(0) : fastest(node.name() + " " + out, ways, new long[] {extent(in), extent(out)},
+                    (way, scratch) -> conv(way, node, scratch[0], in, scratch[1], out, padTop, padLeft, null));
+        });
+    }
+
+    /** A conv's way untimed: Winograd for float32 maps with at least {@link #MIN_WINDOWS} windows, else the default direct way. */
+    private ConvWay defaultWay(Op.Conv2d c, Layout out) {
+        long rows = c.outChannels(), pixels = pixels(out);
+        Kernel.GemmShape winogradShape = Kernel.GemmShape.forProduct(rows, pixels / 4);
+        if (!half && winograd(c, out, MIN_WINDOWS, winogradShape)) return new ConvWay(true, winogradShape, 16);
+        return defaultDirect(rows, pixels, c.inChannels() * c.kernelH() * c.kernelW());
     }
 
     private static long pixels(Layout out) {
@@ -282,25 +291,20 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
-     * The candidate ways of a conv, the default first: Winograd where it runs untimed (float32 maps,
-     * at least {@link #MIN_WINDOWS} windows), else the default direct way. Then the other direct
-     * ways ({@link #directWays}) and, for more than 32 output channels where Winograd may run (on
-     * tiles down to {@link #MIN_TIMED_WINDOWS} windows), Winograd with its product in each block
-     * shape (on tensor cores: theirs).
+     * The candidate ways of a conv, the default first ({@link #defaultWay}). Then the direct ways
+     * ({@link #directWays}) and, for more than 32 output channels where Winograd may run (on tiles
+     * down to {@link #MIN_TIMED_WINDOWS} windows), Winograd with its product in each block shape
+     * (on tensor cores: theirs).
      */
     private List<ConvWay> convWays(Op.Conv2d c, boolean tiles, Layout out) {
         long rows = c.outChannels(), pixels = pixels(out);
-        Set<ConvWay> ways = new LinkedHashSet<>();
-        if (!half && winograd(c, out, MIN_WINDOWS, 16)) ways.add(new ConvWay(true, Kernel.GemmShape.forProduct(rows, pixels / 4), 16));
+        Set<ConvWay> ways = new LinkedHashSet<>(List.of(defaultWay(c, out)));
         List<ConvWay> direct = directWays(rows, pixels, c.inChannels() * c.kernelH() * c.kernelW());
         ways.addAll(direct);
         if (rows <= 32) return List.copyOf(ways);
         long minWindows = tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS;
-        if (direct.get(0).shape().cooperative()) {
-            if (winograd(c, out, minWindows, 32)) ways.add(new ConvWay(true, Kernel.GemmShape.COOP, 16));
-        } else if (winograd(c, out, minWindows, 16)) {
-            for (Kernel.GemmShape s : TIMED_SHAPES) ways.add(new ConvWay(true, s, 16));
-        }
+        Kernel.GemmShape[] shapes = direct.get(0).shape().cooperative() ? new Kernel.GemmShape[] {Kernel.GemmShape.COOP} : TIMED_SHAPES;
+        for (Kernel.GemmShape s : shapes) if (winograd(c, out, minWindows, s)) ways.add(new ConvWay(true, s, 16));
         return List.copyOf(ways);
     }
 
@@ -340,7 +344,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         return new ConvWay(false, shape, slices(shape, rows, pixels, k, busy));
     }
 
-    private static final Kernel.GemmShape[] TIMED_SHAPES = {Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32,
+    private static final Kernel.GemmShape[] TIMED_SHAPES = {
+        Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32,
         Kernel.GemmShape.SQUARE_64};
 
     /** Runs a way on scratch memory of the timing stream. */
@@ -408,14 +413,14 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private static final long MIN_WINDOWS = 128, MIN_TIMED_WINDOWS = 16;
 
     /**
-     * Whether {@code c} may run as Winograd F(2x2, 3x3): 3x3 stride 1, input channels a multiple of
-     * the product kernel's TILE_K, {@code tileK} (each frequency's K is one slice of the product),
-     * outputs of whole 2x2 blocks and at least {@code minWindows} of them (fewer leave most of each
-     * product's block columns empty). float16 maps run it only where timed: by default they run on
+     * Whether {@code c} may run as Winograd F(2x2, 3x3) with its product in {@code shape} blocks:
+     * 3x3 stride 1, input channels a multiple of the shape's TILE_K (each frequency's K is one slice
+     * of the product), outputs of whole 2x2 blocks and at least {@code minWindows} of them (fewer
+     * leave most of each product's block columns empty). float16 maps run it only where timed: by default they run on
      * tensor cores where the device has them, as on CUDA.
      */
-    private boolean winograd(Op.Conv2d c, Layout out, long minWindows, int tileK) {
-        return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && c.inChannels() % tileK == 0
+    private boolean winograd(Op.Conv2d c, Layout out, long minWindows, Kernel.GemmShape shape) {
+        return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && c.inChannels() % shape.tileK() == 0
                 && out.h() % 2 == 0 && out.w() % 2 == 0 && pixels(out) / 4 >= minWindows;
     }
 
@@ -469,11 +474,14 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             Layout out) {
         long rows = out.channels(), pixels = pixels(out);
         int k = in.channels();
-        List<ConvWay> ways = timeConvWays ? directWays(rows, pixels, k) : List.of(defaultDirect(rows, pixels, k));
-        long[] scratch = {extent(in), extent(out), (rows - 1) * wRow + (k - 1) * wColumn + 1}; // x, y, weights
-        TimedRun run = (w, s) -> gemmSlices(w.shape(), w.slices(), Window.POINT, s[2], wRow, wColumn, 0, s[0], in, s[1], out, null);
-        ConvWay way = ways.size() == 1 ? ways.get(0) : model.convWay(new ProductKey(node, product, Long.highestOneBit(queries)),
-                () -> fastest(node.name() + " product " + product + " " + out, ways, scratch, run));
+        ConvWay way = !timeConvWays ? defaultDirect(rows, pixels, k)
+                : model.convWay(new ProductKey(node, product, Long.highestOneBit(queries)), () -> {
+                    List<ConvWay> ways = directWays(rows, pixels, k);
+                    if (ways.size() == 1) return ways.get(0);
+                    long[] scratch = {extent(in), extent(out), (rows - 1) * wRow + (k - 1) * wColumn + 1}; // x, y, weights
+                    return fastest(node.name() + " product " + product + " " + out, ways, scratch, (w, s) -> gemmSlices(w.shape(),
+                            w.slices(), Window.POINT, s[2], wRow, wColumn, 0, s[0], in, s[1], out, null));
+                });
         gemmSlices(way.shape(), way.slices(), Window.POINT, weights, wRow, wColumn, 0, x, in, y, out, null);
     }
 

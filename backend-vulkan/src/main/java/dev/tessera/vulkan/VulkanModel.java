@@ -32,7 +32,7 @@ final class VulkanModel implements DeviceModel {
     private final Runnable release; // gives the device back to the provider
     private final Map<Node, long[]> params = new IdentityHashMap<>();
     private final Map<Long, Long> indexMaps = new HashMap<>();
-    private final Map<Node, Long> winograd = new IdentityHashMap<>();
+    private final Map<Node, DeviceBuffer> winograd = new IdentityHashMap<>();
     private final Map<VulkanExecutor.WayKey, VulkanExecutor.ConvWay> convWays = new HashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
@@ -176,17 +176,11 @@ final class VulkanModel implements DeviceModel {
         if (way != null) return way;
         way = choose.get();
         convWays.put(key, way);
-        Long weights = winograd.get(key.node());
-        if (weights != null && !way.winograd()
+        if (!way.winograd() && winograd.containsKey(key.node())
                 && convWays.entrySet().stream().noneMatch(e -> e.getKey().node() == key.node() && e.getValue().winograd())) {
-            winograd.remove(key.node());
-            for (DeviceBuffer d : owned) {
-                if (d.address == weights) {
-                    owned.remove(d);
-                    d.close();
-                    break;
-                }
-            }
+            DeviceBuffer weights = winograd.remove(key.node());
+            owned.remove(weights);
+            weights.close();
         }
         return way;
     }
@@ -223,8 +217,8 @@ final class VulkanModel implements DeviceModel {
                 stream.upload(b, d.address);
                 stream.submit();
             }
-            return d.address;
-        });
+            return d;
+        }).address;
     }
 
     /** Device address of PyTorch's nearest-resize source indices from {@code in} to {@code out} pixels. */

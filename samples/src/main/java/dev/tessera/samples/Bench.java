@@ -188,7 +188,8 @@ final class Bench {
             System.out.printf("%s edit %.2f%%: dense %.2f ms, sparse %.2f ms, speedup %.2fx, MACs %.2f -> %.2f G (ratio %.2fx),"
                     + " speedup/MAC ratio %.2f, first full pass %.1f ms, plan %.1f ms, first sparse pass %.1f ms, cache %.0f MB%s%n", model,
                     100 * difference.fraction(), dense * 1e3, sparse * 1e3, speedup, plan.denseMacs() / 1e9, plan.sparseMacs() / 1e9,
-                    macRatio, speedup / macRatio, full * 1e3, planMs, first * 1e3, cache.bytes() / 1e6, peak > 0 ? String.format(", peak device memory %.0f MiB", peak / 1048576.0) : "");
+                    macRatio, speedup / macRatio, full * 1e3, planMs, first * 1e3, cache.bytes() / 1e6,
+                    peak > 0 ? String.format(", peak device memory %.0f MiB", peak / 1048576.0) : "");
             Map<String, Long> steps = exec.profile().nanosByKind();
             System.out.printf("  one profiled pass (each step timed on its own): %.2f ms%n", profiled * 1e3);
             steps.entrySet().stream().sorted(Map.Entry.comparingByValue(java.util.Comparator.reverseOrder())).limit(25).forEach(e ->
