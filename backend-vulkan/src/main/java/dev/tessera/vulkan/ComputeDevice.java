@@ -29,6 +29,12 @@ public interface ComputeDevice extends AutoCloseable {
     boolean tensorCores();
 
     /**
+     * Whether gemm_tensor runs here: tensor cores ({@link #tensorCores}) through tensor-addressed
+     * workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2) in every {@link Kernel.GemmShape} of its.
+     */
+    boolean tensorAddressing();
+
+    /**
      * Device memory of {@code bytes} that lives until {@link #free}.
      *
      * @throws dev.tessera.DeviceException when the device is out of memory or the buffer is larger

@@ -13,6 +13,11 @@ public enum Kernel {
     CONV2D(5, 3, 4), SUM_SLICES(5, 3, 4), WINOGRAD_INPUT(2, 1), WINOGRAD_OUTPUT(3, 2),
     /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
     CONV2D_COOP(5, 3, 4),
+    /**
+     * Batched float16 matrix products on tensor cores through tensor-addressed workgroup
+     * cooperative matrices, where the device has them ({@link ComputeDevice#tensorAddressing}): one variant.
+     */
+    GEMM_TENSOR(3, 2),
     /** float32 to float16 maps: one variant. */
     TO_HALF(2, 1),
     /** float16 to float32 maps: one variant. */
@@ -45,6 +50,7 @@ public enum Kernel {
      * output channels).
      * conv2d_coop has one: on the H100, blocks of 128 x 128, 128 x 64, 64 x 64 and 256 x 32 (its 8
      * subgroups holding 2 to 8 matrices each) ran at 20-39 TFLOP/s, 128 x 32 (2 each) at 57-68.
+     * gemm_tensor takes its block (BM, BN, BK, invocations) through specialization constants.
      */
     public enum GemmShape {
         ROWS_32(32, 128, 8, 4, 4, 256), ROWS_64(64, 128, 16, 4, 8, 256), ROWS_128(128, 128, 16, 8, 8, 256),
@@ -55,7 +61,11 @@ public enum Kernel {
         /** For convs of at most 16 output channels (an RGB output), which taller blocks mostly waste: timed convs try it. */
         ROWS_16(16, 64, 4, 4, 4, 64),
         /** conv2d_coop's one block (its constants BLOCK_M, BLOCK_N). */
-        COOP(128, 32);
+        COOP(128, 32),
+        /** gemm_tensor's blocks: one workgroup-scope matrix of 128 x 128 sums over 256 invocations, K 32 at a time (64 ran slower on the H100). */
+        TENSOR_128(128, 128, 128, 128, 32, 256),
+        /** gemm_tensor in 64 x 64 blocks over 128 invocations: four times the workgroups for small products. */
+        TENSOR_64(64, 64, 64, 64, 32, 128);
 
         private final int blockRows, blockColumns;
         private final int[] specialization;
@@ -72,12 +82,17 @@ public enum Kernel {
             return m <= 32 ? ROWS_32 : m <= 64 ? ROWS_64 : ROWS_128;
         }
 
-        /** Depth of the K chunks its kernel stages (TILE_K): 32 in conv2d_coop, 16 in conv2d. */
+        /** Depth of the K chunks its kernel stages (TILE_K, BK): 32 in conv2d_coop and gemm_tensor, 16 in conv2d. */
         public int tileK() {
-            return cooperative() ? 32 : 16;
+            return kernel() == CONV2D ? 16 : 32;
         }
 
-        /** Whether the shape is conv2d_coop's (else conv2d's). */
+        /** The kernel that computes products in this shape's blocks: conv2d, conv2d_coop or gemm_tensor. */
+        public Kernel kernel() {
+            return this == COOP ? CONV2D_COOP : this == TENSOR_128 || this == TENSOR_64 ? GEMM_TENSOR : CONV2D;
+        }
+
+        /** Whether the shape is conv2d_coop's. */
         public boolean cooperative() {
             return this == COOP;
         }
@@ -93,9 +108,11 @@ public enum Kernel {
         /**
          * Shared memory a workgroup uses. gemm.glsl: TILE_K (16) rows of vec4s of A's and B's
          * chunks, each padded by one vec4. conv2d_coop: TILE_K (32) halves of each row of A and
-         * column of B, padded by 8, and 16 x 16 floats for each of 8 subgroups.
+         * column of B, padded by 8, and 16 x 16 floats for each of 8 subgroups. gemm_tensor: none of
+         * its own (the driver's staging is within the memory it reserves for such matrices).
          */
         public int sharedMemoryBytes() {
+            if (kernel() == GEMM_TENSOR) return 0;
             if (cooperative()) return (blockRows + blockColumns) * (32 + 8) * 2 + 8 * 256 * 4;
             int tileK = 16, vec4Bytes = 16;
             return tileK * (blockRows / 4 + 1 + blockColumns / 4 + 1) * vec4Bytes;
@@ -109,7 +126,7 @@ public enum Kernel {
 
     /** Whether the kernel has a float16-storage variant distinct from its float32 one. */
     public boolean hasVariants() {
-        return this != TO_HALF && this != TO_FLOAT && this != CONV2D_COOP;
+        return this != TO_HALF && this != TO_FLOAT && this != CONV2D_COOP && this != GEMM_TENSOR;
     }
 
     /** Class-path resource of the kernel's SPIR-V for maps stored as float16 ({@code half}) or float32. */

@@ -53,6 +53,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private final boolean convWinograd;
     /** Whether convolutions of float16 maps run on tensor cores (conv2d_coop). */
     private final boolean tensorCores;
+    /** Whether Winograd's products of float16 maps may run on gemm_tensor (-Dtessera.vulkan.tensorAddressing=false: never). */
+    private final boolean tensorAddressing;
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
@@ -72,6 +74,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         this.stream = passStream;
         this.kernels = passKernels;
         this.tensorCores = half && model.device.tensorCores() && !Boolean.getBoolean("tessera.vulkan.noTensorCores");
+        this.tensorAddressing = tensorCores && model.device.tensorAddressing()
+                && !"false".equals(System.getProperty("tessera.vulkan.tensorAddressing"));
         String time = System.getProperty("tessera.vulkan.timeConvs", "gpu");
         this.timeConvWays = time.equals("true") || time.equals("gpu") && model.device.kind() != DeviceInfo.Kind.SOFTWARE_GPU;
         String shape = System.getProperty("tessera.vulkan.convShape");
@@ -294,7 +298,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * The candidate ways of a conv, the default first ({@link #defaultWay}). Then the direct ways
      * ({@link #directWays}) and, for more than 32 output channels where Winograd may run (on tiles
      * down to {@link #MIN_TIMED_WINDOWS} windows), Winograd with its product in each block shape
-     * (on tensor cores: theirs).
+     * (on tensor cores: theirs, conv2d_coop's and, where the device has it, gemm_tensor's).
      */
     private List<ConvWay> convWays(Op.Conv2d c, boolean tiles, Layout out) {
         long rows = c.outChannels(), pixels = pixels(out);
@@ -303,7 +307,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         ways.addAll(direct);
         if (rows <= 32) return List.copyOf(ways);
         long minWindows = tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS;
-        Kernel.GemmShape[] shapes = direct.get(0).shape().cooperative() ? new Kernel.GemmShape[] {Kernel.GemmShape.COOP} : TIMED_SHAPES;
+        Kernel.GemmShape[] shapes = !direct.get(0).shape().cooperative() ? TIMED_SHAPES : tensorAddressing ? TENSOR_SHAPES
+                : new Kernel.GemmShape[] {Kernel.GemmShape.COOP};
         for (Kernel.GemmShape s : shapes) if (winograd(c, out, minWindows, s)) ways.add(new ConvWay(true, s, 16));
         return List.copyOf(ways);
     }
@@ -347,6 +352,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private static final Kernel.GemmShape[] TIMED_SHAPES = {
         Kernel.GemmShape.ROWS_64, Kernel.GemmShape.ROWS_128, Kernel.GemmShape.COLUMNS_32,
         Kernel.GemmShape.SQUARE_64};
+    private static final Kernel.GemmShape[] TENSOR_SHAPES = {
+        Kernel.GemmShape.COOP, Kernel.GemmShape.TENSOR_128, Kernel.GemmShape.TENSOR_64};
 
     /** Runs a way on scratch memory of the timing stream. */
     private interface TimedRun {
@@ -415,12 +422,13 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     /**
      * Whether {@code c} may run as Winograd F(2x2, 3x3) with its product in {@code shape} blocks:
      * 3x3 stride 1, input channels a multiple of the shape's TILE_K (each frequency's K is one slice
-     * of the product), outputs of whole 2x2 blocks and at least {@code minWindows} of them (fewer
+     * of the product; gemm_tensor's clamped loads take any), outputs of whole 2x2 blocks and at least {@code minWindows} of them (fewer
      * leave most of each product's block columns empty). float16 maps run it only where timed: by default they run on
      * tensor cores where the device has them, as on CUDA.
      */
     private boolean winograd(Op.Conv2d c, Layout out, long minWindows, Kernel.GemmShape shape) {
-        return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1 && c.inChannels() % shape.tileK() == 0
+        return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1
+                && (shape.kernel() == Kernel.GEMM_TENSOR || c.inChannels() % shape.tileK() == 0)
                 && out.h() % 2 == 0 && out.w() % 2 == 0 && pixels(out) / 4 >= minWindows;
     }
 
@@ -428,23 +436,30 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * A 3x3 stride-1 conv as Winograd F(2x2, 3x3), 2.25x fewer multiply-adds than the direct one:
      * the input transform into 16 frequencies of [inC][windows]; their 16 products with the
      * transformed weights as one product over K = 16 inC split into 16 slices of inC, so that slice
-     * f's partial sums are frequency f's product [outC][windows]; the inverse transform with bias
-     * and activation.
+     * f's partial sums are frequency f's product [outC][windows] (gemm_tensor: 16 products of one
+     * launch, stored at the maps' precision); the inverse transform with bias and activation.
      */
     private void winogradConv(Kernel.GemmShape shape, Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft,
             Op.@Nullable Activation act) {
         Op.Conv2d op = (Op.Conv2d) node.op();
         int cin = op.inChannels(), cout = op.outChannels(), blocksH = out.h() / 2, blocksW = out.w() / 2;
         int windows = out.images() * blocksH * blocksW;
-        long v = alloc(16L * cin * windows), m = alloc32(16L * cout * windows);
+        boolean tensor = shape.kernel() == Kernel.GEMM_TENSOR; // stores its products as float16 maps; conv2d sums in float32
+        long v = alloc(16L * cin * windows), m = tensor ? alloc(16L * cout * windows) : alloc32(16L * cout * windows);
         kernels.call(Kernel.WINOGRAD_INPUT).buffer(x).buffer(v).u(cin).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(blocksH).u(blocksW).i(padTop).i(padLeft).u((long) cin * windows).launch((long) cin * windows);
-        gemm(shape.cooperative(), shape, Window.POINT, model.winogradWeights(node), 16L * cin, 1, 0, v,
-                Layout.packed(1, 16 * cin, 1, windows), 0, Layout.packed(1, cout, 1, windows), null, 16, cin, m);
+        long u = model.winogradWeights(node);
+        if (tensor) { // frequency f: U[:, f cin ..] [cout][cin] times V[f cin ..] [cin][windows]
+            kernels.call(Kernel.GEMM_TENSOR).buffer(u).buffer(v).buffer(m).u(cout).u(windows).u(cin).u(16L * cin).u(windows).u(windows)
+                    .u(cin).u((long) cin * windows).u((long) cout * windows).launchBlocks(shape, cout, windows, 16);
+        } else {
+            gemm(shape.cooperative(), shape, Window.POINT, u, 16L * cin, 1, 0, v, Layout.packed(1, 16 * cin, 1, windows), 0,
+                    Layout.packed(1, cout, 1, windows), null, 16, cin, m);
+        }
         free(v);
         kernels.call(Kernel.WINOGRAD_OUTPUT).buffer(m).buffer(model.params(node)[1]).buffer(y).u(cout).u(out.h()).u(out.w())
                 .u(out.imageStride()).u(out.channelStride()).u(blocksH).u(blocksW).u(activationCode(act)).f(slope(act))
-                .u((long) cout * windows).launch((long) cout * windows);
+                .u((long) cout * windows).u(tensor ? 1 : 0).launch((long) cout * windows);
         free(m);
     }
 

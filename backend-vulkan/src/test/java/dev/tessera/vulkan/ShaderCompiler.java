@@ -22,8 +22,8 @@ import org.lwjgl.util.shaderc.ShadercIncludeResultRelease;
  * Compiles the kernels in {@code src/main/glsl} to the SPIR-V resources the jar ships (run by
  * build-shaders.sh): each {@code NAME.comp} twice, {@code NAME_f32.spv} and {@code NAME_f16.spv}
  * (with {@code F16} defined: maps stored as float16), except kernels that define {@code F16}
- * themselves (one variant, {@code NAME.spv}). Targets Vulkan 1.1; writes {@code sources.sha256},
- * which {@link ShadersTest} checks against the GLSL.
+ * themselves (one variant, {@code NAME.spv}). Targets Vulkan 1.1 (1.3 for VK_NV_cooperative_matrix2);
+ * writes {@code sources.sha256}, which {@link ShadersTest} checks against the GLSL.
  */
 public final class ShaderCompiler {
     private ShaderCompiler() {}
@@ -67,7 +67,10 @@ public final class ShaderCompiler {
         long options = shaderc_compile_options_initialize();
         long result = 0;
         try {
-            shaderc_compile_options_set_target_env(options, shaderc_target_env_vulkan, shaderc_env_version_vulkan_1_1);
+            // Tensor-addressed cooperative matrices (VK_NV_cooperative_matrix2) need SPIR-V 1.6, so Vulkan 1.3.
+            boolean vulkan13 = text.contains("GL_NV_cooperative_matrix2");
+            shaderc_compile_options_set_target_env(options, shaderc_target_env_vulkan,
+                    vulkan13 ? shaderc_env_version_vulkan_1_3 : shaderc_env_version_vulkan_1_1);
             shaderc_compile_options_set_optimization_level(options, shaderc_optimization_level_performance);
             shaderc_compile_options_set_include_callbacks(options, resolve, release, 0);
             if (f16) shaderc_compile_options_add_macro_definition(options, "F16", null);

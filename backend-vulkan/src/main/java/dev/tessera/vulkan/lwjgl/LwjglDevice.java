@@ -2,6 +2,8 @@ package dev.tessera.vulkan.lwjgl;
 
 import static org.lwjgl.system.MemoryStack.stackPush;
 import static org.lwjgl.vulkan.KHRCooperativeMatrix.*;
+import static org.lwjgl.vulkan.NVCooperativeMatrix2.VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME;
+import static org.lwjgl.vulkan.NVCooperativeMatrix2.vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV;
 import static org.lwjgl.vulkan.KHRPortabilityEnumeration.VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
 import static org.lwjgl.vulkan.KHRPortabilityEnumeration.VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
 import static org.lwjgl.vulkan.KHRPortabilitySubset.VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME;
@@ -11,6 +13,7 @@ import static org.lwjgl.vulkan.VK11.VK_SUBGROUP_FEATURE_BASIC_BIT;
 import static org.lwjgl.vulkan.VK11.vkGetPhysicalDeviceFeatures2;
 import static org.lwjgl.vulkan.VK11.vkGetPhysicalDeviceProperties2;
 import static org.lwjgl.vulkan.VK12.VK_API_VERSION_1_2;
+import static org.lwjgl.vulkan.VK13.VK_API_VERSION_1_3;
 
 import dev.tessera.BackendUnavailableException;
 import dev.tessera.DeviceException;
@@ -33,6 +36,7 @@ import org.lwjgl.system.MemoryStack;
 import org.lwjgl.vulkan.VK;
 import org.lwjgl.vulkan.VkApplicationInfo;
 import org.lwjgl.vulkan.VkBufferCreateInfo;
+import org.lwjgl.vulkan.VkCooperativeMatrixFlexibleDimensionsPropertiesNV;
 import org.lwjgl.vulkan.VkCooperativeMatrixPropertiesKHR;
 import org.lwjgl.vulkan.VkDevice;
 import org.lwjgl.vulkan.VkDeviceCreateInfo;
@@ -45,6 +49,8 @@ import org.lwjgl.vulkan.VkMemoryAllocateInfo;
 import org.lwjgl.vulkan.VkMemoryRequirements;
 import org.lwjgl.vulkan.VkPhysicalDevice;
 import org.lwjgl.vulkan.VkPhysicalDevice16BitStorageFeatures;
+import org.lwjgl.vulkan.VkPhysicalDeviceCooperativeMatrix2FeaturesNV;
+import org.lwjgl.vulkan.VkPhysicalDeviceCooperativeMatrix2PropertiesNV;
 import org.lwjgl.vulkan.VkPhysicalDeviceCooperativeMatrixFeaturesKHR;
 import org.lwjgl.vulkan.VkPhysicalDeviceFeatures2;
 import org.lwjgl.vulkan.VkPhysicalDeviceLimits;
@@ -87,8 +93,8 @@ public final class LwjglDevice implements ComputeDevice {
 
     /** A physical device that can run the kernels, with what the backend needs to know about it. */
     private record Candidate(VkPhysicalDevice device, String name, int type, DeviceInfo.Kind kind, long memoryBytes,
-            int queueFamily, boolean float16, boolean tensorCores, boolean portabilitySubset, long maxStorageRange,
-            Timestamps timestamps) {}
+            int queueFamily, boolean float16, boolean tensorCores, boolean tensorAddressing, boolean portabilitySubset,
+            long maxStorageRange, Timestamps timestamps) {}
 
     /**
      * How to read the compute queue's timestamps: nanoseconds per tick and the valid bits (a
@@ -132,7 +138,7 @@ public final class LwjglDevice implements ComputeDevice {
         if (loaderVersion < VK_API_VERSION_1_1) {
             throw new BackendUnavailableException("the Vulkan loader supports only Vulkan 1.0; Tessera needs 1.1");
         }
-        int apiVersion = loaderVersion >= VK_API_VERSION_1_2 ? VK_API_VERSION_1_2 : VK_API_VERSION_1_1;
+        int apiVersion = Math.min(loaderVersion, VK_API_VERSION_1_3);
         VkInstance instance = createInstance(apiVersion);
         try {
             LwjglDevice d = new LwjglDevice(instance, choose(instance, apiVersion));
@@ -144,7 +150,10 @@ public final class LwjglDevice implements ComputeDevice {
         }
     }
 
-    /** An instance of Vulkan 1.2 where the loader has it (the feature structures tensor cores need), else 1.1. */
+    /**
+     * An instance of the newest Vulkan up to 1.3 the loader has: 1.2 for the feature structures
+     * tensor cores need, 1.3 for the SPIR-V 1.6 of gemm_tensor.
+     */
     private static VkInstance createInstance(int apiVersion) {
         try (MemoryStack stack = stackPush()) {
             boolean portability = instanceExtensions(stack).contains(VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME);
@@ -237,6 +246,7 @@ public final class LwjglDevice implements ComputeDevice {
             VkQueueFamilyProperties.Buffer families = queueFamilies(pd, stack);
             int shared = 0, coopShared = 0;
             for (Kernel.GemmShape g : Kernel.GemmShape.values()) {
+                if (g.kernel() == Kernel.GEMM_TENSOR) continue; // the driver's staging: checked with the extension
                 if (g.cooperative()) {
                     coopShared = Math.max(coopShared, g.sharedMemoryBytes());
                 } else {
@@ -259,11 +269,13 @@ public final class LwjglDevice implements ComputeDevice {
             boolean tensorCores = storage16.storageBuffer16BitAccess() && Math.min(apiVersion, props.apiVersion()) >= VK_API_VERSION_1_2
                     && limits.maxComputeSharedMemorySize() >= coopShared && extensions.contains(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)
                     && tensorCores(pd, stack);
+            boolean tensorAddressing = tensorCores && Math.min(apiVersion, props.apiVersion()) >= VK_API_VERSION_1_3
+                    && extensions.contains(VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME) && tensorAddressing(pd, stack);
             int type = props.deviceType();
             int validBits = families.get(family).timestampValidBits();
             Timestamps timestamps = new Timestamps(validBits == 0 ? 0f : limits.timestampPeriod(), validBits == 64 ? -1L : (1L << validBits) - 1);
             return new Candidate(pd, name, type, kindOf(type), deviceLocalBytes(pd, stack), family, storage16.storageBuffer16BitAccess(),
-                    tensorCores, portabilitySubset, Integer.toUnsignedLong(limits.maxStorageBufferRange()), timestamps);
+                    tensorCores, tensorAddressing, portabilitySubset, Integer.toUnsignedLong(limits.maxStorageBufferRange()), timestamps);
         }
     }
 
@@ -301,6 +313,43 @@ public final class LwjglDevice implements ComputeDevice {
         return false;
     }
 
+    /**
+     * Whether gemm_tensor runs here: workgroup-scope cooperative matrices of flexible dimensions,
+     * loaded and stored through tensor layouts, for each of its block shapes (float16 operands,
+     * float32 sums, the shape's invocations and dimensions multiples of the device's granularity).
+     */
+    private static boolean tensorAddressing(VkPhysicalDevice pd, MemoryStack stack) {
+        VkPhysicalDeviceCooperativeMatrix2FeaturesNV features = VkPhysicalDeviceCooperativeMatrix2FeaturesNV.calloc(stack).sType$Default();
+        vkGetPhysicalDeviceFeatures2(pd, VkPhysicalDeviceFeatures2.calloc(stack).sType$Default().pNext(features.address()));
+        if (!features.cooperativeMatrixWorkgroupScope() || !features.cooperativeMatrixFlexibleDimensions()
+                || !features.cooperativeMatrixTensorAddressing()) {
+            return false;
+        }
+        VkPhysicalDeviceCooperativeMatrix2PropertiesNV limits = VkPhysicalDeviceCooperativeMatrix2PropertiesNV.calloc(stack).sType$Default();
+        vkGetPhysicalDeviceProperties2(pd, VkPhysicalDeviceProperties2.calloc(stack).sType$Default().pNext(limits.address()));
+        IntBuffer count = stack.mallocInt(1);
+        Vk.check(vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV(pd, count, null),
+                "vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV");
+        VkCooperativeMatrixFlexibleDimensionsPropertiesNV.Buffer shapes = VkCooperativeMatrixFlexibleDimensionsPropertiesNV.calloc(count.get(0), stack);
+        for (VkCooperativeMatrixFlexibleDimensionsPropertiesNV shape : shapes) shape.sType$Default();
+        Vk.check(vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV(pd, count, shapes),
+                "vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV");
+        for (Kernel.GemmShape g : Kernel.GemmShape.values()) {
+            if (g.kernel() != Kernel.GEMM_TENSOR) continue;
+            int[] block = g.specialization(); // BM, BN, BK, invocations
+            boolean supported = block[3] <= limits.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize();
+            boolean listed = false;
+            for (VkCooperativeMatrixFlexibleDimensionsPropertiesNV m : shapes) {
+                listed |= m.scope() == VK_SCOPE_WORKGROUP_KHR && m.workgroupInvocations() == block[3]
+                        && m.AType() == VK_COMPONENT_TYPE_FLOAT16_KHR && m.BType() == VK_COMPONENT_TYPE_FLOAT16_KHR
+                        && m.CType() == VK_COMPONENT_TYPE_FLOAT32_KHR && m.ResultType() == VK_COMPONENT_TYPE_FLOAT32_KHR
+                        && block[0] % m.MGranularity() == 0 && block[1] % m.NGranularity() == 0 && block[2] % m.KGranularity() == 0;
+            }
+            if (!supported || !listed) return false;
+        }
+        return true;
+    }
+
     private static DeviceInfo.Kind kindOf(int type) {
         switch (type) {
             case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return DeviceInfo.Kind.DISCRETE_GPU;
@@ -325,14 +374,17 @@ public final class LwjglDevice implements ComputeDevice {
         return -1;
     }
 
+    /** The device's extensions; their properties (260 bytes each, a GPU has hundreds) on a frame of their own. */
     private static Set<String> deviceExtensions(VkPhysicalDevice pd, MemoryStack stack) {
-        IntBuffer count = stack.mallocInt(1);
-        Vk.check(vkEnumerateDeviceExtensionProperties(pd, (String) null, count, null), "vkEnumerateDeviceExtensionProperties");
-        VkExtensionProperties.Buffer props = VkExtensionProperties.malloc(count.get(0), stack);
-        Vk.check(vkEnumerateDeviceExtensionProperties(pd, (String) null, count, props), "vkEnumerateDeviceExtensionProperties");
-        Set<String> names = new HashSet<>();
-        for (VkExtensionProperties p : props) names.add(p.extensionNameString());
-        return names;
+        try (MemoryStack frame = stack.push()) {
+            IntBuffer count = frame.mallocInt(1);
+            Vk.check(vkEnumerateDeviceExtensionProperties(pd, (String) null, count, null), "vkEnumerateDeviceExtensionProperties");
+            VkExtensionProperties.Buffer props = VkExtensionProperties.malloc(count.get(0), frame);
+            Vk.check(vkEnumerateDeviceExtensionProperties(pd, (String) null, count, props), "vkEnumerateDeviceExtensionProperties");
+            Set<String> names = new HashSet<>();
+            for (VkExtensionProperties p : props) names.add(p.extensionNameString());
+            return names;
+        }
     }
 
     private static long deviceLocalBytes(VkPhysicalDevice pd, MemoryStack stack) {
@@ -357,6 +409,10 @@ public final class LwjglDevice implements ComputeDevice {
             if (chosen.tensorCores()) {
                 VkPhysicalDeviceCooperativeMatrixFeaturesKHR matrices = VkPhysicalDeviceCooperativeMatrixFeaturesKHR.calloc(stack).sType$Default()
                         .cooperativeMatrix(true);
+                if (chosen.tensorAddressing()) {
+                    matrices.pNext(VkPhysicalDeviceCooperativeMatrix2FeaturesNV.calloc(stack).sType$Default().cooperativeMatrixWorkgroupScope(true)
+                            .cooperativeMatrixFlexibleDimensions(true).cooperativeMatrixTensorAddressing(true).address());
+                }
                 VkPhysicalDeviceShaderFloat16Int8Features float16 = VkPhysicalDeviceShaderFloat16Int8Features.calloc(stack).sType$Default()
                         .shaderFloat16(true).pNext(matrices.address());
                 storage16.pNext(VkPhysicalDeviceVulkanMemoryModelFeatures.calloc(stack).sType$Default().vulkanMemoryModel(true)
@@ -366,6 +422,7 @@ public final class LwjglDevice implements ComputeDevice {
             List<String> extensions = new ArrayList<>();
             if (chosen.portabilitySubset()) extensions.add(VK_KHR_PORTABILITY_SUBSET_EXTENSION_NAME);
             if (chosen.tensorCores()) extensions.add(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+            if (chosen.tensorAddressing()) extensions.add(VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME);
             PointerBuffer names = stack.mallocPointer(extensions.size());
             for (String e : extensions) names.put(stack.UTF8(e));
             VkDeviceCreateInfo info = VkDeviceCreateInfo.calloc(stack).sType$Default().pNext(features.address()).pQueueCreateInfos(queues)
@@ -414,6 +471,11 @@ public final class LwjglDevice implements ComputeDevice {
     @Override
     public boolean tensorCores() {
         return chosen.tensorCores();
+    }
+
+    @Override
+    public boolean tensorAddressing() {
+        return chosen.tensorAddressing();
     }
 
     @Override
