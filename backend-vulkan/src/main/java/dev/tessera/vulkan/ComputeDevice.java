@@ -30,7 +30,8 @@ public interface ComputeDevice extends AutoCloseable {
 
     /**
      * Whether gemm_tensor runs here: tensor cores ({@link #tensorCores}) through tensor-addressed
-     * workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2) in every {@link Kernel.GemmShape} of its.
+     * workgroup-scope cooperative matrices (VK_NV_cooperative_matrix2), in each of its block shapes
+     * ({@link Kernel.GemmShape}).
      */
     boolean tensorAddressing();
 

@@ -62,7 +62,10 @@ public enum Kernel {
         ROWS_16(16, 64, 4, 4, 4, 64),
         /** conv2d_coop's one block (its constants BLOCK_M, BLOCK_N). */
         COOP(128, 32),
-        /** gemm_tensor's blocks: one workgroup-scope matrix of 128 x 128 sums over 256 invocations, K 32 at a time (64 ran slower on the H100). */
+        /**
+         * gemm_tensor's blocks: one workgroup-scope matrix of 128 x 128 sums over 256 invocations, K
+         * 32 at a time (64 ran slower on the H100).
+         */
         TENSOR_128(128, 128, 128, 128, 32, 256),
         /** gemm_tensor in 64 x 64 blocks over 128 invocations: four times the workgroups for small products. */
         TENSOR_64(64, 64, 64, 64, 32, 128);

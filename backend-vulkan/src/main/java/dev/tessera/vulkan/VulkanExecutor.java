@@ -422,9 +422,10 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     /**
      * Whether {@code c} may run as Winograd F(2x2, 3x3) with its product in {@code shape} blocks:
      * 3x3 stride 1, input channels a multiple of the shape's TILE_K (each frequency's K is one slice
-     * of the product; gemm_tensor's clamped loads take any), outputs of whole 2x2 blocks and at least {@code minWindows} of them (fewer
-     * leave most of each product's block columns empty). float16 maps run it only where timed: by default they run on
-     * tensor cores where the device has them, as on CUDA.
+     * of the product; gemm_tensor's clamped loads take any), outputs of whole 2x2 blocks and at
+     * least {@code minWindows} of them (fewer leave most of each product's block columns empty).
+     * float16 maps run it only where timed: by default they run on tensor cores where the device
+     * has them, as on CUDA.
      */
     private boolean winograd(Op.Conv2d c, Layout out, long minWindows, Kernel.GemmShape shape) {
         return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1
