@@ -454,7 +454,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             kernels.call(Kernel.GEMM_TENSOR).buffer(u).buffer(v).buffer(m).u(cout).u(windows).u(cin).u(16L * cin).u(windows).u(windows)
                     .u(cin).u((long) cin * windows).u((long) cout * windows).launchBlocks(shape, cout, windows, 16);
         } else {
-            gemm(shape.cooperative(), shape, Window.POINT, u, 16L * cin, 1, 0, v, Layout.packed(1, 16 * cin, 1, windows), 0,
+            gemm(shape, Window.POINT, u, 16L * cin, 1, 0, v, Layout.packed(1, 16 * cin, 1, windows), 0,
                     Layout.packed(1, cout, 1, windows), null, 16, cin, m);
         }
         free(v);
@@ -517,22 +517,25 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         int k = in.channels() * window.kernelH() * window.kernelW();
         int sliceK = slices == 1 ? k : ((k + SLICE_UNIT - 1) / SLICE_UNIT + slices - 1) / slices * SLICE_UNIT;
         long partial = slices > 1 ? alloc32(slices * rows * pixels) : 0;
-        gemm(shape.cooperative(), shape, window, weights, wRow, wColumn, bias, x, in, y, out, act, slices, sliceK, partial);
+        gemm(shape, window, weights, wRow, wColumn, bias, x, in, y, out, act, slices, sliceK, partial);
         if (slices > 1) {
             kernels.again(Kernel.SUM_SLICES).launch(rows * pixels); // conv.glsl's buffers and parameters
             free(partial);
         }
     }
 
-    /** One launch of conv.glsl's product: with {@code slices} > 1, its float32 partial sums [slices][rows][pixels] into {@code partial}. */
-    private void gemm(boolean coop, Kernel.GemmShape shape, Window window, long weights, long wRow, long wColumn, long bias, long x,
+    /**
+     * One launch of conv.glsl's product by the shape's kernel (conv2d or conv2d_coop): with
+     * {@code slices} > 1, its float32 partial sums [slices][rows][pixels] into {@code partial}.
+     */
+    private void gemm(Kernel.GemmShape shape, Window window, long weights, long wRow, long wColumn, long bias, long x,
             Layout in, long y, Layout out, Op.@Nullable Activation act, int slices, int sliceK, long partial) {
-        kernels.call(coop ? Kernel.CONV2D_COOP : Kernel.CONV2D).buffer(x).buffer(weights).buffer(bias).buffer(y).buffer(partial)
+        kernels.call(shape.kernel()).buffer(x).buffer(weights).buffer(bias).buffer(y).buffer(partial)
                 .u(in.channels()).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
                 .u(out.channels()).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride())
                 .u(out.images()).u(window.kernelH()).u(window.kernelW()).u(window.stride()).i(window.padTop()).i(window.padLeft())
                 .u(activationCode(act)).f(slope(act)).u(slices).u(sliceK).u(wRow).u(wColumn)
-                .launchBlocks(shape, out.channels(), (long) out.images() * out.h() * out.w(), slices);
+                .launchBlocks(shape, out.channels(), pixels(out), slices);
     }
 
     /** Elements of a group one workgroup of group_norm_parts sums: larger groups are cut into parts (at most 256). */
