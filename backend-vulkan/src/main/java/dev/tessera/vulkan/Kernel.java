@@ -11,6 +11,8 @@ public enum Kernel {
     CHANNEL_AFFINE(4, 1), SPADE(5, 2), ADD(3, 2), GROUP_NORM_PARTS(2, 1), GROUP_NORM_STATS(6, 3, 4), RESIZE_NEAREST(4, 1),
     COPY_CHANNELS(2, 1), SOFTMAX_ROWS(1, 0), TIMESTEP_EMBEDDING(3, 2), GATHER(10, 3), SCATTER(3, 1), RESTORE(3, 1), ZERO_PADDING(2, 0),
     CONV2D(5, 3, 4), SUM_SLICES(5, 3, 4), WINOGRAD_INPUT(2, 1), WINOGRAD_OUTPUT(3, 2),
+    /** Winograd F(4x4, 3x3)'s transforms (F(2x2, 3x3)'s are WINOGRAD_INPUT and WINOGRAD_OUTPUT). */
+    WINOGRAD4_INPUT(2, 1), WINOGRAD4_OUTPUT(3, 2),
     /** conv2d on tensor cores, for float16 maps where the device has them ({@link ComputeDevice#tensorCores}): one variant. */
     CONV2D_COOP(5, 3, 4),
     /**

@@ -47,10 +47,11 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private final boolean timeConvWays;
     /**
      * The block shape of every conv's product, or null (-Dtessera.vulkan.convShape=NAME, for tests:
-     * direct; with -Dtessera.vulkan.convWinograd=true, Winograd where the conv allows it).
+     * direct; with -Dtessera.vulkan.convWinograd=true or 2 (4), Winograd F(2x2, 3x3) (F(4x4, 3x3))
+     * where the conv allows it).
      */
     private final Kernel.@Nullable GemmShape convShape;
-    private final boolean convWinograd;
+    private final int convWinograd;
     /** Whether convolutions of float16 maps run on tensor cores (conv2d_coop). */
     private final boolean tensorCores;
     /** Whether Winograd's products of float16 maps may run on gemm_tensor (-Dtessera.vulkan.tensorAddressing=false: never). */
@@ -80,7 +81,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         this.timeConvWays = time.equals("true") || time.equals("gpu") && model.device.kind() != DeviceInfo.Kind.SOFTWARE_GPU;
         String shape = System.getProperty("tessera.vulkan.convShape");
         this.convShape = shape == null ? null : Kernel.GemmShape.valueOf(shape);
-        this.convWinograd = Boolean.getBoolean("tessera.vulkan.convWinograd");
+        String winograd = System.getProperty("tessera.vulkan.convWinograd", "0");
+        this.convWinograd = winograd.equals("true") ? 2 : Integer.parseInt(winograd);
     }
 
     @Override
@@ -226,7 +228,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /**
      * {@code y = act(conv(x) + bias)} of conv {@code node}, the way the model chose for its shape
-     * ({@link #convWay}): Winograd F(2x2, 3x3) or the implicit GEMM of the conv's window, weights
+     * ({@link #convWay}): Winograd F(2x2, 3x3) or F(4x4, 3x3), or the implicit GEMM of the conv's window, weights
      * [outC][kernelH][kernelW][inC].
      */
     private void conv(Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
@@ -234,8 +236,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     private void conv(ConvWay way, Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft, Op.@Nullable Activation act) {
-        if (way.winograd()) {
-            winogradConv(way.shape(), node, x, in, y, out, padTop, padLeft, act);
+        if (way.winograd() > 0) {
+            winogradConv(way.winograd(), way.shape(), node, x, in, y, out, padTop, padLeft, act);
             return;
         }
         Op.Conv2d op = (Op.Conv2d) node.op();
@@ -246,10 +248,14 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /**
-     * How a conv runs: as Winograd F(2x2, 3x3) or directly, the block shape of its product, and
-     * the slices K is split into (always 16 for Winograd: one per frequency).
+     * How a conv runs: as Winograd F(winograd x winograd, 3x3) (2 or 4) or directly (0), the block
+     * shape of its product, and the slices K is split into (for Winograd one per frequency: 16 or 36).
      */
-    record ConvWay(boolean winograd, Kernel.GemmShape shape, int slices) {}
+    record ConvWay(int winograd, Kernel.GemmShape shape, int slices) {
+        static ConvWay winograd(int tile, Kernel.GemmShape shape) {
+            return new ConvWay(tile, shape, (tile + 2) * (tile + 2));
+        }
+    }
 
     /** What a timed choice of way is made for: a node's conv or product at some size. */
     interface WayKey {
@@ -270,7 +276,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private ConvWay convWay(Node node, Layout in, Layout out, int padTop, int padLeft) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         if (convShape != null) {
-            if (convWinograd && winograd(c, out, 1, convShape)) return new ConvWay(true, convShape, 16);
+            if (convWinograd > 0 && winograd(c, out, 1, convShape, convWinograd)) return ConvWay.winograd(convWinograd, convShape);
             return direct(convShape, out.channels(), pixels(out), c.inChannels() * c.kernelH() * c.kernelW(), BUSY_WORKGROUPS);
         }
         if (!timeConvWays) return defaultWay(c, out);
@@ -286,7 +292,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private ConvWay defaultWay(Op.Conv2d c, Layout out) {
         long rows = c.outChannels(), pixels = pixels(out);
         Kernel.GemmShape winogradShape = Kernel.GemmShape.forProduct(rows, pixels / 4);
-        if (!half && winograd(c, out, MIN_WINDOWS, winogradShape)) return new ConvWay(true, winogradShape, 16);
+        if (!half && winograd(c, out, MIN_WINDOWS, winogradShape, 2)) return ConvWay.winograd(2, winogradShape);
         return defaultDirect(rows, pixels, c.inChannels() * c.kernelH() * c.kernelW());
     }
 
@@ -298,7 +304,8 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * The candidate ways of a conv, the default first ({@link #defaultWay}). Then the direct ways
      * ({@link #directWays}) and, for more than 32 output channels where Winograd may run (on tiles
      * down to {@link #MIN_TIMED_WINDOWS} windows), Winograd with its product in each block shape
-     * (on tensor cores: theirs, conv2d_coop's and, where the device has it, gemm_tensor's).
+     * (on tensor cores: theirs, conv2d_coop's and, where the device has it, gemm_tensor's, there
+     * also as F(4x4, 3x3) on full maps: {@link #WINOGRAD4}).
      */
     private List<ConvWay> convWays(Op.Conv2d c, boolean tiles, Layout out) {
         long rows = c.outChannels(), pixels = pixels(out);
@@ -309,7 +316,12 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         long minWindows = tiles ? MIN_TIMED_WINDOWS : MIN_WINDOWS;
         Kernel.GemmShape[] shapes = !direct.get(0).shape().cooperative() ? TIMED_SHAPES : tensorAddressing ? TENSOR_SHAPES
                 : new Kernel.GemmShape[] {Kernel.GemmShape.COOP};
-        for (Kernel.GemmShape s : shapes) if (winograd(c, out, minWindows, s)) ways.add(new ConvWay(true, s, 16));
+        for (Kernel.GemmShape s : shapes) {
+            if (winograd(c, out, minWindows, s, 2)) ways.add(ConvWay.winograd(2, s));
+            if (WINOGRAD4 && !tiles && s.kernel() == Kernel.GEMM_TENSOR && winograd(c, out, minWindows, s, 4)) {
+                ways.add(ConvWay.winograd(4, s));
+            }
+        }
         return List.copyOf(ways);
     }
 
@@ -346,7 +358,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /** The direct way in {@code shape} blocks, K split for about {@code busy} workgroups. */
     private static ConvWay direct(Kernel.GemmShape shape, long rows, long pixels, int k, long busy) {
-        return new ConvWay(false, shape, slices(shape, rows, pixels, k, busy));
+        return new ConvWay(0, shape, slices(shape, rows, pixels, k, busy));
     }
 
     private static final Kernel.GemmShape[] TIMED_SHAPES = {
@@ -408,6 +420,15 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
         return (l.images() - 1) * l.imageStride() + (l.channels() - 1) * l.channelStride() + (long) l.h() * l.w();
     }
 
+    /**
+     * F(4x4, 3x3) as a candidate for float16 convs of full maps on gemm_tensor
+     * (-Dtessera.vulkan.winograd4=false: never): per 4x4 block of outputs and input channel it
+     * multiplies 36 values, F(2x2) 64, the direct conv 144. Its transforms lose more precision (8e-3
+     * of max |reference| on one float16 conv, F(2x2) 6e-4), so it runs only where timing picks it. Not
+     * on tiles: timed there on the H100 it won some tile convs but no sparse pass got faster (within
+     * 2%), and a new edit's first pass took 0.8-1.3 s instead of 0.1-0.2 s, making and timing it.
+     */
+    private static final boolean WINOGRAD4 = !"false".equals(System.getProperty("tessera.vulkan.winograd4"));
     /** Winograd convs on or off (-Dtessera.vulkan.winograd=false), to compare. */
     private static final boolean WINOGRAD = !"false".equals(System.getProperty("tessera.vulkan.winograd"));
     /**
@@ -420,47 +441,51 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     private static final long MIN_WINDOWS = 128, MIN_TIMED_WINDOWS = 16;
 
     /**
-     * Whether {@code c} may run as Winograd F(2x2, 3x3) with its product in {@code shape} blocks:
-     * 3x3 stride 1, input channels a multiple of the shape's TILE_K (each frequency's K is one slice
-     * of the product; gemm_tensor's clamped loads take any), outputs of whole 2x2 blocks and at
-     * least {@code minWindows} of them (fewer leave most of each product's block columns empty).
-     * float16 maps run it only where timed: by default they run on tensor cores where the device
-     * has them, as on CUDA.
+     * Whether {@code c} may run as Winograd F(tile x tile, 3x3) with its product in {@code shape}
+     * blocks: 3x3 stride 1, input channels a multiple of the shape's TILE_K (each frequency's K is
+     * one slice of the product; gemm_tensor's clamped loads take any), outputs of whole tile x tile
+     * windows and at least {@code minWindows} of them (fewer leave most of each product's block
+     * columns empty). float16 maps run it only where timed: by default they run on tensor cores
+     * where the device has them, as on CUDA.
      */
-    private boolean winograd(Op.Conv2d c, Layout out, long minWindows, Kernel.GemmShape shape) {
+    private boolean winograd(Op.Conv2d c, Layout out, long minWindows, Kernel.GemmShape shape, int tile) {
         return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1
                 && (shape.kernel() == Kernel.GEMM_TENSOR || c.inChannels() % shape.tileK() == 0)
-                && out.h() % 2 == 0 && out.w() % 2 == 0 && pixels(out) / 4 >= minWindows;
+                && out.h() % tile == 0 && out.w() % tile == 0 && pixels(out) / (tile * tile) >= minWindows;
     }
 
     /**
-     * A 3x3 stride-1 conv as Winograd F(2x2, 3x3), 2.25x fewer multiply-adds than the direct one:
-     * the input transform into 16 frequencies of [inC][windows]; their 16 products with the
-     * transformed weights as one product over K = 16 inC split into 16 slices of inC, so that slice
-     * f's partial sums are frequency f's product [outC][windows] (gemm_tensor: 16 products of one
-     * launch, stored at the maps' precision); the inverse transform with bias and activation.
+     * A 3x3 stride-1 conv as Winograd F(tile x tile, 3x3) (tile 2: 2.25x fewer multiply-adds than
+     * the direct one, tile 4: 4x): the input transform into A^2 frequencies (A = tile + 2) of
+     * [inC][windows]; their products with the transformed weights as one product over K = A^2 inC
+     * split into A^2 slices of inC, so that slice f's partial sums are frequency f's product
+     * [outC][windows] (gemm_tensor: A^2 products of one launch, stored at the maps' precision); the
+     * inverse transform with bias and activation.
      */
-    private void winogradConv(Kernel.GemmShape shape, Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft,
+    private void winogradConv(int tile, Kernel.GemmShape shape, Node node, long x, Layout in, long y, Layout out, int padTop, int padLeft,
             Op.@Nullable Activation act) {
         Op.Conv2d op = (Op.Conv2d) node.op();
-        int cin = op.inChannels(), cout = op.outChannels(), blocksH = out.h() / 2, blocksW = out.w() / 2;
-        int windows = out.images() * blocksH * blocksW;
+        int cin = op.inChannels(), cout = op.outChannels(), blocksH = out.h() / tile, blocksW = out.w() / tile;
+        int windows = out.images() * blocksH * blocksW, frequencies = (tile + 2) * (tile + 2);
         boolean tensor = shape.kernel() == Kernel.GEMM_TENSOR; // stores its products as float16 maps; conv2d sums in float32
-        long v = alloc(16L * cin * windows), m = tensor ? alloc(16L * cout * windows) : alloc32(16L * cout * windows);
-        kernels.call(Kernel.WINOGRAD_INPUT).buffer(x).buffer(v).u(cin).u(in.h()).u(in.w()).u(in.imageStride()).u(in.channelStride())
-                .u(blocksH).u(blocksW).i(padTop).i(padLeft).u((long) cin * windows).launch((long) cin * windows);
-        long u = model.winogradWeights(node);
+        long v = alloc((long) frequencies * cin * windows);
+        long m = tensor ? alloc((long) frequencies * cout * windows) : alloc32((long) frequencies * cout * windows);
+        kernels.call(tile == 2 ? Kernel.WINOGRAD_INPUT : Kernel.WINOGRAD4_INPUT).buffer(x).buffer(v).u(cin).u(in.h()).u(in.w())
+                .u(in.imageStride()).u(in.channelStride()).u(blocksH).u(blocksW).i(padTop).i(padLeft).u((long) cin * windows)
+                .launch((long) cin * windows);
+        long u = model.winogradWeights(node, tile);
+        long k = (long) frequencies * cin;
         if (tensor) { // frequency f: U[:, f cin ..] [cout][cin] times V[f cin ..] [cin][windows]
-            kernels.call(Kernel.GEMM_TENSOR).buffer(u).buffer(v).buffer(m).u(cout).u(windows).u(cin).u(16L * cin).u(windows).u(windows)
-                    .u(cin).u((long) cin * windows).u((long) cout * windows).launchBlocks(shape, cout, windows, 16);
+            kernels.call(Kernel.GEMM_TENSOR).buffer(u).buffer(v).buffer(m).u(cout).u(windows).u(cin).u(k).u(windows).u(windows)
+                    .u(cin).u((long) cin * windows).u((long) cout * windows).launchBlocks(shape, cout, windows, frequencies);
         } else {
-            gemm(shape, Window.POINT, u, 16L * cin, 1, 0, v, Layout.packed(1, 16 * cin, 1, windows), 0,
-                    Layout.packed(1, cout, 1, windows), null, 16, cin, m);
+            gemm(shape, Window.POINT, u, k, 1, 0, v, Layout.packed(1, (int) k, 1, windows), 0,
+                    Layout.packed(1, cout, 1, windows), null, frequencies, cin, m);
         }
         free(v);
-        kernels.call(Kernel.WINOGRAD_OUTPUT).buffer(m).buffer(model.params(node)[1]).buffer(y).u(cout).u(out.h()).u(out.w())
-                .u(out.imageStride()).u(out.channelStride()).u(blocksH).u(blocksW).u(activationCode(act)).f(slope(act))
-                .u((long) cout * windows).u(tensor ? 1 : 0).launch((long) cout * windows);
+        kernels.call(tile == 2 ? Kernel.WINOGRAD_OUTPUT : Kernel.WINOGRAD4_OUTPUT).buffer(m).buffer(model.params(node)[1]).buffer(y)
+                .u(cout).u(out.h()).u(out.w()).u(out.imageStride()).u(out.channelStride()).u(blocksH).u(blocksW)
+                .u(activationCode(act)).f(slope(act)).u((long) cout * windows).u(tensor ? 1 : 0).launch((long) cout * windows);
         free(m);
     }
 

@@ -17,6 +17,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
+import java.util.stream.IntStream;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -32,7 +33,10 @@ final class VulkanModel implements DeviceModel {
     private final Runnable release; // gives the device back to the provider
     private final Map<Node, long[]> params = new IdentityHashMap<>();
     private final Map<Long, Long> indexMaps = new HashMap<>();
-    private final Map<Node, DeviceBuffer> winograd = new IdentityHashMap<>();
+    /** Winograd weights by conv and output tile (2 or 4). */
+    private final Map<TransformedWeights, DeviceBuffer> winograd = new HashMap<>();
+
+    private record TransformedWeights(Node node, int tile) {}
     private final Map<VulkanExecutor.WayKey, VulkanExecutor.ConvWay> convWays = new HashMap<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
@@ -176,41 +180,54 @@ final class VulkanModel implements DeviceModel {
         if (way != null) return way;
         way = choose.get();
         convWays.put(key, way);
-        if (!way.winograd() && winograd.containsKey(key.node())
-                && convWays.entrySet().stream().noneMatch(e -> e.getKey().node() == key.node() && e.getValue().winograd())) {
-            DeviceBuffer weights = winograd.remove(key.node());
-            owned.remove(weights);
-            weights.close();
+        for (int tile : new int[] {2, 4}) { // a transform no choice of the conv uses
+            TransformedWeights t = new TransformedWeights(key.node(), tile);
+            if (winograd.containsKey(t)
+                    && convWays.entrySet().stream().noneMatch(e -> e.getKey().node() == key.node() && e.getValue().winograd() == tile)) {
+                DeviceBuffer weights = winograd.remove(t);
+                owned.remove(weights);
+                weights.close();
+            }
         }
         return way;
     }
 
     /**
-     * The weights of 3x3 conv {@code node} for Winograd F(2x2, 3x3), made on first use: U = G g G^T
-     * of each filter g, as [outC][16][inC] (frequency f = 4 i + j of U), at the maps' precision.
+     * The weights of 3x3 conv {@code node} for Winograd F(tile x tile, 3x3), made on first use: U = G
+     * g G^T of each filter g, as [outC][A^2][inC] (A = tile + 2; frequency f = A i + j of U), at the
+     * maps' precision. Made on all cores, output channels in parallel: a new edit's first pass may
+     * ask for those of every conv, and a GPU left idle for about a second lowers its clocks.
      */
-    synchronized long winogradWeights(Node node) {
+    synchronized long winogradWeights(Node node, int tile) {
         if (closed) throw new IllegalStateException("model closed");
-        return winograd.computeIfAbsent(node, n -> {
-            Op.Conv2d c = (Op.Conv2d) n.op();
-            int out = c.outChannels(), in = c.inChannels();
-            float[][] g = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+        return winograd.computeIfAbsent(new TransformedWeights(node, tile), t -> {
+            Op.Conv2d c = (Op.Conv2d) node.op();
+            int out = c.outChannels(), in = c.inChannels(), a = tile + 2, frequencies = a * a;
+            double[][] g = tile == 2 ? new double[][] {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
+                    : new double[][] {{0.25, 0, 0}, {-1 / 6.0, -1 / 6.0, -1 / 6.0}, {-1 / 6.0, 1 / 6.0, -1 / 6.0},
+                        {1 / 24.0, 1 / 12.0, 1 / 6.0}, {1 / 24.0, -1 / 12.0, 1 / 6.0}, {0, 0, 1}};
             int bytes = half ? 2 : 4; // stored as the maps are: the float16 product reads float16 weights
-            ByteBuffer b = ByteBuffer.allocateDirect(Math.multiplyExact(16 * bytes, out * in)).order(ByteOrder.nativeOrder());
-            float[] filter = new float[9];
-            for (int o = 0; o < out; o++) {
+            int perOutput = frequencies * in * bytes;
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.multiplyExact(perOutput, out)).order(ByteOrder.nativeOrder());
+            IntStream.range(0, out).parallel().forEach(o -> {
+                ByteBuffer row = b.slice(o * perOutput, perOutput).order(ByteOrder.nativeOrder()); // this task's own view
+                FloatBuffer weights = c.weight().data().duplicate();
+                float[] filter = new float[9];
+                double[] gf = new double[3 * a]; // G g: [A][3]
                 for (int ci = 0; ci < in; ci++) {
-                    c.weight().data().get((o * in + ci) * 9, filter);
-                    for (int f = 0; f < 16; f++) {
-                        int i = f / 4, j = f % 4;
-                        double u = 0; // (G g G^T)[i][j] = sum g[i][r] filter[r][s] g[j][s]
-                        for (int r = 0; r < 3; r++) for (int s = 0; s < 3; s++) u += (double) g[i][r] * filter[3 * r + s] * g[j][s];
-                        int at = bytes * ((o * 16 + f) * in + ci);
-                        if (half) b.putShort(at, Half.fromFloat((float) u));
-                        else b.putFloat(at, (float) u);
+                    weights.get((o * in + ci) * 9, filter);
+                    for (int i = 0; i < a; i++) {
+                        for (int s = 0; s < 3; s++) gf[3 * i + s] = g[i][0] * filter[s] + g[i][1] * filter[3 + s] + g[i][2] * filter[6 + s];
+                    }
+                    for (int f = 0; f < frequencies; f++) {
+                        int i = f / a, j = f % a;
+                        double u = gf[3 * i] * g[j][0] + gf[3 * i + 1] * g[j][1] + gf[3 * i + 2] * g[j][2]; // (G g G^T)[i][j]
+                        int at = bytes * (f * in + ci);
+                        if (half) row.putShort(at, Half.fromFloat((float) u));
+                        else row.putFloat(at, (float) u);
                     }
                 }
-            }
+            });
             DeviceBuffer d = new DeviceBuffer(device, b.remaining());
             owned.add(d);
             try (CommandStream stream = device.newStream()) {

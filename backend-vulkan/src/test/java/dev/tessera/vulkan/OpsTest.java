@@ -120,15 +120,17 @@ class OpsTest {
         }
     }
 
-    /** Winograd F(2x2, 3x3) with its product in each block shape. */
+    /** Winograd F(2x2, 3x3) and F(4x4, 3x3) with the product in each block shape. */
     @Test
     void winogradInEveryBlockShape() {
-        System.setProperty("tessera.vulkan.convWinograd", "true");
         try {
             for (Kernel.GemmShape shape : Kernel.GemmShape.values()) {
                 if (shape.kernel() != Kernel.CONV2D) continue;
                 System.setProperty("tessera.vulkan.convShape", shape.name());
-                check("Winograd, padding, in " + shape, Shape.nchw(1, 32, 10, 14), (g, x) -> g.conv("c", x, 40, 3));
+                System.setProperty("tessera.vulkan.convWinograd", "2");
+                check("Winograd F(2x2), padding, in " + shape, Shape.nchw(1, 32, 10, 14), (g, x) -> g.conv("c", x, 40, 3));
+                System.setProperty("tessera.vulkan.convWinograd", "4");
+                check("Winograd F(4x4), padding, in " + shape, Shape.nchw(1, 32, 12, 16), (g, x) -> g.conv("c", x, 40, 3));
             }
         } finally {
             System.clearProperty("tessera.vulkan.convWinograd");
@@ -139,8 +141,8 @@ class OpsTest {
     /**
      * float16 Winograd against the float32 conv on the same device (checked against the CPU above),
      * so that it runs without the CPU backend: its product on the shader cores, or on tensor cores
-     * in each shape the device has (gemm_tensor's with input channels and a product that fill no
-     * whole block, which its clamped loads and stores must handle).
+     * in each shape the device has (gemm_tensor's, also as F(4x4, 3x3), with input channels and a
+     * product that fill no whole block, which its clamped loads and stores must handle).
      */
     @Test
     void float16Winograd() {
@@ -155,21 +157,28 @@ class OpsTest {
             }
         }
         for (Kernel.GemmShape shape : shapes) {
-            GraphBuilder g = new GraphBuilder(WEIGHTS);
-            Value x = g.input(Shape.nchw(1, shape.kernel() == Kernel.GEMM_TENSOR ? 40 : 64, 10, 14));
-            ModelGraph graph = g.build("winograd", g.conv("c", x, 48, 3));
-            Tensor in = random(x.shape(), 11);
-            Tensor expected = dense(new VulkanBackendProvider()::load, graph, ActivationCache.Precision.FP32, in);
-            System.setProperty("tessera.vulkan.convWinograd", "true");
-            System.setProperty("tessera.vulkan.convShape", shape.name());
-            try {
-                Tensor actual = dense(new VulkanBackendProvider()::load, graph, ActivationCache.Precision.FP16, in);
-                double err = actual.maxAbsDifference(expected), ref = expected.maxAbs();
-                System.out.printf("%-50s max|err| %.2e  max|ref| %.2e%n", "float16 Winograd in " + shape, err, ref);
-                assertTrue(err <= 5e-3 * ref, "float16 Winograd in " + shape + ": max |err| " + err + " against max |ref| " + ref);
-            } finally {
-                System.clearProperty("tessera.vulkan.convWinograd");
-                System.clearProperty("tessera.vulkan.convShape");
+            boolean tensor = shape.kernel() == Kernel.GEMM_TENSOR;
+            for (int tile : tensor ? new int[] {2, 4} : new int[] {2}) {
+                GraphBuilder g = new GraphBuilder(WEIGHTS);
+                Value x = g.input(Shape.nchw(1, tensor ? 40 : 64, 12, 20));
+                ModelGraph graph = g.build("winograd", g.conv("c", x, 48, 3));
+                Tensor in = random(x.shape(), 11);
+                Tensor expected = dense(new VulkanBackendProvider()::load, graph, ActivationCache.Precision.FP32, in);
+                System.setProperty("tessera.vulkan.convWinograd", String.valueOf(tile));
+                System.setProperty("tessera.vulkan.convShape", shape.name());
+                try {
+                    Tensor actual = dense(new VulkanBackendProvider()::load, graph, ActivationCache.Precision.FP16, in);
+                    double err = actual.maxAbsDifference(expected), ref = expected.maxAbs();
+                    String label = "float16 Winograd F(" + tile + "x" + tile + ") in " + shape;
+                    System.out.printf("%-50s max|err| %.2e  max|ref| %.2e%n", label, err, ref);
+                    // F(4x4)'s transforms (B^T up to 5, A^T up to 8) amplify the float16 rounding of the
+                    // stored transformed inputs and products: 8.1e-3 of max |ref| on the H100.
+                    double tolerance = tile == 2 ? 5e-3 : 1.5e-2;
+                    assertTrue(err <= tolerance * ref, label + ": max |err| " + err + " against max |ref| " + ref);
+                } finally {
+                    System.clearProperty("tessera.vulkan.convWinograd");
+                    System.clearProperty("tessera.vulkan.convShape");
+                }
             }
         }
     }
