@@ -121,7 +121,7 @@ final class Bench {
         if (!onCpu()) {
             try (DeviceModel model = backend.load(graph, precision);
                     GraphExecutor exec = model.newExecutor(new SparsePlanner(graph, SparsePolicy.of(Integer.MAX_VALUE), 0))) {
-                for (int i = 0; i < warmup; i++) exec.dense(inputs);
+                warmUp(() -> exec.dense(inputs));
                 model.resetPeakMemory();
                 double median = median(() -> exec.dense(inputs));
                 long peak = model.peakMemoryBytes();
@@ -170,11 +170,12 @@ final class Bench {
             long planStart = System.nanoTime();
             SparsePlan plan = planner.plan(new BlockSets(rule.pyramid(difference)));
             double planMs = (System.nanoTime() - planStart) / 1e6;
-            for (int i = 0; i < warmup; i++) exec.dense(edited);
+            warmUp(() -> exec.dense(edited));
             double dense = median(() -> exec.dense(edited));
             long firstStart = System.nanoTime(); // a new edit's first pass: what the backend prepares for it, then the pass
             exec.sparse(cache, plan, false, null, edited);
             double first = (System.nanoTime() - firstStart) / 1e9;
+            if (!onCpu()) warmUp(() -> exec.dense(edited)); // the first sparse pass may have left the GPU idle
             for (int i = 1; i < warmup; i++) exec.sparse(cache, plan, false, null, edited);
             device.resetPeakMemory();
             double sparse = median(() -> exec.sparse(cache, plan, false, null, edited));
@@ -197,6 +198,20 @@ final class Bench {
             exec.profile().reset();
         }
     }
+
+    /**
+     * {@code warmup} passes and, on a GPU, more until {@link #GPU_WARM_UP_NANOS} have gone by. A GPU
+     * left idle for about a second (a model's first pass, a new edit's first pass: host work) lowers
+     * its clocks and raises them again only after a second or two of load (H100, nvidia-smi,
+     * 2026-11-23: SM clock 345 against 1980 MHz); sparse passes timed after such a pause ran 3x
+     * slower.
+     */
+    private void warmUp(Supplier<Tensor> pass) {
+        long end = System.nanoTime() + (onCpu() ? 0 : GPU_WARM_UP_NANOS);
+        for (int i = 0; i < warmup || System.nanoTime() < end; i++) pass.get();
+    }
+
+    private static final long GPU_WARM_UP_NANOS = 3_000_000_000L;
 
     private double median(Supplier<Tensor> pass) {
         double[] seconds = new double[runs];
