@@ -36,6 +36,12 @@ public interface ComputeDevice extends AutoCloseable {
     boolean tensorAddressing();
 
     /**
+     * The largest buffer one kernel binding may span (Vulkan's maxStorageBufferRange: 128 MiB on
+     * lavapipe and on many phones): an executor picks ways whose scratch buffers fit in it.
+     */
+    long maxBufferBytes();
+
+    /**
      * Device memory of {@code bytes} that lives until {@link #free}.
      *
      * @throws dev.tessera.DeviceException when the device is out of memory or the buffer is larger

@@ -445,13 +445,20 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      * blocks: 3x3 stride 1, input channels a multiple of the shape's TILE_K (each frequency's K is
      * one slice of the product; gemm_tensor's clamped loads take any), outputs of whole tile x tile
      * windows and at least {@code minWindows} of them (fewer leave most of each product's block
-     * columns empty). float16 maps run it only where timed: by default they run on tensor cores
-     * where the device has them, as on CUDA.
+     * columns empty), and its transformed input and products fit in one binding each
+     * ({@link ComputeDevice#maxBufferBytes}; else the direct conv runs). float16 maps run it only
+     * where timed: by default they run on tensor cores where the device has them, as on CUDA.
      */
     private boolean winograd(Op.Conv2d c, Layout out, long minWindows, Kernel.GemmShape shape, int tile) {
-        return WINOGRAD && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1
-                && (shape.kernel() == Kernel.GEMM_TENSOR || c.inChannels() % shape.tileK() == 0)
-                && out.h() % tile == 0 && out.w() % tile == 0 && pixels(out) / (tile * tile) >= minWindows;
+        if (!WINOGRAD || c.kernelH() != 3 || c.kernelW() != 3 || c.stride() != 1 || out.h() % tile != 0 || out.w() % tile != 0
+                || shape.kernel() != Kernel.GEMM_TENSOR && c.inChannels() % shape.tileK() != 0) {
+            return false;
+        }
+        long windows = pixels(out) / (tile * tile), frequencies = (tile + 2) * (tile + 2);
+        long sumBytes = shape.kernel() == Kernel.GEMM_TENSOR ? elementBytes : Float.BYTES; // as winogradConv stores them
+        long max = model.device.maxBufferBytes();
+        return windows >= minWindows && frequencies * c.inChannels() * windows * elementBytes <= max
+                && frequencies * c.outChannels() * windows * sumBytes <= max;
     }
 
     /**

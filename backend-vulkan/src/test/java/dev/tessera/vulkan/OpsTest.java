@@ -48,6 +48,8 @@ class OpsTest {
         check("3x3 as Winograd F(2x2, 3x3), 256 windows, padding", Shape.nchw(1, 32, 32, 32),
                 (g, x) -> g.activation("a", g.conv("c", x, 40, 3), Op.Activation.of(Op.Activation.Kind.SILU)));
         check("3x3 on 64 pixels (128 x 32 blocks), 260 output channels", Shape.nchw(1, 24, 8, 8), (g, x) -> g.conv("c", x, 260, 3));
+        // Winograd's float32 products would span 160 MiB, more than lavapipe's (and many phones') largest binding of 128 MiB.
+        check("3x3 whose Winograd products exceed one binding on lavapipe", Shape.nchw(1, 16, 256, 512), (g, x) -> g.conv("c", x, 80, 3));
     }
 
     @Test

@@ -479,6 +479,11 @@ public final class LwjglDevice implements ComputeDevice {
     }
 
     @Override
+    public long maxBufferBytes() {
+        return chosen.maxStorageRange();
+    }
+
+    @Override
     public long allocate(long bytes) {
         acquire();
         try {
