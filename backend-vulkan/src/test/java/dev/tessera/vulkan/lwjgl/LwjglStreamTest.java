@@ -107,6 +107,31 @@ class LwjglStreamTest {
     }
 
     @Test
+    void scratchReleasedInAPassIsNotHandedOutAgainAtOnce() {
+        try (LwjglStream stream = (LwjglStream) device.newStream()) {
+            long two = constant(stream, 2f), one = constant(stream, 1f);
+            int n = 3;
+            long x = stream.scratch(4L * n), y = stream.scratch(4L * n), t = stream.scratch(4L * n);
+            stream.upload(ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer().put(new float[] {0, 1, 2}).flip(), x);
+            affine(stream, two, one, x, t, n); // level 2: t = 2x + 1
+            affine(stream, two, one, t, y, n); // level 3: y = 2t + 1
+            stream.release(t);
+            long u = stream.scratch(4L * n); // immediate reuse of t would order the next command after the last one
+            assertEquals(true, u != t, "released scratch parked, not reused at once");
+            affine(stream, two, one, x, u, n); // level 2 again: reads only x
+            FloatBuffer result = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            stream.download(y, result); // level 4
+            stream.submit();
+            assertEquals(3, stream.lastBarriers(), "barriers between 4 levels");
+            float[] r = new float[n];
+            result.get(r);
+            assertArrayEquals(new float[] {3, 7, 11}, r);
+            device.free(two);
+            device.free(one);
+        }
+    }
+
+    @Test
     void aDiscardedPassRunsNothingAndFreesItsScratch() {
         try (LwjglStream stream = (LwjglStream) device.newStream()) {
             long first = stream.scratch(1000);
