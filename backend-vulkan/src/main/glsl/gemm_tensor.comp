@@ -7,12 +7,13 @@
 #define F16
 #include "common.glsl"
 // A batch of matrix products C[z] = A[z] B[z] on tensor cores: float16 A [m][k], B [k][n] and C
-// [m][n] (float32 sums, stored as float16: half the traffic of Winograd's 16 products), all row-major. Each workgroup computes BM x BN blocks of C as one
-// workgroup-scope cooperative matrix (VK_NV_cooperative_matrix2), loading its operands through
-// tensor layouts: the driver stages and pipelines the loads, and clamping reads zeros past the
-// matrices' edges (any m, n and k) and stores nothing there. Workgroup row gl_WorkGroupID.y is
-// block row y % rowBlocks of product y / rowBlocks; workgroups loop over the block columns.
-// Winograd's 16 frequency products run as one launch (VulkanExecutor.winogradConv).
+// [m][n] (float32 sums, stored as float16: half the traffic of float32 products), all row-major.
+// Each workgroup computes BM x BN blocks of C as one workgroup-scope cooperative matrix
+// (VK_NV_cooperative_matrix2), loading its operands through tensor layouts: the driver stages and
+// pipelines the loads, and clamping reads zeros past the matrices' edges (any m, n and k) and
+// stores nothing there. Workgroup row gl_WorkGroupID.y is block row y % rowBlocks of product
+// y / rowBlocks; workgroups loop over the block columns. Winograd's 16 (F(2x2)) or 36 (F(4x4))
+// frequency products run as one launch (VulkanExecutor.winogradConv).
 layout(local_size_x_id = 3) in;
 layout(constant_id = 0) const uint BM = 128u;
 layout(constant_id = 1) const uint BN = 128u;

@@ -253,7 +253,12 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
      */
     record ConvWay(int winograd, Kernel.GemmShape shape, int slices) {
         static ConvWay winograd(int tile, Kernel.GemmShape shape) {
-            return new ConvWay(tile, shape, (tile + 2) * (tile + 2));
+            return new ConvWay(tile, shape, frequencies(tile));
+        }
+
+        /** Frequencies of Winograd F(tile x tile, 3x3): (tile + 2)^2. */
+        static int frequencies(int tile) {
+            return (tile + 2) * (tile + 2);
         }
     }
 
@@ -454,7 +459,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
                 || shape.kernel() != Kernel.GEMM_TENSOR && c.inChannels() % shape.tileK() != 0) {
             return false;
         }
-        long windows = pixels(out) / (tile * tile), frequencies = (tile + 2) * (tile + 2);
+        long windows = pixels(out) / (tile * tile), frequencies = ConvWay.frequencies(tile);
         long sumBytes = shape.kernel() == Kernel.GEMM_TENSOR ? elementBytes : Float.BYTES; // as winogradConv stores them
         long max = model.device.maxBufferBytes();
         return windows >= minWindows && frequencies * c.inChannels() * windows * elementBytes <= max
@@ -473,7 +478,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
             Op.@Nullable Activation act) {
         Op.Conv2d op = (Op.Conv2d) node.op();
         int cin = op.inChannels(), cout = op.outChannels(), blocksH = out.h() / tile, blocksW = out.w() / tile;
-        int windows = out.images() * blocksH * blocksW, frequencies = (tile + 2) * (tile + 2);
+        int windows = out.images() * blocksH * blocksW, frequencies = ConvWay.frequencies(tile);
         boolean tensor = shape.kernel() == Kernel.GEMM_TENSOR; // stores its products as float16 maps; conv2d sums in float32
         long v = alloc((long) frequencies * cin * windows);
         long m = tensor ? alloc((long) frequencies * cout * windows) : alloc32((long) frequencies * cout * windows);
