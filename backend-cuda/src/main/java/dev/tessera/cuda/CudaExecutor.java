@@ -674,11 +674,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
      * Where a pass's wall time goes (-Dtessera.cuda.passTimes=true, on stderr): input upload, host
      * enqueue, GPU time between events around the pass, and the download (which waits for the GPU).
      * The GPU time is what compares with a reference whose inputs already live on the device.
+     * Profiled passes (each step synchronized on its own) print nothing, as in the Vulkan backend.
      */
     private static final boolean PASS_TIMES = Boolean.getBoolean("tessera.cuda.passTimes");
 
     private void printPassTimes(String pass, long t0, long t1, long t2, long t3) {
-        if (!PASS_TIMES) return;
+        if (!PASS_TIMES || profile.enabled()) return;
         float[] ms = {0};
         CudaDevice.check(cudaEventElapsedTime(ms, passStart, passStop), "cudaEventElapsedTime");
         System.err.printf("pass %s: upload %.3f ms, enqueue %.3f ms, gpu %.3f ms, download %.3f ms%n", pass, (t1 - t0) / 1e6,

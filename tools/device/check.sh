@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The GPU checks of both backends in one device command: the GPU tests, then `tessera bench` per
+# backend, precision and model with GPU pass times, summarized by gpu_medians.py. Prepare here with
+# ../shared/device/pack.sh and tools/device/pack-jars.sh, carry ".device"; there:
+#   bash tools/device/check.sh      (settings below as environment variables)
+# Writes tessera.log (everything) and summary.txt into $OUT.
+TESTS=${TESTS:-1}                       # 1: the CUDA and Vulkan GPU tests first
+BACKENDS=${BACKENDS:-"cuda vulkan"}
+PRECISIONS=${PRECISIONS:-"fp32 fp16"}
+MODELS=${MODELS:-"gaugan ddpm"}
+FRACTIONS=${FRACTIONS:-0.012,0.05,0.2}
+RUNS=${RUNS:-30} WARMUP=${WARMUP:-10}
+JAVA_OPTS=${JAVA_OPTS:-}                # e.g. -Dtessera.vulkan.parkedScratchMiB=0
+source .device/prelude.sh
+CP=$(ls .device/lib/*.jar | tr '\n' ':')
+L=${OUT:-.}/tessera.log S=${OUT:-.}/summary.txt
+{ date -u; nvidia-smi -L; echo "TESTS=$TESTS BACKENDS=$BACKENDS PRECISIONS=$PRECISIONS MODELS=$MODELS FRACTIONS=$FRACTIONS JAVA_OPTS=$JAVA_OPTS"; } | tee -a "$L" > "$S"
+if [ "$TESTS" = 1 ]; then
+  classes=""
+  for c in cuda.CudaConformanceTest cuda.CudaHalfConformanceTest cuda.KernelsTest cuda.CudaProviderTest \
+      cuda.CudaSessionTest vulkan.VulkanConformanceTest vulkan.VulkanHalfConformanceTest vulkan.OpsTest \
+      vulkan.VulkanExecutorTest vulkan.VulkanProviderTest; do classes="$classes --select-class dev.tessera.$c"; done
+  java -Dtessera.golden="$PWD/testdata/golden" -cp "$CP" org.junit.platform.console.ConsoleLauncher execute $classes \
+    --details=tree --disable-banner --disable-ansi-colors >> "$L" 2>&1
+  grep -E "relative|tests successful|tests failed|✘|MethodSource|=> " "$L" | grep -v "^\s*$" >> "$S"
+fi
+for b in $BACKENDS; do for p in $PRECISIONS; do for m in $MODELS; do
+  echo "== $b $p $m" >> "$L"
+  java $JAVA_OPTS -Dtessera.$b.passTimes=true -cp "$CP" dev.tessera.samples.TesseraCli bench --backend $b --precision $p \
+    --model $m --fractions "$FRACTIONS" --runs "$RUNS" --warmup "$WARMUP" >> "$L" 2>&1
+done; done; done
+python3 tools/device/gpu_medians.py "$L" >> "$S"
+grep -E "^(gaugan|ddpm) edit|dense: median|Exception|Error" "$L" >> "$S"
+date -u >> "$S"
+cat "$S"
