@@ -103,7 +103,7 @@ public final class VulkanBackendProvider implements BackendProvider, ComputeBack
         }
     }
 
-    /** Whether a device is open: only while some model holds it. */
+    /** Whether a device (and its Vulkan instance) is open: only while some model holds it. */
     static synchronized boolean deviceOpen() {
         return device != null;
     }

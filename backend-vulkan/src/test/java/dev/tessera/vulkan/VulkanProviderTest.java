@@ -55,7 +55,7 @@ class VulkanProviderTest {
             }
             assertTrue(VulkanBackendProvider.deviceOpen(), "the first model still holds it");
         }
-        assertFalse(VulkanBackendProvider.deviceOpen(), "the last close destroys the device");
+        assertFalse(VulkanBackendProvider.deviceOpen(), "the last close destroys device and instance");
     }
 
     @Test

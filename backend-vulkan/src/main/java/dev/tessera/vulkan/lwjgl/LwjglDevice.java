@@ -31,7 +31,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import org.jspecify.annotations.Nullable;
 import org.lwjgl.PointerBuffer;
 import org.lwjgl.system.MemoryStack;
 import org.lwjgl.vulkan.VK;
@@ -70,8 +69,8 @@ import org.lwjgl.vulkan.VkSubmitInfo;
  * integrated, virtual, and CPU implementations such as lavapipe), one compute queue, one memory
  * pool for what outlives a pass (weights, caches, working maps), the pipeline and descriptor-set
  * caches, and the streams executors submit through. On macOS (MoltenVK) it enables portability
- * enumeration and the portability subset. Devices come and go with the models that hold them; the
- * Vulkan instance is made once per process ({@link #sharedInstance}).
+ * enumeration and the portability subset. A shutdown hook closes it before the JVM exits: a
+ * Vulkan instance left alive at exit has crashed the JVM on NVIDIA's driver.
  */
 public final class LwjglDevice implements ComputeDevice {
     /** Set to true (-Dtessera.vulkan.validation=true) to run under the Khronos validation layer, when installed. */
@@ -103,15 +102,7 @@ public final class LwjglDevice implements ComputeDevice {
      */
     record Timestamps(float nanosPerTick, long mask) {}
 
-    /**
-     * The process's one Vulkan instance, made on first use and destroyed by a shutdown hook after
-     * the devices still open. NVIDIA's driver (H100, driver 580, 2026-11-23) refused every new
-     * instance (VK_ERROR_INCOMPATIBLE_DRIVER) for the rest of a process once some dozens had been
-     * made and destroyed in it, and an instance left alive at exit crashed the JVM in libEGL_nvidia.
-     */
-    private static @Nullable VkInstance sharedInstance;
-    private static final Set<LwjglDevice> OPEN = ConcurrentHashMap.newKeySet();
-
+    private final VkInstance instance;
     final VkDevice vk;
     private final VkQueue queue;
     final int queueFamily;
@@ -128,6 +119,7 @@ public final class LwjglDevice implements ComputeDevice {
     private final Set<LwjglStream> streams = new HashSet<>();
     /** Held shared by every Vulkan call, exclusively by {@link #close}. */
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final Thread shutdownHook = new Thread(this::close, "tessera-vulkan-shutdown");
     private boolean closed;
 
     /**
@@ -147,25 +139,14 @@ public final class LwjglDevice implements ComputeDevice {
             throw new BackendUnavailableException("the Vulkan loader supports only Vulkan 1.0; Tessera needs 1.1");
         }
         int apiVersion = Math.min(loaderVersion, VK_API_VERSION_1_3);
-        LwjglDevice d = new LwjglDevice(choose(sharedInstance(apiVersion), apiVersion));
-        OPEN.add(d);
-        return d;
-    }
-
-    private static synchronized VkInstance sharedInstance(int apiVersion) {
-        if (sharedInstance == null) {
-            sharedInstance = createInstance(apiVersion);
-            Runtime.getRuntime().addShutdownHook(new Thread(LwjglDevice::shutDown, "tessera-vulkan-shutdown"));
-        }
-        return sharedInstance;
-    }
-
-    /** At exit: closes the devices still open, then destroys the instance. */
-    private static void shutDown() {
-        for (LwjglDevice d : List.copyOf(OPEN)) d.close();
-        synchronized (LwjglDevice.class) {
-            if (sharedInstance != null) vkDestroyInstance(sharedInstance, null);
-            sharedInstance = null;
+        VkInstance instance = createInstance(apiVersion);
+        try {
+            LwjglDevice d = new LwjglDevice(instance, choose(instance, apiVersion));
+            Runtime.getRuntime().addShutdownHook(d.shutdownHook);
+            return d;
+        } catch (RuntimeException e) {
+            vkDestroyInstance(instance, null);
+            throw e;
         }
     }
 
@@ -416,7 +397,8 @@ public final class LwjglDevice implements ComputeDevice {
         return largest;
     }
 
-    private LwjglDevice(Candidate chosen) {
+    private LwjglDevice(VkInstance instance, Candidate chosen) {
+        this.instance = instance;
         this.chosen = chosen;
         this.queueFamily = chosen.queueFamily();
         try (MemoryStack stack = stackPush()) {
@@ -665,7 +647,7 @@ public final class LwjglDevice implements ComputeDevice {
         }
     }
 
-    /** Waits for running work, then frees every stream, buffer, pipeline and the device. */
+    /** Waits for running work, then frees every stream, buffer, pipeline, the device and the instance. */
     @Override
     public void close() {
         lock.writeLock().lock();
@@ -681,9 +663,14 @@ public final class LwjglDevice implements ComputeDevice {
             descriptorSets.close();
             pipelines.close();
             vkDestroyDevice(vk, null);
-            OPEN.remove(this);
+            vkDestroyInstance(instance, null);
         } finally {
             lock.writeLock().unlock();
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down (this may be the hook itself): nothing to unregister
         }
     }
 }
