@@ -58,6 +58,35 @@ class VulkanProviderTest {
         assertFalse(VulkanBackendProvider.deviceOpen(), "the last close destroys device and instance");
     }
 
+    /**
+     * An app may open and close models for as long as it runs: the device (and its instance) made
+     * and destroyed 100 times in one process, or, where the driver refuses new instances (NVIDIA's
+     * driver 580 after 30 in a process), an error that says so. The printout counts the process's
+     * open files, to tell a leak of ours from the driver's limit (29 files at the refusal on the H100).
+     */
+    @Test
+    void theDeviceCanBeOpenedAndClosedManyTimes() throws java.io.IOException {
+        if (vulkan().unavailableReason() != null) return;
+        for (int i = 1; i <= 100; i++) {
+            try (ComputeDevice d = dev.tessera.vulkan.lwjgl.LwjglDevice.open()) {
+                assertTrue(d.memoryBytes() > 0);
+            } catch (BackendUnavailableException e) {
+                System.out.printf("open number %d refused with %d open files: %s%n", i, openFiles(), e.getMessage());
+                assertTrue(e.getMessage().contains("instances made and destroyed in this process"), e.getMessage());
+                return;
+            }
+            if (i % 25 == 0) System.out.printf("device opened and closed %d times, %d open files%n", i, openFiles());
+        }
+    }
+
+    private static long openFiles() throws java.io.IOException {
+        java.nio.file.Path fds = java.nio.file.Path.of("/proc/self/fd");
+        if (!java.nio.file.Files.isDirectory(fds)) return -1;
+        try (var list = java.nio.file.Files.list(fds)) {
+            return list.count();
+        }
+    }
+
     @Test
     void unavailableVulkanSaysWhyWhenAskedFor() {
         String reason = vulkan().unavailableReason();

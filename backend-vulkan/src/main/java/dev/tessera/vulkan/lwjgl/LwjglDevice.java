@@ -102,6 +102,15 @@ public final class LwjglDevice implements ComputeDevice {
      */
     record Timestamps(float nanosPerTick, long mask) {}
 
+    /**
+     * Instances made in this process. Each device has its own, destroyed with it: on the H100 (NVIDIA
+     * driver 580, 2026-11-23) the 31st vkCreateInstance of a process failed with
+     * VK_ERROR_INCOMPATIBLE_DRIVER even in a bare create/destroy loop, while one instance made 100
+     * devices. One instance per process is no way out there: an instance must not reach the JVM's
+     * exit on that driver (destroyed by a shutdown hook, it crashed the JVM at exit; left alive, too).
+     */
+    private static final AtomicInteger INSTANCES_MADE = new AtomicInteger();
+
     private final VkInstance instance;
     final VkDevice vk;
     private final VkQueue queue;
@@ -168,7 +177,13 @@ public final class LwjglDevice implements ComputeDevice {
             }
             PointerBuffer handle = stack.mallocPointer(1);
             int result = vkCreateInstance(info, null, handle);
-            if (result != VK_SUCCESS) throw new BackendUnavailableException("vkCreateInstance failed: " + Vk.describe(result));
+            if (result != VK_SUCCESS) {
+                int made = INSTANCES_MADE.get();
+                throw new BackendUnavailableException("vkCreateInstance failed: " + Vk.describe(result) + (made == 0 ? ""
+                        : " after " + made + " instances made and destroyed in this process (NVIDIA's driver 580 refuses"
+                        + " every instance after the 30th in a process: keep a model open to keep the device)"));
+            }
+            INSTANCES_MADE.incrementAndGet();
             return new VkInstance(handle.get(0), info);
         }
     }
