@@ -5,7 +5,7 @@
 #   bash tools/device/check.sh      (settings below as environment variables)
 # Writes tessera.log (everything) and summary.txt into $OUT.
 TESTS=${TESTS:-1}                       # 1: the CUDA and Vulkan GPU tests first
-BACKENDS=${BACKENDS:-"cuda vulkan"}
+BACKENDS=${BACKENDS-"cuda vulkan"}           # empty: tests only
 PRECISIONS=${PRECISIONS:-"fp32 fp16"}
 MODELS=${MODELS:-"gaugan ddpm"}
 FRACTIONS=${FRACTIONS:-0.012,0.05,0.2}
@@ -15,14 +15,13 @@ source .device/prelude.sh
 CP=$(ls .device/lib/*.jar | tr '\n' ':')
 L=${OUT:-.}/tessera.log S=${OUT:-.}/summary.txt
 { date -u; nvidia-smi -L; echo "TESTS=$TESTS BACKENDS=$BACKENDS PRECISIONS=$PRECISIONS MODELS=$MODELS FRACTIONS=$FRACTIONS JAVA_OPTS=$JAVA_OPTS"; } | tee -a "$L" > "$S"
-if [ "$TESTS" = 1 ]; then
-  classes=""
-  for c in cuda.CudaConformanceTest cuda.CudaHalfConformanceTest cuda.KernelsTest cuda.CudaProviderTest \
-      cuda.CudaSessionTest vulkan.VulkanConformanceTest vulkan.VulkanHalfConformanceTest vulkan.OpsTest \
-      vulkan.VulkanExecutorTest vulkan.VulkanProviderTest; do classes="$classes --select-class dev.tessera.$c"; done
-  java -Dtessera.golden="$PWD/testdata/golden" -cp "$CP" org.junit.platform.console.ConsoleLauncher execute $classes \
-    --details=tree --disable-banner --disable-ansi-colors >> "$L" 2>&1
-  grep -E "relative|tests successful|tests failed|✘|MethodSource|=> " "$L" | grep -v "^\s*$" >> "$S"
+if [ "$TESTS" = 1 ]; then # one JVM per backend
+  for classes in "cuda.CudaConformanceTest cuda.CudaHalfConformanceTest cuda.KernelsTest cuda.CudaProviderTest cuda.CudaSessionTest" \
+      "vulkan.VulkanConformanceTest vulkan.VulkanHalfConformanceTest vulkan.OpsTest vulkan.VulkanExecutorTest vulkan.VulkanProviderTest"; do
+    java -Dtessera.golden="$PWD/testdata/golden" -cp "$CP" org.junit.platform.console.ConsoleLauncher execute \
+      $(for c in $classes; do echo --select-class dev.tessera.$c; done) --details=tree --disable-banner --disable-ansi-colors >> "$L" 2>&1
+  done
+  grep -E "relative|tests successful|tests failed|✘|=> |fatal error" "$L" >> "$S"
 fi
 for b in $BACKENDS; do for p in $PRECISIONS; do for m in $MODELS; do
   echo "== $b $p $m" >> "$L"
