@@ -78,7 +78,8 @@ final class LwjglStream implements CommandStream {
     private long[] words = new long[4096];
     private int length, marks;
     private final Set<Long> scratchInUse = new HashSet<>();
-    private final ArrayDeque<Long> parked = new ArrayDeque<>(); // released scratch not yet free again, oldest first
+    private record Parked(long address, long bytes) {}
+    private final ArrayDeque<Parked> parked = new ArrayDeque<>(); // released scratch not yet free again, oldest first
     private long parkedBytes;
     private final List<Long> stagingInUse = new ArrayList<>();
     private final List<Download> downloads = new ArrayList<>();
@@ -146,13 +147,12 @@ final class LwjglStream implements CommandStream {
             scratch.free(address);
             return;
         }
-        parked.addLast(address);
+        parked.addLast(new Parked(address, bytes));
         parkedBytes += bytes;
         while (parkedBytes > PARKED_BYTES) {
-            long oldest = parked.removeFirst();
-            scratch.allocationOf(oldest, range);
-            parkedBytes -= range[1] - range[0];
-            scratch.free(oldest);
+            Parked oldest = parked.removeFirst();
+            parkedBytes -= oldest.bytes();
+            scratch.free(oldest.address());
         }
     }
 
@@ -271,7 +271,7 @@ final class LwjglStream implements CommandStream {
         downloads.clear();
         if (!closed) {
             for (long a : scratchInUse) scratch.free(a);
-            for (long a : parked) scratch.free(a);
+            for (Parked p : parked) scratch.free(p.address());
             for (long a : stagingInUse) staging.free(a);
         }
         scratchInUse.clear();
