@@ -4,7 +4,8 @@
 # ../shared/device/pack.sh and tools/device/pack-jars.sh, carry ".device"; there:
 #   bash tools/device/check.sh      (settings below as environment variables)
 # Writes tessera.log (everything) and summary.txt into $OUT.
-TESTS=${TESTS:-1}                       # 1: the CUDA and Vulkan GPU tests first
+TESTS=${TESTS:-1}                       # 1: the GPU tests first
+TEST_BACKENDS=${TEST_BACKENDS:-"cuda vulkan"} # whose GPU tests
 BACKENDS=${BACKENDS-"cuda vulkan"}           # empty: tests only
 PRECISIONS=${PRECISIONS:-"fp32 fp16"}
 MODELS=${MODELS:-"gaugan ddpm"}
@@ -14,10 +15,13 @@ JAVA_OPTS=${JAVA_OPTS:-}                # e.g. -Dtessera.vulkan.parkedScratchMiB
 source .device/prelude.sh
 CP=$(ls .device/lib/*.jar | tr '\n' ':')
 L=${OUT:-.}/tessera.log S=${OUT:-.}/summary.txt
-{ date -u; nvidia-smi -L; echo "TESTS=$TESTS BACKENDS=$BACKENDS PRECISIONS=$PRECISIONS MODELS=$MODELS FRACTIONS=$FRACTIONS JAVA_OPTS=$JAVA_OPTS"; } | tee -a "$L" > "$S"
+{ date -u; nvidia-smi -L; echo "TESTS=$TESTS TEST_BACKENDS=$TEST_BACKENDS BACKENDS=$BACKENDS PRECISIONS=$PRECISIONS MODELS=$MODELS FRACTIONS=$FRACTIONS JAVA_OPTS=$JAVA_OPTS"; } | tee -a "$L" > "$S"
 if [ "$TESTS" = 1 ]; then # one JVM per backend
-  for classes in "cuda.CudaConformanceTest cuda.CudaHalfConformanceTest cuda.KernelsTest cuda.CudaProviderTest cuda.CudaSessionTest" \
-      "vulkan.VulkanConformanceTest vulkan.VulkanHalfConformanceTest vulkan.OpsTest vulkan.VulkanExecutorTest vulkan.VulkanProviderTest"; do
+  declare -A CLASSES=(
+    [cuda]="cuda.CudaConformanceTest cuda.CudaHalfConformanceTest cuda.KernelsTest cuda.CudaProviderTest cuda.CudaSessionTest"
+    [vulkan]="vulkan.VulkanConformanceTest vulkan.VulkanHalfConformanceTest vulkan.OpsTest vulkan.VulkanExecutorTest vulkan.VulkanProviderTest")
+  for b in $TEST_BACKENDS; do
+    classes=${CLASSES[$b]}
     java -Dtessera.golden="$PWD/testdata/golden" -cp "$CP" org.junit.platform.console.ConsoleLauncher execute \
       $(for c in $classes; do echo --select-class dev.tessera.$c; done) --details=tree --disable-banner --disable-ansi-colors >> "$L" 2>&1
   done
