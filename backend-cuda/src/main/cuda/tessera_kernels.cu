@@ -1,9 +1,11 @@
-// Tessera's CUDA kernels: everything the dense and sparse passes need besides convolutions (cuDNN)
-// and matrix products (cuBLAS). Each kernel exists for float32 (suffix _f32) and float16 storage
-// (_f16); arithmetic is float32 in both. Layouts: full maps are NCHW; tiles are channel-major
-// [C, tiles, th, tw] (TileGeometry), so per-channel kernels treat both as [C, plane] planes.
+// Tessera's CUDA kernels: everything the dense and sparse passes need besides cuDNN's convolutions
+// and cuBLAS's products. Each kernel exists for float32 (suffix _f32) and float16 storage (_f16),
+// with float32 arithmetic in both; conv_igemm_f16 (tensor cores) exists only for float16. Layouts:
+// full maps are NCHW; tiles are channel-major [C, tiles, th, tw] (TileGeometry), so per-channel
+// kernels treat both as [C, plane] planes.
 // Built by build-kernels.sh into tessera_kernels.fatbin (sm_80/86/89/90 + PTX); see README.
 #include <cuda_fp16.h>
+#include <mma.h>
 
 // 64-bit on every host ABI (a C i64 is 32-bit on Windows); the Java side passes 8 bytes.
 typedef long long i64;
@@ -501,6 +503,210 @@ __device__ void sum_slices(const float* partial, T* y, const float* bias, int ro
 extern "C" __global__ void to_half(const float* x, __half* y, i64 total) { GRID_STRIDE(i, total) y[i] = __float2half(x[i]); }
 extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID_STRIDE(i, total) y[i] = __half2float(x[i]); }
 
+
+// Convolution as one implicit GEMM on tensor cores (float16 in, float32 accumulation), for float16
+// mode: out[co, p] = act(bias[co] + sum_k W[co, k] col[k, p]), where the im2col element col[k, p] is
+// read from x as it is needed instead of being written out first. x is [Cin, count, h, w] (tiles,
+// or one map with count = 1), out [Cout, count, oh, ow]; k = (ci*kh + ky)*kw + kx, p = (t*oh + oy)*ow
+// + ox, read at (oy*stride - top + ky, ox*stride - left + kx), zero outside. x holds fewer than 2^31
+// elements, its maps are under 16384 high and wide.
+// One launch replaces im2col + GEMM + bias (three), and it fills the GPU when the product is small:
+// a block computes 128 x 64 outputs over one slice of K (blockIdx.z). With several slices each block
+// writes its float32 partial to `partial` [slices, Cout, P]; the last block of an output block to
+// finish (counted in `arrivals`, which it resets for the next launch) adds them up in slice order
+// (deterministic) and applies bias and activation. Launches that share `arrivals` must run one
+// after another (one stream). Weights stream through a 3-stage cp.async ring; the gathered input,
+// which is small and mostly in L2, is loaded two steps ahead through registers.
+#define IG_BM 128
+#define IG_BN 64
+#define IG_BK 32
+#define IG_STAGES 3
+#define IG_THREADS 256
+#define FAR 0x4000 // an offset that puts a read outside every map (maps are under 16384 wide and high)
+
+__device__ __forceinline__ void cp_async16(void* shared, const void* global, bool valid) {
+    unsigned to = (unsigned) __cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(to), "l"(global), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int pending> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(pending)); }
+
+extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
+    const __half* x, const __half* weight, const float* bias, __half* out, float* partial, int* arrivals, int count, int h,
+    int w, int cin, int cout, int kh, int kw, int stride, int top, int left, int oh, int ow, int kPerSlice, int act,
+    float slope) {
+    using namespace nvcuda;
+    const int K = cin * kh * kw, khw = kh * kw, P = count * oh * ow;
+    const int m0 = blockIdx.y * IG_BM, n0 = blockIdx.x * IG_BN;
+    const int kBegin = blockIdx.z * kPerSlice, kEnd = min(K, kBegin + kPerSlice);
+    const int steps = (kEnd - kBegin + IG_BK - 1) / IG_BK;
+    const int tid = threadIdx.x, warp = tid / 32;
+    __shared__ __align__(128) union {
+        struct { __half a[IG_STAGES][IG_BM][IG_BK + 8]; __half b[2][IG_BK][IG_BN + 8]; } in; // padded: fewer bank conflicts
+        float c[IG_BM][IG_BN + 4];
+    } s;
+    // Where the input rows k of a step are, so the loads need no division: for step st (in [st % 3]),
+    // row j: .x = ci*count*h*w + ky*w + kx, .y = ky << 16 | kx, or far outside every map past kEnd.
+    __shared__ int2 rows[3][IG_BK];
+    __shared__ int last;
+    // Lane l of warp 0 describes row l of steps 0, 1, 2, ... in turn: k = (ci, r) advances by 32 a step.
+    int rowCi = (kBegin + tid) / khw, rowR = (kBegin + tid) % khw;
+    const int ciStep = IG_BK / khw, rStep = IG_BK % khw;
+    auto describeRows = [&](int st) {
+        int2 e = make_int2(0, FAR << 16 | FAR);
+        if (kBegin + st * IG_BK + tid < kEnd) {
+            int ky = rowR / kw, kx = rowR - ky * kw;
+            e = make_int2(rowCi * count * h * w + ky * w + kx, ky << 16 | kx);
+        }
+        rows[st % 3][tid] = e;
+        rowCi += ciStep;
+        rowR += rStep;
+        if (rowR >= khw) {
+            rowR -= khw;
+            rowCi++;
+        }
+    };
+
+    // Weights, 8 halves a chunk: thread -> chunks tid and tid + 256 (row c/4, k (c%4)*8). Whole rows of
+    // 16 bytes need K % 8 == 0; otherwise plain loads.
+    const bool vectorA = K % 8 == 0;
+    const __half* aFrom[2];
+    bool aRowValid[2];
+    for (int i = 0; i < 2; i++) {
+        int c = tid + i * IG_THREADS, row = c / 4;
+        aRowValid[i] = m0 + row < cout;
+        aFrom[i] = weight + (i64) (aRowValid[i] ? m0 + row : 0) * K + (c % 4) * 8;
+    }
+    auto loadA = [&](int stage, int k0) {
+        for (int i = 0; i < 2; i++) {
+            int c = tid + i * IG_THREADS, kc = (c % 4) * 8;
+            __half* to = &s.in.a[stage][c / 4][kc];
+            const __half* from = aFrom[i] + k0;
+            if (vectorA) {
+                bool valid = aRowValid[i] && k0 + kc < kEnd;
+                cp_async16(to, valid ? from : weight, valid);
+            } else {
+                for (int j = 0; j < 8; j++) to[j] = aRowValid[i] && k0 + kc + j < kEnd ? from[j] : __float2half(0.f);
+            }
+        }
+    };
+    // Input: thread -> output positions n0 + 4*(tid%16) + q (q < 4), rows tid/16 and tid/16 + 16 of a
+    // step: each row description read serves four loads. A position past P reads as if far outside
+    // the map: zero.
+    const int bCol = 4 * (tid % 16), bRow = tid / 16;
+    int iy0[4], ix0[4], at[4];
+    for (int q = 0; q < 4; q++) {
+        int p = n0 + bCol + q;
+        iy0[q] = ix0[q] = FAR;
+        at[q] = 0;
+        if (p < P) {
+            int t = p / (oh * ow), pq = p % (oh * ow);
+            iy0[q] = (pq / ow) * stride - top;
+            ix0[q] = (pq % ow) * stride - left;
+            at[q] = t * h * w + iy0[q] * w + ix0[q];
+        }
+    }
+    auto loadB = [&](__half (&to)[8], int st) {
+        for (int j = 0; j < 2; j++) {
+            int2 e = rows[st % 3][bRow + 16 * j]; // the same for half a warp: a broadcast
+            int ky = e.y >> 16, kx = e.y & 0xffff;
+            for (int q = 0; q < 4; q++) {
+                int iy = iy0[q] + ky, ix = ix0[q] + kx;
+                to[4 * j + q] = (unsigned) iy < (unsigned) h && (unsigned) ix < (unsigned) w ? x[at[q] + e.x] : __float2half(0.f);
+            }
+        }
+    };
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.f);
+    const int wm = (warp / 2) * 32, wn = (warp % 2) * 32;
+    // One step: its input (loaded two steps ahead, in `in`) to shared memory, the rows of the step
+    // two ahead described, its weights from the ring; after the barrier the loads two steps ahead
+    // into `in`, then the products.
+    auto step = [&](int st, __half (&in)[8]) {
+        const int buffer = st & 1, stage = st % IG_STAGES;
+        for (int j = 0; j < 2; j++) { // four halves, one 8-byte store
+            __half2 lo = __halves2half2(in[4 * j], in[4 * j + 1]), hi = __halves2half2(in[4 * j + 2], in[4 * j + 3]);
+            *reinterpret_cast<uint2*>(&s.in.b[buffer][bRow + 16 * j][bCol]) =
+                make_uint2(*reinterpret_cast<unsigned*>(&lo), *reinterpret_cast<unsigned*>(&hi));
+        }
+        if (warp == 0 && st + 2 < steps) describeRows(st + 2); // over step st - 1's rows, read three steps ago
+        cp_async_wait<IG_STAGES - 2>(); // this step's weights have landed
+        __syncthreads();
+        if (st + 2 < steps) loadB(in, st + 2); // in flight during the next two steps' products
+        int ahead = st + IG_STAGES - 1; // into the stage the previous step read
+        if (ahead < steps) loadA(ahead % IG_STAGES, kBegin + ahead * IG_BK);
+        cp_async_commit();
+        for (int kk = 0; kk < IG_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb[2];
+            for (int i = 0; i < 2; i++) wmma::load_matrix_sync(fa[i], &s.in.a[stage][wm + 16 * i][kk], IG_BK + 8);
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], &s.in.b[buffer][kk][wn + 16 * j], IG_BN + 8);
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+    };
+    for (int i = 0; i < IG_STAGES - 1; i++) {
+        if (i < steps) loadA(i, kBegin + i * IG_BK);
+        cp_async_commit();
+    }
+    if (warp == 0) {
+        describeRows(0);
+        if (steps > 1) describeRows(1);
+    }
+    __syncthreads();
+    __half even[8], odd[8]; // the inputs of even and odd steps: two register sets, indexed statically
+    loadB(even, 0);
+    if (steps > 1) loadB(odd, 1);
+    for (int st = 0; st < steps; st += 2) {
+        step(st, even);
+        if (st + 1 < steps) step(st + 1, odd);
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            wmma::store_matrix_sync(&s.c[wm + 16 * i][wn + 16 * j], acc[i][j], IG_BN + 4, wmma::mem_row_major);
+    __syncthreads();
+
+    // Thread -> outputs (m, n) = (tid/64 + 4i, tid%64), i < 32: rows of 64 consecutive positions.
+    constexpr int PER_THREAD = IG_BM * IG_BN / IG_THREADS;
+    const int n = tid % IG_BN, pos = n0 + n;
+    const int slices = gridDim.z;
+    if (slices > 1) {
+        for (int i = 0; i < PER_THREAD; i++) {
+            int m = tid / IG_BN + 4 * i;
+            if (m0 + m < cout && pos < P) partial[((i64) blockIdx.z * cout + m0 + m) * P + pos] = s.c[m][n];
+        }
+        __threadfence(); // this block's partial is visible before it counts itself in
+        __syncthreads();
+        int* arrived = arrivals + blockIdx.y * gridDim.x + blockIdx.x;
+        if (tid == 0) last = atomicAdd(arrived, 1) == slices - 1;
+        __syncthreads();
+        if (!last) return;
+        __threadfence();
+        if (tid == 0) *arrived = 0;
+    }
+    if (pos >= P) return;
+    // The sum of the slices in slice order (this block's own read back too), so it does not depend on
+    // which block came last; each thread sums its own outputs, eight at a time in registers.
+    for (int i0 = 0; slices > 1 && i0 < PER_THREAD; i0 += 8) {
+        float v[8] = {};
+        const float* from = partial + (i64) (m0 + tid / IG_BN + 4 * i0) * P + pos;
+#pragma unroll 4
+        for (int z = 0; z < slices; z++) {
+            for (int u = 0; u < 8; u++) {
+                if (m0 + tid / IG_BN + 4 * (i0 + u) < cout) v[u] += __ldcg(from + ((i64) z * cout + 4 * u) * P); // from L2
+            }
+        }
+        for (int u = 0; u < 8; u++) s.c[tid / IG_BN + 4 * (i0 + u)][n] = v[u];
+    }
+    for (int i = 0; i < PER_THREAD; i++) {
+        int m = tid / IG_BN + 4 * i, co = m0 + m;
+        if (co < cout) out[(i64) co * P + pos] = __float2half(activate(s.c[m][n] + (bias ? bias[co] : 0.f), act, slope));
+    }
+}
 
 #define INSTANTIATE(T, S)                                                                                            \
     extern "C" __global__ void sum_slices_##S(const float* partial, T* y, const float* bias, int rows, int cols,     \

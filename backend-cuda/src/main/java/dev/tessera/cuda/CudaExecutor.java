@@ -50,6 +50,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final cublasContext blas = new cublasContext();
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
     private final DeviceBuffer blasWorkspace = DeviceBuffer.allocate(32L << 20); // fixed, so cuBLAS can be captured
+    private final DeviceBuffer arrivals = DeviceBuffer.allocate((long) IMPLICIT_MAX_BLOCKS * Integer.BYTES); // conv_igemm_f16's counters
     private final DeviceBuffer[] inputBuffers; // fixed addresses for graph replays
     private final DeviceBuffer output;
     private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
@@ -80,6 +81,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         checkBlas(cublasCreate_v2(blas), "cublasCreate");
         checkBlas(cublasSetStream_v2(blas, stream), "cublasSetStream");
         checkBlas(cublasSetWorkspace_v2(blas, CudaDevice.at(blasWorkspace.address), blasWorkspace.bytes()), "cublasSetWorkspace");
+        CudaDevice.check(cudaMemset(CudaDevice.at(arrivals.address), 0, arrivals.bytes()), "cudaMemset"); // each launch leaves them 0
         inputBuffers = new DeviceBuffer[graph.inputs().size()];
         for (int i = 0; i < inputBuffers.length; i++) {
             inputBuffers[i] = DeviceBuffer.allocate((long) graph.inputs().get(i).shape().size() * elementBytes);
@@ -234,8 +236,9 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         ConvWay way = choice(new ConvShape(c, xs), node, node.name() + " " + xs, 3, () -> {
             cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
             return mapWays(node, xs, ys);
-        }, w -> mapConv(w, node, x, xs, out, ys));
-        mapConv(way, node, x, xs, out, ys);
+        }, w -> mapConv(w, node, x, xs, out, ys, act));
+        mapConv(way, node, x, xs, out, ys, act);
+        if (way == ConvWay.IMPLICIT_GEMM) return; // bias and activation done
         long bias = p[1] == null || way.addsBias() ? 0 : p[1].address;
         if (bias != 0 || act != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
     }
@@ -245,11 +248,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /**
      * How a convolution runs: cuDNN (full maps only), im2col + one cuBLAS product, the same product
-     * split along K into slices (summed with the bias), or Winograd F(4x4, 3x3) or F(2x2, 3x3) (our
-     * transforms, batched cuBLAS products, the bias added by the inverse transform).
+     * split along K into slices (summed with the bias), Winograd F(4x4, 3x3) or F(2x2, 3x3) (our
+     * transforms, batched cuBLAS products, the bias added by the inverse transform), or (float16)
+     * our implicit GEMM on tensor cores, bias and activation included.
      */
     enum ConvWay {
-        CUDNN(0), GEMM(0), SPLIT_GEMM(0), WINOGRAD_4(4), WINOGRAD_2(2);
+        CUDNN(0), GEMM(0), SPLIT_GEMM(0), WINOGRAD_4(4), WINOGRAD_2(2), IMPLICIT_GEMM(0);
 
         /** Winograd's output block, 0 for the other ways. */
         final int block;
@@ -278,10 +282,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
         long winogradBytes = 36L * c.outChannels() * c.inChannels() * Float.BYTES;
         if (xs.n() == 1 && ((long) ys.h() * ys.w() <= 64 * 64 || winogradBytes <= 4 << 20)) addWinograd(ways, node, ys.h(), ys.w());
+        if (xs.n() == 1 && implicitFits(xs.size(), xs.h(), xs.w())) ways.add(ConvWay.IMPLICIT_GEMM);
         return ways;
     }
 
-    private void mapConv(ConvWay way, Node node, long x, Shape xs, long out, Shape ys) {
+    /** A full-map conv; only IMPLICIT_GEMM applies the bias and {@code act} itself. */
+    private void mapConv(ConvWay way, Node node, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer[] p = model.params(node);
         switch (way) {
@@ -296,6 +302,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             }
             case WINOGRAD_4, WINOGRAD_2 -> winogradConv(way.block, node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(),
                     c.padding().left(), out);
+            case IMPLICIT_GEMM -> implicitConv(node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(), c.padding().left(), out, act);
         }
     }
 
@@ -474,18 +481,19 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     protected void tileConv(Node node, long x, TileGeometry in, long out, TileGeometry og) {
         if (og.count() == 0) return;
         ConvWay way = choice(new TileConvKey(node, Integer.highestOneBit(og.count())), node, node.name() + " on " + og, 1,
-                () -> tileWays(node, og), w -> tileConv(w, node, x, in, out, og));
+                () -> tileWays(node, in, og), w -> tileConv(w, node, x, in, out, og));
         tileConv(way, node, x, in, out, og);
     }
 
     /** Tile convs choose their way per conv and tile count, rounded down to a power of 2. */
     record TileConvKey(Node node, int tiles) {}
 
-    private List<ConvWay> tileWays(Node node, TileGeometry og) {
+    private List<ConvWay> tileWays(Node node, TileGeometry in, TileGeometry og) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         List<ConvWay> ways = new ArrayList<>(List.of(ConvWay.GEMM));
         if (splitSlices(c.outChannels(), og.positions(), c.inChannels() * c.kernelH() * c.kernelW()) > 1) ways.add(ConvWay.SPLIT_GEMM);
         addWinograd(ways, node, og.tileHeight(), og.tileWidth());
+        if (implicitFits((long) c.inChannels() * in.positions(), in.tileHeight(), in.tileWidth())) ways.add(ConvWay.IMPLICIT_GEMM);
         return ways;
     }
 
@@ -494,6 +502,10 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         DeviceBuffer[] p = model.params(node);
         if (way.block > 0) {
             winogradConv(way.block, node, x, in.count(), in.tileHeight(), in.tileWidth(), og.tileHeight(), og.tileWidth(), 0, 0, out);
+            return;
+        }
+        if (way == ConvWay.IMPLICIT_GEMM) {
+            implicitConv(node, x, in.count(), in.tileHeight(), in.tileWidth(), og.tileHeight(), og.tileWidth(), 0, 0, out, null);
             return;
         }
         int k = c.inChannels() * c.kernelH() * c.kernelW();
@@ -511,6 +523,43 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             if (p[1] != null) channelAffine(out, out, 0, p[1].address, c.outChannels(), positions, c.outChannels(), null);
         }
         if (cols != x) free(cols);
+    }
+
+    /** conv_igemm_f16's output block (Cout x positions) and threads a block, as in the .cu file. */
+    static final int IMPLICIT_BLOCK_M = 128, IMPLICIT_BLOCK_N = 64, IMPLICIT_THREADS = 256;
+    /** Output blocks of one conv_igemm_f16 launch that may split K (one counter each); larger convs run unsplit. */
+    private static final int IMPLICIT_MAX_BLOCKS = 1 << 14;
+
+    /** Whether conv_igemm_f16 can read an input of this many elements in maps this high and wide (float16 mode). */
+    private boolean implicitFits(long elements, int h, int w) {
+        return half && elements < Integer.MAX_VALUE && h < 16384 && w < 16384;
+    }
+
+    /**
+     * A float16 conv as conv_igemm_f16: x is [Cin, count, h, w] (tiles, or one map read with zero
+     * padding top and left), out [Cout, count, oh, ow] = act(conv + bias). K is split into up to 8
+     * slices (at least 64 of K each) so that the launch has about one block per multiprocessor: a
+     * product with few output blocks (few tiles, or a small map) still fills the GPU. (Timed on an
+     * H100 with tools/device/conv_bench.cu: more slices cost more in the sum than they gain.)
+     */
+    private void implicitConv(Node node, long x, int count, int h, int w, int oh, int ow, int top, int left, long out,
+            Op.@Nullable Activation act) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        DeviceBuffer[] p = model.params(node);
+        int k = c.inChannels() * c.kernelH() * c.kernelW(), positions = count * oh * ow;
+        int blocksN = (positions + IMPLICIT_BLOCK_N - 1) / IMPLICIT_BLOCK_N;
+        int blocksM = (c.outChannels() + IMPLICIT_BLOCK_M - 1) / IMPLICIT_BLOCK_M;
+        int blocks = blocksN * blocksM, steps = (k + 31) / 32;
+        int slices = blocks > IMPLICIT_MAX_BLOCKS ? 1
+                : Math.max(1, Math.min(Math.round((float) model.device.multiprocessors / blocks), Math.min(8, steps / 2)));
+        int perSlice = (steps + slices - 1) / slices * 32;
+        slices = (k + perSlice - 1) / perSlice;
+        long partial = slices > 1 ? allocBytes((long) slices * c.outChannels() * positions * Float.BYTES) : 0;
+        kernels.callExact("conv_igemm_f16").ptr(x).ptr(p[0].address).ptr(p[1] == null ? 0 : p[1].address).ptr(out).ptr(partial)
+                .ptr(arrivals.address).i(count).i(h).i(w).i(c.inChannels()).i(c.outChannels()).i(c.kernelH()).i(c.kernelW())
+                .i(c.stride()).i(top).i(left).i(oh).i(ow).i(perSlice).i(activationCode(act)).f(slope(act))
+                .launch(blocksN, blocksM, slices, IMPLICIT_THREADS);
+        if (partial != 0) free(partial);
     }
 
     /** Winograd convs on or off (-Dtessera.cuda.winograd=false), to compare. */
@@ -965,6 +1014,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         for (DeviceBuffer b : inputBuffers) b.close();
         output.close();
         blasWorkspace.close();
+        arrivals.close();
         closeWorkingMaps();
         planBuffer.close();
         staging.close();

@@ -97,8 +97,13 @@ final class Kernels implements AutoCloseable {
 
     /** Launches a blocksX x blocksY grid of {@code threads}-thread blocks (kernels that index blocks themselves). */
     void launch(int blocksX, int blocksY, int threads) {
+        launch(blocksX, blocksY, 1, threads);
+    }
+
+    /** Launches a blocksX x blocksY x blocksZ grid of {@code threads}-thread blocks. */
+    void launch(int blocksX, int blocksY, int blocksZ, int threads) {
         if (blocksX == 0) return;
-        CudaDevice.checkDriver(cuLaunchKernel(device.function(name), blocksX, blocksY, 1, threads, 1, 1, 0, stream,
+        CudaDevice.checkDriver(cuLaunchKernel(device.function(name), blocksX, blocksY, blocksZ, threads, 1, 1, 0, stream,
                 params, (PointerPointer<?>) null), "launch of " + name);
     }
 

@@ -5,12 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.bytedeco.cuda.cudart.CUstream_st;
+import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.SizeTPointer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Argument packing against the kernels' own parameter layout, and a round trip through two kernels. */
+/**
+ * Argument packing against the kernels' own parameter layout, a round trip through two kernels,
+ * and the implicit-GEMM convolution against a direct one on the host.
+ */
 class KernelsTest {
     @BeforeAll
     static void needsGpu() {
@@ -49,6 +53,119 @@ class KernelsTest {
             for (int i = 0; i < n; i++) assertEquals(values[i], out.get(i), "element " + i); // exact in float16
         } finally {
             cudaStreamDestroy(stream);
+        }
+    }
+
+    /** One conv_igemm_f16 case: x [cin, count, h, w], out [cout, count, oh, ow]; kPerSlice < K splits K. */
+    private record ConvCase(int count, int cin, int h, int w, int cout, int kernel, int stride, int pad, int kPerSlice, int act) {
+        int oh() {
+            return (h + 2 * pad - kernel) / stride + 1;
+        }
+
+        int ow() {
+            return (w + 2 * pad - kernel) / stride + 1;
+        }
+    }
+
+    @Test
+    void implicitGemmConvolutionMatchesADirectOne() {
+        ConvCase[] cases = {
+            new ConvCase(3, 16, 10, 10, 40, 3, 1, 0, 1 << 20, 1), // tiles, one slice, ReLU
+            new ConvCase(3, 16, 10, 10, 40, 3, 1, 0, 32, 0), // the same, K split into 5 slices
+            new ConvCase(1, 3, 9, 9, 70, 3, 2, 1, 1 << 20, 2), // a padded strided map, K = 27 (no vector loads), 2 row blocks
+            new ConvCase(2, 64, 4, 12, 8, 1, 1, 0, 32, 0), // 1x1, split
+            new ConvCase(1, 72, 17, 17, 130, 3, 1, 1, 96, 3), // columns and rows that fill no whole block, SiLU
+            new ConvCase(2, 8, 12, 12, 300, 3, 1, 1, 32, 0), // 3 row blocks, split
+            new ConvCase(1, 32, 11, 11, 16, 5, 2, 2, 1 << 20, 0), // 5x5, stride 2
+        };
+        CudaDevice d = CudaDevice.get();
+        CudaDevice.bindThread();
+        CUstream_st stream = new CUstream_st();
+        CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        try (Kernels k = new Kernels(d, stream, true); DeviceBuffer arrivals = DeviceBuffer.allocate(4096 * 4)) {
+            CudaDevice.check(cudaMemset(CudaDevice.at(arrivals.address), 0, arrivals.bytes()), "cudaMemset");
+            Random random = new Random(7);
+            for (ConvCase c : cases) {
+                int kk = c.cin() * c.kernel() * c.kernel(), positions = c.count() * c.oh() * c.ow();
+                float[] x = halves(random, c.cin() * c.count() * c.h() * c.w()), w = halves(random, c.cout() * kk);
+                float[] bias = new float[c.cout()];
+                for (int i = 0; i < bias.length; i++) bias[i] = random.nextFloat() - 0.5f;
+                int slices = (kk + c.kPerSlice() - 1) / c.kPerSlice();
+                float[] got;
+                try (DeviceBuffer dx = toHalf(k, x); DeviceBuffer dw = toHalf(k, w); FloatPointer hb = new FloatPointer(bias);
+                        DeviceBuffer db = DeviceBuffer.upload(hb, 4L * bias.length); DeviceBuffer out = DeviceBuffer.allocate(2L * c.cout() * positions);
+                        DeviceBuffer partial = DeviceBuffer.allocate(4L * slices * c.cout() * positions)) {
+                    k.callExact("conv_igemm_f16").ptr(dx.address).ptr(dw.address).ptr(db.address).ptr(out.address).ptr(partial.address)
+                            .ptr(arrivals.address).i(c.count()).i(c.h()).i(c.w()).i(c.cin()).i(c.cout()).i(c.kernel()).i(c.kernel())
+                            .i(c.stride()).i(c.pad()).i(c.pad()).i(c.oh()).i(c.ow()).i(c.kPerSlice()).i(c.act()).f(0.2f)
+                            .launch((positions + CudaExecutor.IMPLICIT_BLOCK_N - 1) / CudaExecutor.IMPLICIT_BLOCK_N,
+                                    (c.cout() + CudaExecutor.IMPLICIT_BLOCK_M - 1) / CudaExecutor.IMPLICIT_BLOCK_M, slices,
+                                    CudaExecutor.IMPLICIT_THREADS);
+                    got = toFloat(k, stream, out.address, c.cout() * positions);
+                }
+                for (int co = 0; co < c.cout(); co++) {
+                    for (int p = 0; p < positions; p++) {
+                        double want = activate(direct(c, x, w, co, p) + bias[co], c.act());
+                        float have = got[co * positions + p];
+                        String at = c + " at [" + co + ", " + p + "]";
+                        assertEquals(want, have, 2e-3 * Math.max(1, Math.abs(want)), at);
+                    }
+                }
+            }
+        } finally {
+            cudaStreamDestroy(stream);
+        }
+    }
+
+    /** Random values that float16 holds exactly, so the host reference sees what the kernel sees. */
+    private static float[] halves(Random random, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = Math.round((random.nextFloat() - 0.5f) * 256) / 256f;
+        return v;
+    }
+
+    private static double direct(ConvCase c, float[] x, float[] w, int co, int p) {
+        int t = p / (c.oh() * c.ow()), oy = p % (c.oh() * c.ow()) / c.ow(), ox = p % c.ow();
+        double sum = 0;
+        for (int ci = 0; ci < c.cin(); ci++) {
+            for (int ky = 0; ky < c.kernel(); ky++) {
+                for (int kx = 0; kx < c.kernel(); kx++) {
+                    int iy = oy * c.stride() - c.pad() + ky, ix = ox * c.stride() - c.pad() + kx;
+                    if (iy < 0 || iy >= c.h() || ix < 0 || ix >= c.w()) continue;
+                    sum += (double) w[((co * c.cin() + ci) * c.kernel() + ky) * c.kernel() + kx]
+                            * x[((ci * c.count() + t) * c.h() + iy) * c.w() + ix];
+                }
+            }
+        }
+        return sum;
+    }
+
+    private static double activate(double v, int act) {
+        return switch (act) {
+            case 1 -> Math.max(0, v);
+            case 2 -> v > 0 ? v : 0.2 * v;
+            case 3 -> v / (1 + Math.exp(-v));
+            default -> v;
+        };
+    }
+
+    private static DeviceBuffer toHalf(Kernels k, float[] values) {
+        try (FloatPointer host = new FloatPointer(values); DeviceBuffer f32 = DeviceBuffer.upload(host, 4L * values.length)) {
+            DeviceBuffer f16 = DeviceBuffer.allocate(2L * values.length);
+            k.callExact("to_half").ptr(f32.address).ptr(f16.address).l(values.length).launch(values.length);
+            CudaDevice.check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); // before f32 is freed
+            return f16;
+        }
+    }
+
+    private static float[] toFloat(Kernels k, CUstream_st stream, long f16, int n) {
+        try (DeviceBuffer f32 = DeviceBuffer.allocate(4L * n); FloatPointer host = new FloatPointer(n)) {
+            k.callExact("to_float").ptr(f16).ptr(f32.address).l(n).launch(n);
+            CudaDevice.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+            CudaDevice.check(cudaMemcpy(host, CudaDevice.at(f32.address), 4L * n, cudaMemcpyDeviceToHost), "cudaMemcpy");
+            float[] v = new float[n];
+            host.get(v);
+            return v;
         }
     }
 }
