@@ -118,7 +118,7 @@ int main() {
         CHECK(cudaMemset(bias, 0, c.cout * 4));
         CHECK(cudaMalloc(&partial, (size_t) 64 * c.cout * P * 4));
         float one = 1, zero = 0;
-        dim3 grid2d((P + 255) / 256, K);
+        dim3 grid2d((P + 255) / 256, (K + IM2COL_ROWS - 1) / IM2COL_ROWS);
         auto gemmWay = [&] {
             if (c.pad == 0 && c.count > 1) tile_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.count, c.h, c.w, c.k, c.k, c.stride, oh(c), ow(c), K);
             else map_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.h, c.w, c.k, c.k, c.stride, c.pad, c.pad, ow(c), 0, oh(c), K);

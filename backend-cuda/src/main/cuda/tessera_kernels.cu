@@ -323,19 +323,33 @@ __device__ void zero_padding(T* tiles, const int* origins, int count, int h, int
     }
 }
 
+// The im2col kernels run on a grid whose y is over groups of IM2COL_ROWS rows: a thread reads its
+// column's element of each row of its group before it writes any, so those reads are in flight
+// together. (One row a block made a GauGAN 1024-channel tile conv's im2col a grid of 9216 short
+// blocks that took longer than the product itself.)
+#define IM2COL_ROWS 8
+#define ROW_GROUPS(r0, rows) for (int r0 = blockIdx.y * IM2COL_ROWS; r0 < (rows); r0 += gridDim.y * IM2COL_ROWS)
+
 // im2col of a tile batch for a padding-free convolution: cols[(c*kh + i)*kw + j, (t*oh + y)*ow + x] =
 // tiles[c, t, y*stride + i, x*stride + j]; tiles [C, count, th, tw]; rows = C*kh*kw.
 template <typename T>
-__device__ void tile_im2col(const T* tiles, T* cols, int count, int th, int tw, int kh, int kw, int stride, int oh, int ow,
-                            int rows) {
+__device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, int count, int th, int tw, int kh, int kw,
+                            int stride, int oh, int ow, int rows) {
     int columns = count * oh * ow, per = oh * ow;
-    ROWS(row, rows) {
-        int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
-        const T* src = tiles + (i64) c * count * th * tw + i * tw + j;
-        T* dst = cols + (i64) row * columns;
+    ROW_GROUPS(r0, rows) {
         COLS(p, columns) {
             int t = p / per, k = p % per;
-            dst[p] = src[t * th * tw + (k / ow) * stride * tw + (k % ow) * stride];
+            const T* src = tiles + t * th * tw + (k / ow) * stride * tw + (k % ow) * stride;
+            T v[IM2COL_ROWS];
+#pragma unroll
+            for (int u = 0; u < IM2COL_ROWS; u++) {
+                int row = min(r0 + u, rows - 1), j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+                v[u] = src[(i64) c * count * th * tw + i * tw + j];
+            }
+#pragma unroll
+            for (int u = 0; u < IM2COL_ROWS; u++) {
+                if (r0 + u < rows) cols[(i64) (r0 + u) * columns + p] = v[u];
+            }
         }
     }
 }
@@ -343,16 +357,23 @@ __device__ void tile_im2col(const T* tiles, T* cols, int count, int th, int tw, 
 // im2col of output rows [y0, y0 + rows) of a padded, strided convolution of one sample x [C, h, w]:
 // cols[(c*kh + i)*kw + j, (oy - y0)*ow + ox] = x[c, oy*stride - top + i, ox*stride - left + j], zero outside.
 template <typename T>
-__device__ void map_im2col(const T* x, T* cols, int h, int w, int kh, int kw, int stride, int top, int left, int ow,
-                           int y0, int outRows, int rows) {
+__device__ void map_im2col(const T* __restrict__ x, T* __restrict__ cols, int h, int w, int kh, int kw, int stride, int top,
+                           int left, int ow, int y0, int outRows, int rows) {
     int columns = outRows * ow;
-    ROWS(row, rows) {
-        int j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
-        const T* src = x + (i64) c * h * w;
-        T* dst = cols + (i64) row * columns;
+    ROW_GROUPS(r0, rows) {
         COLS(p, columns) {
-            int iy = (y0 + p / ow) * stride - top + i, ix = (p % ow) * stride - left + j;
-            store(dst, p, iy >= 0 && iy < h && ix >= 0 && ix < w ? load(src, iy * w + ix) : 0.f);
+            int iy0 = (y0 + p / ow) * stride - top, ix0 = (p % ow) * stride - left;
+            float v[IM2COL_ROWS];
+#pragma unroll
+            for (int u = 0; u < IM2COL_ROWS; u++) {
+                int row = min(r0 + u, rows - 1), j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
+                int iy = iy0 + i, ix = ix0 + j;
+                v[u] = iy >= 0 && iy < h && ix >= 0 && ix < w ? load(x, (i64) c * h * w + iy * w + ix) : 0.f;
+            }
+#pragma unroll
+            for (int u = 0; u < IM2COL_ROWS; u++) {
+                if (r0 + u < rows) store(cols, (i64) (r0 + u) * columns + p, v[u]);
+            }
         }
     }
 }

@@ -379,6 +379,11 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
+    /** The im2col kernels' grid rows for {@code rows} rows: one per IM2COL_ROWS (8) rows, as in the .cu file. */
+    private static int im2colGroups(int rows) {
+        return (rows + 7) / 8;
+    }
+
     /** Elements of one im2col panel: whole output rows, at most this many (64 MiB in float16). */
     private static final long PANEL_ELEMENTS = 32L << 20;
 
@@ -411,7 +416,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
-                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).launch2d((long) rows * ys.w(), k);
+                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).launch2d((long) rows * ys.w(), im2colGroups(k));
     }
 
     /**
@@ -514,7 +519,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
             cols = alloc((long) k * positions);
             kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
-                    .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).launch2d(positions, k);
+                    .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).launch2d(positions, im2colGroups(k));
         }
         if (way == ConvWay.SPLIT_GEMM) {
             splitGemm(p[0].address, cols, c.outChannels(), positions, k, p[1], out);
