@@ -238,9 +238,9 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             return mapWays(node, xs, ys);
         }, w -> mapConv(w, node, x, xs, out, ys, act));
         mapConv(way, node, x, xs, out, ys, act);
-        if (way == ConvWay.IMPLICIT_GEMM) return; // bias and activation done
         long bias = p[1] == null || way.addsBias() ? 0 : p[1].address;
-        if (bias != 0 || act != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), act);
+        Op.@Nullable Activation left = way.addsActivation() ? null : act;
+        if (bias != 0 || left != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), left);
     }
 
     /** What a full-map conv's choice depends on. */
@@ -265,6 +265,11 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         boolean addsBias() {
             return this != CUDNN && this != GEMM;
         }
+
+        /** Whether the way applies a full-map conv's fused activation itself. */
+        boolean addsActivation() {
+            return this == IMPLICIT_GEMM;
+        }
     }
 
     /**
@@ -286,7 +291,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         return ways;
     }
 
-    /** A full-map conv; only IMPLICIT_GEMM applies the bias and {@code act} itself. */
+    /** A full-map conv; {@code act} is applied only by the ways that {@linkplain ConvWay#addsActivation add it}. */
     private void mapConv(ConvWay way, Node node, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer[] p = model.params(node);

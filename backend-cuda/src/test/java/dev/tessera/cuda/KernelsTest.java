@@ -107,8 +107,8 @@ class KernelsTest {
                     for (int p = 0; p < positions; p++) {
                         double want = activate(direct(c, x, w, co, p) + bias[co], c.act());
                         float have = got[co * positions + p];
-                        String at = c + " at [" + co + ", " + p + "]";
-                        assertEquals(want, have, 2e-3 * Math.max(1, Math.abs(want)), at);
+                        int row = co, column = p; // the message is built only on failure
+                        assertEquals(want, have, 2e-3 * Math.max(1, Math.abs(want)), () -> c + " at [" + row + ", " + column + "]");
                     }
                 }
             }
