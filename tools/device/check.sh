@@ -18,7 +18,7 @@ L=${OUT:-.}/tessera.log S=${OUT:-.}/summary.txt
 { date -u; nvidia-smi -L; echo "TESTS=$TESTS TEST_BACKENDS=$TEST_BACKENDS BACKENDS=$BACKENDS PRECISIONS=$PRECISIONS MODELS=$MODELS FRACTIONS=$FRACTIONS JAVA_OPTS=$JAVA_OPTS"; } | tee -a "$L" > "$S"
 if [ "$TESTS" = 1 ]; then # one JVM per backend
   declare -A CLASSES=(
-    [cuda]="cuda.CudaConformanceTest cuda.CudaHalfConformanceTest cuda.KernelsTest cuda.CudaProviderTest cuda.CudaSessionTest"
+    [cuda]="cuda.CudaConformanceTest cuda.CudaHalfConformanceTest cuda.CudaLanesTest cuda.KernelsTest cuda.CudaProviderTest cuda.CudaSessionTest"
     [vulkan]="vulkan.VulkanConformanceTest vulkan.VulkanHalfConformanceTest vulkan.OpsTest vulkan.VulkanExecutorTest vulkan.VulkanProviderTest")
   for b in $TEST_BACKENDS; do
     classes=${CLASSES[$b]}

@@ -14,11 +14,14 @@ import org.bytedeco.cuda.cudnn.cudnnConvolutionStruct;
 import org.bytedeco.cuda.cudnn.cudnnFilterStruct;
 import org.bytedeco.cuda.cudnn.cudnnTensorStruct;
 import org.bytedeco.javacpp.FloatPointer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Convolutions of full NCHW maps through cuDNN. The algorithm is chosen once per shape by timing
  * cuDNN's candidates (as PyTorch's cudnn.benchmark does) and kept with its descriptors; one
- * workspace grows to the largest need. float32 mode uses plain FMA math (no TF32) so results match
+ * workspace grows to the largest need. The lanes of an executor each have their own (a handle and a
+ * workspace on their stream) and share the first one's plans, so a conv runs the same algorithm
+ * whichever lane runs it. float32 mode uses plain FMA math (no TF32) so results match
  * the reference within 1e-4; float16 mode uses tensor cores with float32 accumulation.
  */
 final class Convolutions implements AutoCloseable {
@@ -38,11 +41,15 @@ final class Convolutions implements AutoCloseable {
     private final int dataType;
     private final int mathType;
     private final FloatPointer one = new FloatPointer(1f), zero = new FloatPointer(0f);
-    private final Map<Key, Plan> plans = new HashMap<>();
+    private final Map<Key, Plan> plans;
+    private final boolean ownsPlans;
     private DeviceBuffer workspace = DeviceBuffer.allocate(0);
     private int workspaceGeneration;
 
-    Convolutions(CUstream_st stream, boolean half) {
+    /** @param sharePlansWith the convolutions whose plans these use (another lane's), or null for their own */
+    Convolutions(CUstream_st stream, boolean half, @Nullable Convolutions sharePlansWith) {
+        plans = sharePlansWith == null ? new HashMap<>() : sharePlansWith.plans;
+        ownsPlans = sharePlansWith == null;
         check(cudnnCreate(handle), "cudnnCreate");
         check(cudnnSetStream(handle, stream), "cudnnSetStream");
         dataType = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
@@ -111,7 +118,7 @@ final class Convolutions implements AutoCloseable {
 
     @Override
     public void close() {
-        destroyPlans();
+        if (ownsPlans) destroyPlans();
         workspace.close();
         cudnnDestroy(handle);
         one.close();

@@ -11,6 +11,7 @@ import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.SparsePlan;
 import dev.tessera.runtime.sparse.SparsePlanner;
+import dev.tessera.runtime.sparse.StepLanes;
 import dev.tessera.runtime.sparse.TileGeometry;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
@@ -21,11 +22,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
-import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUgraphExec_st;
 import org.bytedeco.cuda.cudart.CUgraph_st;
-import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.jspecify.annotations.Nullable;
@@ -33,8 +32,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * Runs one graph on the GPU: dense and full passes node by node, sparse passes step by step as the
  * {@link SparsePlan} says (the steps themselves are {@link DeviceExecutor}'s, shared with the Vulkan
- * backend). Everything runs on one stream; a pass synchronizes once, when its output is
- * downloaded. Transient buffers come from the executor's {@link TransientArena}.
+ * backend). Dense passes run on one stream; a sparse pass spreads its steps over up to
+ * {@link #LANES} streams as {@link StepLanes} says, so that steps that do not depend on each other
+ * run side by side ({@link Lane}: each stream with its own handles, workspaces and transient
+ * memory). A pass synchronizes once, when its output is downloaded.
  *
  * <p>Launch overhead: a pass that repeats the previous one (a dense pass after a dense pass, the
  * same plan against the same cache, as in every step of an SDEdit loop and every re-run of an
@@ -43,45 +44,42 @@ import org.jspecify.annotations.Nullable;
  */
 final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final CudaModel model;
-    private final CUstream_st stream = new CUstream_st();
-    private final Kernels kernels;
-    private final Convolutions convolutions;
-    private final TransientArena arena;
-    private final cublasContext blas = new cublasContext();
+    /** The executor's streams; the first is where passes start and end, and all of a dense pass runs. */
+    private final List<Lane> lanes = new ArrayList<>();
+    private final Lane first;
+    private final int maxLanes;
+    /** The lane that work is enqueued on now: the first, except while a sparse step runs on another. */
+    private Lane lane;
     private final FloatPointer alpha = new FloatPointer(1), beta = new FloatPointer(1);
-    private final DeviceBuffer blasWorkspace = DeviceBuffer.allocate(32L << 20); // fixed, so cuBLAS can be captured
-    private final DeviceBuffer arrivals = DeviceBuffer.allocate((long) IMPLICIT_MAX_BLOCKS * Integer.BYTES); // conv_igemm_f16's counters
     private final DeviceBuffer[] inputBuffers; // fixed addresses for graph replays
     private final DeviceBuffer output;
     private final PassGraph denseGraph = new PassGraph(), sparseGraph = new PassGraph();
     private final CUevent_st start = new CUevent_st(), stop = new CUevent_st(); // timing conv choices
     private final CUevent_st passStart = new CUevent_st(), passStop = new CUevent_st(); // around each pass
+    private final CUevent_st fork = new CUevent_st(); // where the other lanes of a sparse pass start
+    private final List<CUevent_st> stepDone = new ArrayList<>(); // by step index, for steps other lanes wait for
     private final StepProfile profile = new StepProfile();
 
     // Kept between sparse passes.
     private DeviceBuffer planBuffer = DeviceBuffer.allocate(0);
     private int planDataGeneration; // bumped when the plan data changes (graphs that read it are stale)
     private IntPointer staging = new IntPointer(0L);
+    private @Nullable SparsePlan lanedPlan;
+    private StepLanes stepLanes = StepLanes.serial(SparsePlan.noChange(graph));
 
-    // State of one pass.
-    private final List<Long> transients = new ArrayList<>();
-
-    CudaExecutor(CudaModel model, SparsePlanner planner) {
+    /** @param maxLanes how many streams a sparse pass may spread over (1: one stream, as dense passes) */
+    CudaExecutor(CudaModel model, SparsePlanner planner, int maxLanes) {
         super(planner, model.half, DeviceBuffer.class);
+        if (maxLanes < 1) throw new IllegalArgumentException("lanes: " + maxLanes);
         this.model = model;
+        this.maxLanes = maxLanes;
         CudaDevice.bindThread();
-        CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        first = lane = addLane();
         CudaDevice.check(cudaEventCreate(start), "cudaEventCreate");
         CudaDevice.check(cudaEventCreate(stop), "cudaEventCreate");
         CudaDevice.check(cudaEventCreate(passStart), "cudaEventCreate");
         CudaDevice.check(cudaEventCreate(passStop), "cudaEventCreate");
-        kernels = new Kernels(model.device, stream, half);
-        convolutions = new Convolutions(stream, half);
-        arena = new TransientArena(stream);
-        checkBlas(cublasCreate_v2(blas), "cublasCreate");
-        checkBlas(cublasSetStream_v2(blas, stream), "cublasSetStream");
-        checkBlas(cublasSetWorkspace_v2(blas, CudaDevice.at(blasWorkspace.address), blasWorkspace.bytes()), "cublasSetWorkspace");
-        CudaDevice.check(cudaMemset(CudaDevice.at(arrivals.address), 0, arrivals.bytes()), "cudaMemset"); // each launch leaves them 0
+        CudaDevice.check(cudaEventCreateWithFlags(fork, cudaEventDisableTiming), "cudaEventCreateWithFlags");
         inputBuffers = new DeviceBuffer[graph.inputs().size()];
         for (int i = 0; i < inputBuffers.length; i++) {
             inputBuffers[i] = DeviceBuffer.allocate((long) graph.inputs().get(i).shape().size() * elementBytes);
@@ -93,14 +91,14 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     public Tensor dense(Tensor... inputs) {
         Inputs.checkDense(graph, inputs);
         CudaDevice.bindThread();
-        arena.beginPass();
+        beginPass();
         try {
             long t0 = System.nanoTime();
             uploadInputs(inputs);
             long t1 = System.nanoTime();
-            CudaDevice.check(cudaEventRecord(passStart, stream), "cudaEventRecord");
+            CudaDevice.check(cudaEventRecord(passStart, first.stream), "cudaEventRecord");
             if (profile.enabled()) runNodes(null, null);
-            else denseGraph.run(List.of(convolutions.workspaceGeneration(), arena.generation()), () -> runNodes(null, null));
+            else denseGraph.run(generations(), () -> runNodes(null, null));
             return finishPass("dense", t0, t1);
         } finally {
             endPass();
@@ -111,7 +109,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     public Tensor full(ActivationCache cache, @Nullable Progress progress, Tensor... inputs) {
         Inputs.checkDense(graph, inputs);
         CudaDevice.bindThread();
-        arena.beginPass();
+        beginPass();
         try {
             uploadInputs(inputs);
             for (int i = 0; i < inputs.length; i++) {
@@ -160,20 +158,20 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             int groups = y.n() * g.groups(), perGroup = y.c() / g.groups();
             long values = (long) perGroup * plane, shift = affine + 4L * y.n() * y.c();
             if (values <= 16384 && perGroup <= 64) { // small maps: one kernel, one block a group
-                kernels.call("group_norm_small").ptr(in[0]).ptr(out).ptr(p[0].address).ptr(p[1].address).ptr(affine).ptr(shift)
+                lane.kernels.call("group_norm_small").ptr(in[0]).ptr(out).ptr(p[0].address).ptr(p[1].address).ptr(affine).ptr(shift)
                         .i(y.c()).i(g.groups()).l(plane).f(g.eps()).i(activationCode(act)).f(slope(act)).launch(groups, 512);
             } else { // partial sums over chunks of 16K values and more, so that large maps fill the GPU
                 int chunks = (int) Math.min(64, values / 16384);
                 long partial = allocBytes(2L * groups * chunks * Double.BYTES);
-                kernels.call("group_norm_partial").ptr(in[0]).ptr(partial).i(y.c()).i(g.groups()).l(plane).i(chunks).launch(chunks, groups, 512);
-                kernels.callExact("group_norm_affine").ptr(partial).ptr(p[0].address).ptr(p[1].address).ptr(affine).ptr(shift)
+                lane.kernels.call("group_norm_partial").ptr(in[0]).ptr(partial).i(y.c()).i(g.groups()).l(plane).i(chunks).launch(chunks, groups, 512);
+                lane.kernels.callExact("group_norm_affine").ptr(partial).ptr(p[0].address).ptr(p[1].address).ptr(affine).ptr(shift)
                         .i(y.c()).i(g.groups()).l(plane).i(chunks).f(g.eps()).i(y.n() * y.c()).launch(y.n() * y.c());
                 free(partial);
                 channelAffine(in[0], out, affine, shift, y.n() * y.c(), (int) plane, y.n() * y.c(), act);
             }
             lastNormAffine = affine;
         } else if (op instanceof Op.ResizeNearest) {
-            kernels.call("resize_nearest").ptr(in[0]).ptr(out).ptr(model.nearestIndex(x.h(), y.h())).ptr(model.nearestIndex(x.w(), y.w()))
+            lane.kernels.call("resize_nearest").ptr(in[0]).ptr(out).ptr(model.nearestIndex(x.h(), y.h())).ptr(model.nearestIndex(x.w(), y.w()))
                     .i(x.h()).i(x.w()).i(y.h()).i(y.w()).i(y.n() * y.c()).launch2d((long) y.h() * y.w(), y.n() * y.c());
         } else if (op instanceof Op.SelfAttention) {
             int c = y.c();
@@ -188,7 +186,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             gemm(false, true, rows, features, inF, 1f, in[0], inF, p[0].address, inF, 0f, out, features);
             channelAffine(out, out, 0, p[1].address, features, 1, y.size(), null);
         } else if (op instanceof Op.TimestepEmbedding t) {
-            kernels.call("timestep_embedding").ptr(in[0]).ptr(out).i(t.dim()).i(x.dim(0)).launch2d(t.dim(), x.dim(0));
+            lane.kernels.call("timestep_embedding").ptr(in[0]).ptr(out).i(t.dim()).i(x.dim(0)).launch2d(t.dim(), x.dim(0));
         } else {
             Shape[] shapes = new Shape[node.inputs().size()];
             for (int i = 0; i < shapes.length; i++) shapes[i] = node.inputs().get(i).shape();
@@ -207,19 +205,19 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         if (op instanceof Op.BatchNorm) {
             channelAffine(in[0], out, p[0].address, p[1].address, c, plane, rows, act);
         } else if (op instanceof Op.Spade) {
-            kernels.call("spade").ptr(in[0]).ptr(in[1]).ptr(out).ptr(p[0].address).ptr(p[1].address).i(c).i(plane).i(rows)
+            lane.kernels.call("spade").ptr(in[0]).ptr(in[1]).ptr(out).ptr(p[0].address).ptr(p[1].address).i(c).i(plane).i(rows)
                     .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
         } else if (op instanceof Op.Activation a) {
             channelAffine(in[0], out, 0, 0, 1, plane, rows, a);
         } else if (op instanceof Op.Add) {
             boolean perChannel = shapes[1].rank() == 2;
-            kernels.call("add").ptr(in[0]).ptr(in[1]).ptr(out).i(plane).i(perChannel ? 1 : 0).i(rows)
+            lane.kernels.call("add").ptr(in[0]).ptr(in[1]).ptr(out).i(plane).i(perChannel ? 1 : 0).i(rows)
                     .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
         } else if (op instanceof Op.Concat) { // two inputs a launch
             int at = 0;
             for (int i = 0; i < in.length; i += 2) {
                 int ca = shapes[i].c(), cb = i + 1 < in.length ? shapes[i + 1].c() : 0;
-                kernels.call("concat2").ptr(in[i]).i(ca).ptr(cb > 0 ? in[i + 1] : 0).i(cb).ptr(out).i(c).i(at).i(plane)
+                lane.kernels.call("concat2").ptr(in[i]).i(ca).ptr(cb > 0 ? in[i + 1] : 0).i(cb).ptr(out).i(c).i(at).i(plane)
                         .i(n * (ca + cb)).launch2d(plane, n * (ca + cb));
                 at += ca + cb;
             }
@@ -336,6 +334,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
      */
     private ConvWay fastest(String what, List<ConvWay> ways, int rounds, Consumer<ConvWay> run) {
         if (ways.size() == 1) return ways.get(0);
+        for (Lane l : lanes) l.sync(); // work of other lanes would share the GPU with the timing
         float[] ms = new float[ways.size()];
         Arrays.fill(ms, Float.MAX_VALUE);
         int best = 0;
@@ -358,23 +357,23 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
      * inside), so the host's launch overhead, which graph replays do not pay, is not measured.
      */
     private float gpuMillis(Runnable work) {
-        CudaDevice.check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+        CudaDevice.check(cudaStreamBeginCapture(lane.stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
         CUgraph_st g = new CUgraph_st();
-        int mark = transients.size();
+        int mark = lane.transients.size();
         try {
             work.run();
-            while (transients.size() > mark) free(transients.get(transients.size() - 1));
+            while (lane.transients.size() > mark) free(lane.transients.get(lane.transients.size() - 1));
         } finally {
-            CudaDevice.check(cudaStreamEndCapture(stream, g), "cudaStreamEndCapture");
+            CudaDevice.check(cudaStreamEndCapture(lane.stream, g), "cudaStreamEndCapture");
         }
         CUgraphExec_st exec = new CUgraphExec_st();
         CudaDevice.check(cudaGraphInstantiate(exec, g, 0L), "cudaGraphInstantiate");
         cudaGraphDestroy(g);
         try {
-            CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch"); // warm-up
-            CudaDevice.check(cudaEventRecord(start, stream), "cudaEventRecord");
-            CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
-            CudaDevice.check(cudaEventRecord(stop, stream), "cudaEventRecord");
+            CudaDevice.check(cudaGraphLaunch(exec, lane.stream), "cudaGraphLaunch"); // warm-up
+            CudaDevice.check(cudaEventRecord(start, lane.stream), "cudaEventRecord");
+            CudaDevice.check(cudaGraphLaunch(exec, lane.stream), "cudaGraphLaunch");
+            CudaDevice.check(cudaEventRecord(stop, lane.stream), "cudaEventRecord");
             CudaDevice.check(cudaEventSynchronize(stop), "cudaEventSynchronize");
             float[] ms = {0};
             CudaDevice.check(cudaEventElapsedTime(ms, start, stop), "cudaEventElapsedTime");
@@ -420,7 +419,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     /** The im2col columns [k, rows * ow] of output rows [y0, y0 + rows) of one sample x of a padded, strided conv. */
     private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
-        kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
+        lane.kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
                 .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).launch2d((long) rows * ys.w(), im2colGroups(k));
     }
 
@@ -449,18 +448,18 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         beta.put(0, 0f);
         // Slice s: partial[s][m, n] = W[:, s*per ..][m, per] x cols[s*per .., :][per, n], as column-major partial^T = cols_s^T W_s^T.
         if (whole > 0) {
-            checkBlas(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, per, alpha, CudaDevice.at(cols), type, n,
+            Lane.check(cublasGemmStridedBatchedEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, per, alpha, CudaDevice.at(cols), type, n,
                     (long) per * n, CudaDevice.at(weight), type, k, per, beta, CudaDevice.at(partial), CUDA_R_32F, n, (long) m * n,
                     whole, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
         }
         if (whole < slices) {
-            checkBlas(cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k - whole * per, alpha,
+            Lane.check(cublasGemmEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k - whole * per, alpha,
                     CudaDevice.at(cols + (long) whole * per * n * elementBytes), type, n,
                     CudaDevice.at(weight + (long) whole * per * elementBytes), type, k, beta,
                     CudaDevice.at(partial + (long) whole * m * n * Float.BYTES), CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                     "cublasGemmEx");
         }
-        kernels.call("sum_slices").ptr(partial).ptr(out).ptr(bias == null ? 0 : bias.address).i(m).i(n).i(slices).launch2d(n, m);
+        lane.kernels.call("sum_slices").ptr(partial).ptr(out).ptr(bias == null ? 0 : bias.address).i(m).i(n).i(slices).launch2d(n, m);
         free(partial);
     }
 
@@ -472,12 +471,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         if (pad.top() != pad.bottom() || pad.left() != pad.right()) { // cuDNN pads symmetrically: pad explicitly
             in = Shape.nchw(xs.n(), xs.c(), xs.h() + pad.top() + pad.bottom(), xs.w() + pad.left() + pad.right());
             input = alloc(in.size());
-            kernels.call("pad").ptr(x).ptr(input).i(xs.h()).i(xs.w()).i(pad.top()).i(pad.left()).i(in.h()).i(in.w())
+            lane.kernels.call("pad").ptr(x).ptr(input).i(xs.h()).i(xs.w()).i(pad.top()).i(pad.left()).i(in.h()).i(in.w())
                     .i(in.n() * in.c()).launch2d((long) in.h() * in.w(), in.n() * in.c());
             padH = 0;
             padW = 0;
         }
-        convolutions.run(c, weight, input, in, out, ys, padH, padW);
+        lane.convolutions.run(c, weight, input, in, out, ys, padH, padW);
     }
 
     /**
@@ -523,7 +522,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         long cols = x;
         if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
             cols = alloc((long) k * positions);
-            kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
+            lane.kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
                     .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).launch2d(positions, im2colGroups(k));
         }
         if (way == ConvWay.SPLIT_GEMM) {
@@ -565,8 +564,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         int perSlice = (steps + slices - 1) / slices * 32;
         slices = (k + perSlice - 1) / perSlice;
         long partial = slices > 1 ? allocBytes((long) slices * c.outChannels() * positions * Float.BYTES) : 0;
-        kernels.callExact("conv_igemm_f16").ptr(x).ptr(p[0].address).ptr(p[1] == null ? 0 : p[1].address).ptr(out).ptr(partial)
-                .ptr(arrivals.address).i(count).i(h).i(w).i(c.inChannels()).i(c.outChannels()).i(c.kernelH()).i(c.kernelW())
+        lane.kernels.callExact("conv_igemm_f16").ptr(x).ptr(p[0].address).ptr(p[1] == null ? 0 : p[1].address).ptr(out).ptr(partial)
+                .ptr(lane.arrivals.address).i(count).i(h).i(w).i(c.inChannels()).i(c.outChannels()).i(c.kernelH()).i(c.kernelW())
                 .i(c.stride()).i(top).i(left).i(oh).i(ow).i(perSlice).i(activationCode(act)).f(slope(act))
                 .launch(blocksN, blocksM, slices, IMPLICIT_THREADS);
         if (partial != 0) free(partial);
@@ -593,7 +592,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private long winogradWeights(Node node, int m) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         int filters = c.outChannels() * c.inChannels();
-        return model.winogradWeights(node, m, (w, u) -> kernels.callExact("winograd_weights_" + m).ptr(w).ptr(u).i(filters)
+        return model.winogradWeights(node, m, (w, u) -> lane.kernels.callExact("winograd_weights_" + m).ptr(w).ptr(u).i(filters)
                 .launch(filters), this::sync);
     }
 
@@ -609,17 +608,17 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         int windows = count * (oh / m) * (ow / m);
         long u = winogradWeights(node, m);
         long v = alloc((long) frequencies * cin * windows), product = alloc((long) frequencies * cout * windows);
-        kernels.callExact("winograd_input_" + m).ptr(x).ptr(v).i(count).i(h).i(w).i(oh).i(ow).i(top).i(left).i(cin)
+        lane.kernels.callExact("winograd_input_" + m).ptr(x).ptr(v).i(count).i(h).i(w).i(oh).i(ow).i(top).i(left).i(cin)
                 .launch2d(windows, cin);
         alpha.put(0, 1f);
         beta.put(0, 0f);
         // Row-major M_f[Cout, P] = U_f[Cout, Cin] V_f[Cin, P], as column-major M_f^T = V_f^T U_f^T.
-        checkBlas(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, windows, cout, cin, alpha, CudaDevice.at(v), CUDA_R_32F,
+        Lane.check(cublasGemmStridedBatchedEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, windows, cout, cin, alpha, CudaDevice.at(v), CUDA_R_32F,
                 windows, (long) cin * windows, CudaDevice.at(u), CUDA_R_32F, cin, (long) cout * cin, beta, CudaDevice.at(product),
                 CUDA_R_32F, windows, (long) cout * windows, frequencies, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                 "cublasGemmStridedBatchedEx");
         free(v);
-        kernels.callExact("winograd_output_" + m).ptr(product).ptr(out).ptr(bias == null ? 0 : bias.address).i(count).i(oh).i(ow)
+        lane.kernels.callExact("winograd_output_" + m).ptr(product).ptr(out).ptr(bias == null ? 0 : bias.address).i(count).i(oh).i(ow)
                 .i(cout).launch2d(windows, cout);
         free(product);
     }
@@ -633,18 +632,18 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         if (p == 0) return;
         long keys = qkv + (long) c * tokens * elementBytes, values = keys + (long) c * tokens * elementBytes;
         gemm(true, false, p, tokens, c, (float) (1.0 / Math.sqrt(c)), queries, p, keys, tokens, 0f, scores, tokens);
-        kernels.call("softmax_rows").ptr(scores).i(tokens).launch(p, 256);
+        lane.kernels.call("softmax_rows").ptr(scores).i(tokens).launch(p, 256);
         gemm(false, true, c, p, tokens, 1f, values, tokens, scores, tokens, 0f, out, p);
     }
 
     /** {@code y = act(x * scale[k] + shift[k])} over {@code rows} planes, k = row % channels (0 scale or shift: none). */
     private void channelAffine(long x, long y, long scale, long shift, int channels, int plane, int rows, Op.@Nullable Activation act) {
-        kernels.call("channel_affine").ptr(x).ptr(y).ptr(scale).ptr(shift).i(channels).i(plane).i(rows)
+        lane.kernels.call("channel_affine").ptr(x).ptr(y).ptr(scale).ptr(shift).i(channels).i(plane).i(rows)
                 .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
     }
 
     private void copyChannels(long src, int srcC, int srcStart, long dst, int dstC, int dstStart, int count, int n, int plane) {
-        kernels.call("copy_channels").ptr(src).ptr(dst).i(srcC).i(srcStart).i(dstC).i(dstStart).i(count).i(plane).i(n * count)
+        lane.kernels.call("copy_channels").ptr(src).ptr(dst).i(srcC).i(srcStart).i(dstC).i(dstStart).i(count).i(plane).i(n * count)
                 .launch2d(plane, n * count);
     }
 
@@ -664,7 +663,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         beta.put(0, b);
         int type = half ? CUDA_R_16F : CUDA_R_32F;
         // cuBLAS is column-major: compute C^T = op(B)^T op(A)^T.
-        checkBlas(cublasGemmEx(blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, alpha,
+        Lane.check(cublasGemmEx(lane.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, alpha,
                 CudaDevice.at(bPtr), type, ldb, CudaDevice.at(aPtr), type, lda, beta, CudaDevice.at(cPtr), type, ldc,
                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmEx");
     }
@@ -675,7 +674,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     public Tensor sparse(ActivationCache cache, SparsePlan plan, boolean update, @Nullable Progress progress, Tensor... inputs) {
         Inputs.checkSparse(planner, cache, inputs);
         CudaDevice.bindThread();
-        arena.beginPass();
+        beginPass();
         int outId = graph.output().id();
         try {
             if (plan.isNoChange()) return download(cache.entry(outId, DeviceBuffer.class).address, graph.output().shape());
@@ -683,13 +682,19 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             uploadInputs(inputs);
             uploadPlanData(plan);
             long t1 = System.nanoTime();
-            CudaDevice.check(cudaEventRecord(passStart, stream), "cudaEventRecord");
+            CudaDevice.check(cudaEventRecord(passStart, first.stream), "cudaEventRecord");
+            StepLanes laned = lanesFor(plan);
             Runnable steps = () -> {
                 List<SparsePlan.Step> all = plan.steps();
                 if (TIMELINE) mark("start");
+                boolean[] started = new boolean[laned.lanes()];
+                if (laned.lanes() > 1) CudaDevice.check(cudaEventRecord(fork, first.stream), "cudaEventRecord");
                 for (int i = 0; i < all.size(); i++) {
                     long start = profile.enabled() ? System.nanoTime() : 0;
+                    enterLane(laned, i, started);
                     execute(all.get(i), cache);
+                    if (laned.signals(i)) CudaDevice.check(cudaEventRecord(stepDone.get(i), lane.stream), "cudaEventRecord");
+                    lane = first;
                     if (TIMELINE) mark(StepProfile.stepName(all.get(i)));
                     if (profile.enabled()) {
                         sync();
@@ -697,6 +702,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                     }
                     if (progress != null) progress.step(i + 1, all.size());
                 }
+                joinLanes(started);
                 long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
                 copy(out, output.address, output.bytes());
                 if (!update) freeTransients();
@@ -705,7 +711,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                 sparseGraph.forget();
                 steps.run();
             } else {
-                sparseGraph.run(new SparseKey(plan, cache, planDataGeneration, convolutions.workspaceGeneration(), arena.generation()), steps);
+                sparseGraph.run(new SparseKey(plan, cache, planDataGeneration, generations()), steps);
             }
             Tensor result = finishPass("sparse", t0, t1);
             if (update) writeBack(cache);
@@ -715,12 +721,57 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
+    /** How many streams a sparse pass spreads over by default (-Dtessera.cuda.lanes=N; 1 for one stream, to compare). */
+    static final int LANES = Integer.getInteger("tessera.cuda.lanes", 4);
+
+    /**
+     * How the steps of {@code plan} spread over lanes, with the lanes and events that takes made
+     * (outside any capture); one lane while profiling or timing steps (their events assume one stream).
+     */
+    private StepLanes lanesFor(SparsePlan plan) {
+        if (profile.enabled() || TIMELINE) return StepLanes.serial(plan);
+        if (plan != lanedPlan) {
+            stepLanes = StepLanes.of(plan, maxLanes);
+            lanedPlan = plan;
+        }
+        while (lanes.size() < stepLanes.lanes()) addLane();
+        for (int i = 0; i < plan.steps().size(); i++) {
+            if (i == stepDone.size()) stepDone.add(null);
+            if (stepLanes.signals(i) && stepDone.get(i) == null) {
+                CUevent_st e = new CUevent_st();
+                CudaDevice.check(cudaEventCreateWithFlags(e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+                stepDone.set(i, e);
+            }
+        }
+        return stepLanes;
+    }
+
+    /** Makes step {@code i}'s lane the current one: started at the fork if it is its first step of the pass, after the steps it waits for. */
+    private void enterLane(StepLanes laned, int i, boolean[] started) {
+        int k = laned.lane(i);
+        Lane l = lanes.get(k);
+        if (k > 0 && !started[k]) CudaDevice.check(cudaStreamWaitEvent(l.stream, fork, 0), "cudaStreamWaitEvent");
+        started[k] = true;
+        for (int d : laned.waits(i)) CudaDevice.check(cudaStreamWaitEvent(l.stream, stepDone.get(d), 0), "cudaStreamWaitEvent");
+        lane = l;
+    }
+
+    /** Makes the first lane wait for the others a pass started (so a capture ends with every lane joined). */
+    private void joinLanes(boolean[] started) {
+        for (int k = 1; k < started.length; k++) {
+            if (!started[k]) continue;
+            Lane l = lanes.get(k);
+            CudaDevice.check(cudaEventRecord(l.joined, l.stream), "cudaEventRecord");
+            CudaDevice.check(cudaStreamWaitEvent(first.stream, l.joined, 0), "cudaStreamWaitEvent");
+        }
+    }
+
     /**
      * Ends a pass whose work is enqueued (inputs uploaded by {@code t0}..{@code t1}): records its stop
      * event, downloads the output (waiting for the GPU) and prints the diagnostics that are on.
      */
     private Tensor finishPass(String pass, long t0, long t1) {
-        CudaDevice.check(cudaEventRecord(passStop, stream), "cudaEventRecord");
+        CudaDevice.check(cudaEventRecord(passStop, first.stream), "cudaEventRecord");
         long t2 = System.nanoTime();
         Tensor result = download(output.address, graph.output().shape());
         long t3 = System.nanoTime();
@@ -765,9 +816,9 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
         markNames.set(markCount, name);
         int[] capturing = {0};
-        CudaDevice.check(cudaStreamIsCapturing(stream, capturing), "cudaStreamIsCapturing");
+        CudaDevice.check(cudaStreamIsCapturing(first.stream, capturing), "cudaStreamIsCapturing");
         int flags = capturing[0] == cudaStreamCaptureStatusActive ? cudaEventRecordExternal : cudaEventRecordDefault;
-        CudaDevice.check(cudaEventRecordWithFlags(marks.get(markCount++), stream, flags), "cudaEventRecordWithFlags");
+        CudaDevice.check(cudaEventRecordWithFlags(marks.get(markCount++), first.stream, flags), "cudaEventRecordWithFlags");
     }
 
     private void printTimeline(String pass) {
@@ -792,7 +843,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private static final boolean GRAPHS = !"false".equals(System.getProperty("tessera.cuda.graphs"));
 
     /** What a sparse pass's captured graph depends on besides the executor's own buffers. */
-    private record SparseKey(SparsePlan plan, ActivationCache cache, int planDataGeneration, int workspaceGeneration, int arenaGeneration) {}
+    private record SparseKey(SparsePlan plan, ActivationCache cache, int planDataGeneration, List<Integer> laneGenerations) {}
 
     /**
      * One pass kind's CUDA graph: a pass whose key equals the previous pass's key is captured (the
@@ -812,34 +863,37 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                 destroy();
                 pass.run();
             } else if (exec != null) {
-                CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+                CudaDevice.check(cudaGraphLaunch(exec, first.stream), "cudaGraphLaunch");
             } else {
                 capture(pass);
             }
         }
 
         private void capture(Runnable pass) {
-            CudaDevice.check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+            CudaDevice.check(cudaStreamBeginCapture(first.stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
             CUgraph_st g = new CUgraph_st();
             try {
                 pass.run();
             } catch (RuntimeException e) {
-                cudaStreamEndCapture(stream, g);
+                cudaStreamEndCapture(first.stream, g);
                 if (!g.isNull()) cudaGraphDestroy(g);
                 cudaGetLastError();
                 unsupported = true;
                 lastKey = null;
-                for (long t : transients) arena.abandon(t); // their frees were part of the abandoned capture
-                transients.clear();
+                for (Lane l : lanes) { // their frees were part of the abandoned capture
+                    for (long t : l.transients) l.arena.abandon(t);
+                    l.transients.clear();
+                }
+                lane = first;
                 pass.run();
                 return;
             }
-            CudaDevice.check(cudaStreamEndCapture(stream, g), "cudaStreamEndCapture");
+            CudaDevice.check(cudaStreamEndCapture(first.stream, g), "cudaStreamEndCapture");
             CUgraphExec_st e = new CUgraphExec_st();
             CudaDevice.check(cudaGraphInstantiate(e, g, 0L), "cudaGraphInstantiate");
             cudaGraphDestroy(g);
             exec = e;
-            CudaDevice.check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+            CudaDevice.check(cudaGraphLaunch(exec, first.stream), "cudaGraphLaunch");
         }
 
         void forget() {
@@ -866,18 +920,18 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         planDataGeneration++; // graphs captured before read other addresses
         planData = planBuffer.address;
         staging.put(data);
-        CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(planBuffer.address), staging, 4L * data.length, cudaMemcpyHostToDevice, stream),
+        CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(planBuffer.address), staging, 4L * data.length, cudaMemcpyHostToDevice, first.stream),
                 "cudaMemcpyAsync (plan data)");
     }
 
     @Override
     protected void gather(GatherSource a, @Nullable GatherSource b, long vector, int positions, int channels, long affine,
             Op.@Nullable Activation act, long out) {
-        kernels.call(b == null && vector == 0 ? "gather" : "gather_add").ptr(a.index()).ptr(a.tiles()).i(a.tilePositions())
+        lane.kernels.call(b == null && vector == 0 ? "gather" : "gather_add").ptr(a.index()).ptr(a.tiles()).i(a.tilePositions())
                 .ptr(a.map()).l(a.plane());
-        if (b == null) kernels.ptr(0).ptr(0).i(0).ptr(0).l(0);
-        else kernels.ptr(b.index()).ptr(b.tiles()).i(b.tilePositions()).ptr(b.map()).l(b.plane());
-        kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(affine).ptr(affine == 0 ? 0 : affine + 4L * channels)
+        if (b == null) lane.kernels.ptr(0).ptr(0).i(0).ptr(0).l(0);
+        else lane.kernels.ptr(b.index()).ptr(b.tiles()).i(b.tilePositions()).ptr(b.map()).l(b.plane());
+        lane.kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(affine).ptr(affine == 0 ? 0 : affine + 4L * channels)
                 .i(activationCode(act)).f(slope(act)).launch2d(positions, channels);
     }
 
@@ -898,9 +952,9 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /** Tile kernels that share the (tiles, origins, count, h, w, th, tw, channels) signature: scatter, restore, zero_padding. */
     private void tileKernel(String name, long a, long b, TileGeometry g, int channels) {
-        kernels.call(name).ptr(a);
-        if (b != 0) kernels.ptr(b);
-        kernels.ptr(originsAt(g)).i(g.count()).i(g.height()).i(g.width()).i(g.tileHeight()).i(g.tileWidth()).i(channels)
+        lane.kernels.call(name).ptr(a);
+        if (b != 0) lane.kernels.ptr(b);
+        lane.kernels.ptr(originsAt(g)).i(g.count()).i(g.height()).i(g.width()).i(g.tileHeight()).i(g.tileWidth()).i(channels)
                 .launch2d(g.positions(), channels);
     }
 
@@ -937,34 +991,57 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     private long allocBytes(long bytes) {
-        long address = arena.allocate(bytes);
-        transients.add(address);
+        long address = lane.arena.allocate(bytes);
+        lane.transients.add(address);
         return address;
     }
 
-    /** Frees a transient buffer before the pass ends (stream-ordered: after the kernels that read it). */
+    /**
+     * Frees a transient buffer before the pass ends (stream-ordered: after the kernels that read
+     * it). One taken on another lane stays taken until the pass ends: work there may still read it.
+     */
     @Override
     protected void free(long address) {
-        transients.remove(address);
-        arena.free(address);
+        if (lane.transients.remove(address)) lane.arena.free(address, lane.stream);
     }
 
+    /** Frees every lane's transient buffers, in the first lane's order (which follows the others once they have joined it). */
     private void freeTransients() {
-        for (long t : transients) arena.free(t);
-        transients.clear();
+        for (Lane l : lanes) {
+            for (long t : l.transients) l.arena.free(t, first.stream);
+            l.transients.clear();
+        }
     }
 
-    /** Ends a pass, normal or failed: frees what is left, forgets its values, waits for the stream. */
+    private void beginPass() {
+        for (Lane l : lanes) l.arena.beginPass();
+    }
+
+    /** Ends a pass, normal or failed: waits for every lane, frees what is left, forgets its values. */
     private void endPass() {
-        for (long t : transients) arena.free(t);
-        transients.clear();
+        lane = first;
+        for (Lane l : lanes) l.sync();
+        freeTransients();
         endPassForms();
         sync();
     }
 
+    /** What captured graphs depend on in the lanes: their cuDNN workspaces and transient memory. */
+    private List<Integer> generations() {
+        List<Integer> all = new ArrayList<>();
+        for (Lane l : lanes) l.addGenerations(all);
+        return all;
+    }
+
+    private Lane addLane() {
+        Lane l = new Lane(model.device, half, half ? IMPLICIT_MAX_BLOCKS : 0, lanes.isEmpty() ? null : lanes.get(0));
+        lanes.add(l);
+        return l;
+    }
+
     @Override
     protected void copy(long src, long dst, long bytes) {
-        CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(dst), CudaDevice.at(src), bytes, cudaMemcpyDeviceToDevice, stream),
+        CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(dst), CudaDevice.at(src), bytes, cudaMemcpyDeviceToDevice, lane.stream),
                 "cudaMemcpyAsync (device to device)");
     }
 
@@ -975,38 +1052,34 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             long dst = inputBuffers[i].address;
             long f32 = half ? alloc32(t.size()) : dst;
             try (FloatPointer host = new FloatPointer(t.data())) {
-                CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(f32), host, 4L * t.size(), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (upload)");
+                CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(f32), host, 4L * t.size(), cudaMemcpyHostToDevice, first.stream), "cudaMemcpyAsync (upload)");
                 sync(); // the host buffer may change once we return
             }
             if (half) {
-                kernels.callExact("to_half").ptr(f32).ptr(dst).l(t.size()).launch(t.size());
+                lane.kernels.callExact("to_half").ptr(f32).ptr(dst).l(t.size()).launch(t.size());
                 free(f32);
             }
             full[graph.inputs().get(i).id()] = dst;
         }
     }
 
-    /** The map at {@code address} as a float32 host tensor (waits for the stream). */
+    /** The map at {@code address} as a float32 host tensor (waits for the first lane). */
     private Tensor download(long address, Shape shape) {
         long src = address;
         if (half) {
             src = alloc32(shape.size());
-            kernels.callExact("to_float").ptr(address).ptr(src).l(shape.size()).launch(shape.size());
+            lane.kernels.callExact("to_float").ptr(address).ptr(src).l(shape.size()).launch(shape.size());
         }
         Tensor t = Tensor.zeros(shape);
         try (FloatPointer host = new FloatPointer(t.data())) {
-            CudaDevice.check(cudaMemcpyAsync(host, CudaDevice.at(src), 4L * shape.size(), cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync (download)");
+            CudaDevice.check(cudaMemcpyAsync(host, CudaDevice.at(src), 4L * shape.size(), cudaMemcpyDeviceToHost, first.stream), "cudaMemcpyAsync (download)");
             sync();
         }
         return t;
     }
 
     private void sync() {
-        CudaDevice.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    }
-
-    private static void checkBlas(int status, String call) {
-        if (status != CUBLAS_STATUS_SUCCESS) throw new dev.tessera.DeviceException(call + " failed: cuBLAS status " + status);
+        lane.sync();
     }
 
     @Override
@@ -1017,27 +1090,23 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     @Override
     public void close() {
         CudaDevice.bindThread();
-        sync();
+        for (Lane l : lanes) l.sync();
         denseGraph.destroy();
         sparseGraph.destroy();
-        arena.close();
         for (DeviceBuffer b : inputBuffers) b.close();
         output.close();
-        blasWorkspace.close();
-        arrivals.close();
         closeWorkingMaps();
         planBuffer.close();
         staging.close();
-        convolutions.close();
-        cublasDestroy_v2(blas);
-        kernels.close();
         alpha.close();
         beta.close();
         for (CUevent_st e : marks) cudaEventDestroy(e);
+        for (CUevent_st e : stepDone) if (e != null) cudaEventDestroy(e);
+        cudaEventDestroy(fork);
         cudaEventDestroy(passStart);
         cudaEventDestroy(passStop);
         cudaEventDestroy(start);
         cudaEventDestroy(stop);
-        cudaStreamDestroy(stream);
+        for (int i = lanes.size() - 1; i >= 0; i--) lanes.get(i).close(); // the first last: the others share its cuDNN plans
     }
 }

@@ -148,7 +148,7 @@ final class CudaModel implements DeviceModel {
 
     @Override
     public GraphExecutor newExecutor(SparsePlanner planner) {
-        return new CudaExecutor(this, planner);
+        return new CudaExecutor(this, planner, CudaExecutor.LANES);
     }
 
     @Override

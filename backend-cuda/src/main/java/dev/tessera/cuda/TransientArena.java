@@ -9,9 +9,9 @@ import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * The transient memory of one executor's passes: one device buffer, handed out first-fit on the
- * host. Reuse right after a free is safe because every kernel of a pass runs on the executor's one
- * stream, in order.
+ * The transient memory of one lane's passes: one device buffer, handed out first-fit on the host.
+ * Reuse right after a free is safe because every kernel that uses this memory runs on the lane's
+ * one stream, in order (work on another lane that reads a block keeps it until the pass ends).
  *
  * <p>Why not the stream-ordered pool: a pass captured as a CUDA graph with cudaMallocAsync and
  * cudaFreeAsync in it gets memory nodes, and on an H100 a GauGAN fp16 pass with them took 8.9 ms of
@@ -67,14 +67,15 @@ final class TransientArena implements AutoCloseable {
         return p.address();
     }
 
-    void free(long address) {
+    /** Frees a block; one from the pool is freed in the order of {@code after} (a stream ordered after its last reader). */
+    void free(long address, CUstream_st after) {
         Long size = pooled.remove(address);
         if (size == null) {
             blocks.free(address - buffer.address);
             return;
         }
         overflow -= size;
-        CudaDevice.check(cudaFreeAsync(CudaDevice.at(address), stream), "cudaFreeAsync");
+        CudaDevice.check(cudaFreeAsync(CudaDevice.at(address), after), "cudaFreeAsync");
     }
 
     /** Forgets a block whose allocation was part of an abandoned graph capture (nothing to free on the device). */

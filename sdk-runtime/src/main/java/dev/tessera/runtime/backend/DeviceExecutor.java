@@ -298,7 +298,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     private void runFull(SparsePlan.RunFull s, ActivationCache cache) {
         Node n = s.node();
         Value v = s.result();
-        if (DenseSchedule.isView(n) && s.act() == null) { // as in the dense pass: no copy
+        if (SparsePlan.isView(s)) { // as in the dense pass: no copy
             full[v.id()] = view(n, fullOf(n.inputs().get(0), cache));
             return;
         }

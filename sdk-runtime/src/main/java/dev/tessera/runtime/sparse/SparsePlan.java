@@ -1,5 +1,6 @@
 package dev.tessera.runtime.sparse;
 
+import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
@@ -121,6 +122,15 @@ public final class SparsePlan {
         boolean keepsZero = op instanceof Op.Activation || op instanceof Op.Concat
                 || (op instanceof Op.Add && step.node().inputs().stream().allMatch(v -> v.shape().rank() == 4));
         return step.in().hasPadding() && !keepsZero;
+    }
+
+    /**
+     * Whether a step's result shares its first input's memory (a channel slice of tiles, or of a
+     * full map that is a {@linkplain DenseSchedule#isView view} and applies no activation): no kernel runs.
+     */
+    public static boolean isView(Step step) {
+        if (step instanceof RunTiles t) return t.node().op() instanceof Op.SliceChannels;
+        return step instanceof RunFull f && DenseSchedule.isView(f.node()) && f.act() == null;
     }
 
     /** What a step does, for profiles: gather, scatter, tile conv, tile attention, tile pointwise, full OP. */
