@@ -20,9 +20,11 @@ import org.jspecify.annotations.Nullable;
  * <p>Steps read and write forms of values: a value's tiles in one geometry, or its full map (a
  * channel slice that is a view shares its input's memory). A step depends on each earlier step
  * that wrote a form it reads or writes, or read a form it writes, and a view's readers on the view's
- * step (which runs no kernel, but an executor sets the view up when it runs it). A step continues the lane of its
- * deepest dependency (the longest chain of steps before it) unless another step already did;
- * otherwise it takes the lane used least recently. Its waits are the dependencies that the lane's
+ * step (which runs no kernel, but an executor sets the view up when it runs it). The steps of the
+ * longest chain of dependent steps (the critical path, counted in steps) run on lane 0, so nothing
+ * else queues in front of them. Any other step continues the lane of its deepest dependency (the
+ * longest chain before it) when that is not lane 0 and no other step continued it yet; otherwise
+ * it takes the other lane used least recently. Its waits are the dependencies that the lane's
  * earlier steps and waits do not already order before it (vector clocks), the latest per lane.
  */
 public final class StepLanes {
@@ -53,7 +55,14 @@ public final class StepLanes {
         if (maxLanes < 1) throw new IllegalArgumentException("lanes: " + maxLanes);
         List<int[]> deps = dependencies(plan);
         int n = deps.size();
-        int[] lane = new int[n], depth = new int[n];
+        int[] lane = new int[n], depth = new int[n], height = new int[n]; // steps in the longest chain before, and from, each step
+        for (int i = 0; i < n; i++) for (int d : deps.get(i)) depth[i] = Math.max(depth[i], depth[d] + 1);
+        int longest = 0;
+        for (int i = n - 1; i >= 0; i--) {
+            height[i] = Math.max(height[i], 1);
+            for (int d : deps.get(i)) height[d] = Math.max(height[d], height[i] + 1);
+            longest = Math.max(longest, depth[i] + height[i]);
+        }
         int[][] waits = new int[n][];
         boolean[] signals = new boolean[n], continued = new boolean[n];
         int[] lastUse = new int[maxLanes];
@@ -63,18 +72,19 @@ public final class StepLanes {
         for (int[] c : laneClock) Arrays.fill(c, -1);
         int used = 0;
         for (int i = 0; i < n; i++) {
-            int deepest = -1;
-            for (int d : deps.get(i)) {
-                depth[i] = Math.max(depth[i], depth[d] + 1);
-                if (!continued[d] && (deepest < 0 || depth[d] >= depth[deepest])) deepest = d;
-            }
-            int l;
-            if (deepest >= 0) {
-                l = lane[deepest];
-                continued[deepest] = true;
-            } else {
-                l = 0;
-                for (int k = 1; k < maxLanes; k++) if (lastUse[k] < lastUse[l]) l = k;
+            int l = 0;
+            if (maxLanes > 1 && depth[i] + height[i] < longest) { // off the critical path
+                int deepest = -1;
+                for (int d : deps.get(i)) {
+                    if (lane[d] != 0 && !continued[d] && (deepest < 0 || depth[d] >= depth[deepest])) deepest = d;
+                }
+                if (deepest >= 0) {
+                    l = lane[deepest];
+                    continued[deepest] = true;
+                } else {
+                    l = 1;
+                    for (int k = 2; k < maxLanes; k++) if (lastUse[k] < lastUse[l]) l = k;
+                }
             }
             lane[i] = l;
             lastUse[l] = i;
