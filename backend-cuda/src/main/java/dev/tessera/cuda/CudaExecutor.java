@@ -65,7 +65,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private int planDataGeneration; // bumped when the plan data changes (graphs that read it are stale)
     private IntPointer staging = new IntPointer(0L);
     private @Nullable SparsePlan lanedPlan;
-    private StepLanes stepLanes = StepLanes.serial(SparsePlan.noChange(graph));
+    private @Nullable StepLanes stepLanes; // lanedPlan's
 
     /** @param maxLanes how many streams a sparse pass may spread over (1: one stream, as dense passes) */
     CudaExecutor(CudaModel model, SparsePlanner planner, int maxLanes) {
@@ -730,20 +730,21 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
      */
     private StepLanes lanesFor(SparsePlan plan) {
         if (profile.enabled() || TIMELINE) return StepLanes.serial(plan);
-        if (plan != lanedPlan) {
-            stepLanes = StepLanes.of(plan, maxLanes);
+        StepLanes laned = stepLanes;
+        if (plan != lanedPlan || laned == null) {
+            laned = stepLanes = StepLanes.of(plan, maxLanes);
             lanedPlan = plan;
         }
-        while (lanes.size() < stepLanes.lanes()) addLane();
+        while (lanes.size() < laned.lanes()) addLane();
         for (int i = 0; i < plan.steps().size(); i++) {
             if (i == stepDone.size()) stepDone.add(null);
-            if (stepLanes.signals(i) && stepDone.get(i) == null) {
+            if (laned.signals(i) && stepDone.get(i) == null) {
                 CUevent_st e = new CUevent_st();
                 CudaDevice.check(cudaEventCreateWithFlags(e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
                 stepDone.set(i, e);
             }
         }
-        return stepLanes;
+        return laned;
     }
 
     /** Makes step {@code i}'s lane the current one: started at the fork if it is its first step of the pass, after the steps it waits for. */
