@@ -7,7 +7,6 @@ import dev.tessera.runtime.Golden;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.BlockSets;
-import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.ModelsForTests;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.SparsePlan;
@@ -26,11 +25,10 @@ class CudaLanesTest {
     @Test
     void gauganOnFourLanesEqualsOneLane() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
-            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
+            ModelGraph graph = planner.graph();
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
-            SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(
-                    ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edited))));
+            SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.goldenGauganMasks(original, edited)));
             for (ActivationCache.Precision p : ActivationCache.Precision.values()) {
                 try (CudaModel model = (CudaModel) new CudaBackendProvider().load(graph, p)) {
                     float[] serial = threePasses(new CudaExecutor(model, planner, 1), plan, original, edited)[0];

@@ -123,8 +123,8 @@ public abstract class BackendConformance {
     @Test
     void repeatedPassesAndAcceptedEdits() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            ModelGraph graph = Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w);
-            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
+            ModelGraph graph = planner.graph();
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
             try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner);
                     ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
@@ -145,7 +145,7 @@ public abstract class BackendConformance {
     }
 
     private static SparsePlan plan(SparsePlanner planner, Tensor from, Tensor to) {
-        return planner.plan(new BlockSets(ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(from, to))));
+        return planner.plan(new BlockSets(ModelsForTests.goldenGauganMasks(from, to)));
     }
 
     /** Full pass on the original, then one sparse pass on the edit; extra inputs are shared by both. */

@@ -10,7 +10,6 @@ import dev.tessera.runtime.cpu.CpuSparseExecutor;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.mask.Mask;
-import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.ModelsForTests;
 import dev.tessera.runtime.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -42,7 +41,7 @@ class ActivationCacheTest {
     @Test
     void fp16StorageHalvesTheCacheAndStaysClose() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            SparsePlanner planner = new SparsePlanner(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w), ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
             SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(Mask.fromTensor(c.tensor("difference_mask")))));
             Tensor[] outputs = new Tensor[2];
             long[] bytes = new long[2];

@@ -9,7 +9,6 @@ import dev.tessera.runtime.cpu.CpuSparseExecutor;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.mask.MaskPyramid;
-import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.ModelsForTests;
 import dev.tessera.runtime.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -20,7 +19,7 @@ class SparseConformanceTest {
     @Test
     void consecutiveEditsOnOneExecutorEqualFreshOnes() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            SparsePlanner planner = new SparsePlanner(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w), ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
             // A second edit: the golden edit mirrored left-right, so its tiles differ from the first's.
             Tensor mirrored = original.copy();
@@ -33,10 +32,8 @@ class SparseConformanceTest {
             ActivationCache cache = new ActivationCache(ActivationCache.Precision.FP32, Long.MAX_VALUE);
             reused.full(cache, original);
             for (Tensor edit : new Tensor[] {edited, mirrored, edited}) {
-                SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(
-                        ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edit))));
-                Tensor fresh = editOnce(planner, ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(
-                        ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edit)), original, edit);
+                SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.goldenGauganMasks(original, edit)));
+                Tensor fresh = editOnce(planner, ModelsForTests.goldenGauganMasks(original, edit), original, edit);
                 org.junit.jupiter.api.Assertions.assertArrayEquals(fresh.toArray(), reused.sparse(cache, plan, edit).toArray());
             }
         }
@@ -45,9 +42,9 @@ class SparseConformanceTest {
     @Test
     void anExactConvRunsOnTilesAndActivationsRunInsideTheirProducersAndTheOutputStillEqualsTheReferences() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            SparsePlanner planner = new SparsePlanner(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w), ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
-            MaskPyramid masks = ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edited));
+            MaskPyramid masks = ModelsForTests.goldenGauganMasks(original, edited);
             SparsePlan plan = planner.plan(new BlockSets(masks));
             // conv_img is dense in the reference (a full-mode node here): it must run on tiles, not whole.
             SparsePlan.RunTiles convImg = plan.steps().stream().filter(st -> st instanceof SparsePlan.RunTiles t && t.node().name().equals("conv_img"))

@@ -10,7 +10,6 @@ import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.io.SafetensorsFile;
 import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.mask.MaskPyramid;
-import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.ModelsForTests;
 import dev.tessera.runtime.tensor.Tensor;
 import java.util.ArrayList;
@@ -27,10 +26,9 @@ class StepLanesTest {
     @Test
     void gauganRunsItsSpadeConvsBesideTheTrunkAndAnyOrderTheLanesAllowGivesTheSameOutput() {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
-            SparsePlanner planner = new SparsePlanner(Gaugan.build(ModelsForTests.GOLDEN_GAUGAN, w), ModelsForTests.GOLDEN_GAUGAN.sparsePolicy(), 0);
+            SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
-            SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_GAUGAN.maskRule().pyramid(
-                    ModelsForTests.GOLDEN_GAUGAN.maskRule().difference(original, edited))));
+            SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.goldenGauganMasks(original, edited)));
             StepLanes lanes = StepLanes.of(plan, 4);
             assertEquals(4, lanes.lanes());
             // Some SPADE conv (its input comes from the label map only) runs on another lane than the conv after it.
