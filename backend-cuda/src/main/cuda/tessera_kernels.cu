@@ -27,6 +27,16 @@ __device__ __forceinline__ float activate(float v, int act, float slope) {
     }
 }
 
+// Programmatic dependent launch (sm_90 and later, where Kernels launches with it): a kernel may be
+// launched while the previous kernel of its stream is finishing. Every kernel starts here (the
+// __device__ functions below that a kernel runs, or the kernel itself): it waits until that kernel
+// has finished and its writes are visible, then lets the next kernel of the stream launch.
+__device__ __forceinline__ void follow_previous() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 #define GRID_STRIDE(i, total) for (i64 i = blockIdx.x * (i64) blockDim.x + threadIdx.x; i < (total); i += (i64) gridDim.x * blockDim.x)
 
 // Kernels over rows of a [rows, cols] view (a channel plane per row, a tile position per column) run
@@ -39,6 +49,7 @@ __device__ __forceinline__ float activate(float v, int act, float slope) {
 template <typename T>
 __device__ void channel_affine(const T* x, T* y, const float* scale, const float* shift, int channels, int plane, int rows,
                                int act, float slope) {
+    follow_previous();
     ROWS(row, rows) {
         int k = row % channels;
         float a = scale ? scale[k] : 1.f, b = shift ? shift[k] : 0.f;
@@ -52,6 +63,7 @@ __device__ void channel_affine(const T* x, T* y, const float* scale, const float
 template <typename T>
 __device__ void spade(const T* x, const T* gb, T* y, const float* scale, const float* shift, int channels, int plane,
                       int rows, int act, float slope) {
+    follow_previous();
     ROWS(row, rows) {
         int n = row / channels, c = row % channels;
         const T* gamma = gb + ((i64) n * 2 * channels + c) * plane;
@@ -66,6 +78,7 @@ __device__ void spade(const T* x, const T* gb, T* y, const float* scale, const f
 // y = act(a + b) over rows of `plane`; b is the same shape, or one value per row (per (n, c)) when perChannel.
 template <typename T>
 __device__ void add(const T* a, const T* b, T* y, int plane, int perChannel, int rows, int act, float slope) {
+    follow_previous();
     ROWS(row, rows) {
         i64 base = (i64) row * plane;
         if (perChannel) {
@@ -103,6 +116,7 @@ __device__ void block_sums(const T* x, i64 from, i64 to, double& sum, double& sq
 // into partial[2 * (group * chunks + chunk)], then group_norm_affine.
 template <typename T>
 __device__ void group_norm_partial(const T* x, double* partial, int channels, int groups, i64 plane, int chunks) {
+    follow_previous();
     int ng = blockIdx.y, n = ng / groups, g = ng % groups, gc = channels / groups;
     i64 count = gc * plane, per = (count + chunks - 1) / chunks, from = blockIdx.x * per;
     double s, q;
@@ -118,6 +132,7 @@ __device__ void group_norm_partial(const T* x, double* partial, int channels, in
 template <typename T>
 __device__ void group_norm_small(const T* x, T* y, const float* weight, const float* bias, float* scale, float* shift,
                                  int channels, int groups, i64 plane, float eps, int act, float slope) {
+    follow_previous();
     int ng = blockIdx.x, n = ng / groups, g = ng % groups, gc = channels / groups;
     i64 count = gc * plane, base = ((i64) n * channels + (i64) g * gc) * plane;
     double s, q;
@@ -142,6 +157,7 @@ __device__ void group_norm_small(const T* x, T* y, const float* weight, const fl
 // The per-channel affine of group norm, scale[n*C+c] and shift[n*C+c], from its group's partial sums.
 extern "C" __global__ void group_norm_affine(const double* partial, const float* weight, const float* bias, float* scale,
                                              float* shift, int channels, int groups, i64 plane, int chunks, float eps, int rows) {
+    follow_previous();
     COLS(row, rows) {
         int n = row / channels, c = row % channels, gc = channels / groups;
         const double* p = partial + 2 * ((i64) (n * groups + c / gc) * chunks);
@@ -158,6 +174,7 @@ extern "C" __global__ void group_norm_affine(const double* partial, const float*
 template <typename T>
 __device__ void resize_nearest(const T* x, T* y, const int* rowIndex, const int* colIndex, int inH, int inW, int outH,
                                int outW, int rows) {
+    follow_previous();
     ROWS(row, rows) {
         const T* xr = x + (i64) row * inH * inW;
         T* yr = y + (i64) row * outH * outW;
@@ -169,6 +186,7 @@ __device__ void resize_nearest(const T* x, T* y, const int* rowIndex, const int*
 template <typename T>
 __device__ void copy_channels(const T* src, T* dst, int srcC, int srcStart, int dstC, int dstStart, int count, int plane,
                               int rows) {
+    follow_previous();
     ROWS(row, rows) {
         int n = row / count, c = row % count;
         const T* s = src + ((i64) n * srcC + srcStart + c) * plane;
@@ -181,6 +199,7 @@ __device__ void copy_channels(const T* src, T* dst, int srcC, int srcStart, int 
 // (cb may be 0): a concat of two inputs in one launch. rows = N * (ca + cb).
 template <typename T>
 __device__ void concat2(const T* a, int ca, const T* b, int cb, T* out, int outC, int start, int plane, int rows) {
+    follow_previous();
     ROWS(row, rows) {
         int n = row / (ca + cb), c = row % (ca + cb);
         const T* s = c < ca ? a + ((i64) n * ca + c) * plane : b + ((i64) n * cb + c - ca) * plane;
@@ -192,6 +211,7 @@ __device__ void concat2(const T* a, int ca, const T* b, int cb, T* out, int outC
 // Zero-padded copy of x [rows, h, w] into y [rows, outH, outW] at (top, left): asymmetric conv padding.
 template <typename T>
 __device__ void pad(const T* x, T* y, int h, int w, int top, int left, int outH, int outW, int rows) {
+    follow_previous();
     ROWS(row, rows) {
         const T* xr = x + (i64) row * h * w;
         T* yr = y + (i64) row * outH * outW;
@@ -205,6 +225,7 @@ __device__ void pad(const T* x, T* y, int h, int w, int top, int left, int outH,
 // Row-wise softmax in place, one block per row.
 template <typename T>
 __device__ void softmax_rows(T* a, int cols) {
+    follow_previous();
     T* row = a + (i64) blockIdx.x * cols;
     __shared__ float red[32];
     float m = -INFINITY;
@@ -231,6 +252,7 @@ __device__ void softmax_rows(T* a, int cols) {
 // DDPM's sinusoidal embedding of timesteps t [N] into out [N, dim] (sin half, then cos half); rows = N.
 template <typename T>
 __device__ void timestep_embedding(const T* t, T* out, int dim, int rows) {
+    follow_previous();
     int half = dim / 2;
     float step = logf(10000.f) / (half - 1);
     ROWS(row, rows) {
@@ -269,6 +291,7 @@ template <typename T, bool ADD>
 __device__ void gather(const int* index, const T* tiles, int tilePositions, const T* map, i64 plane, const int* index2,
                        const T* tiles2, int tilePositions2, const T* map2, i64 plane2, const T* vector, int positions, T* out,
                        int channels, const float* scale, const float* shift, int act, float slope) {
+    follow_previous();
     ROWS(ch, channels) {
         T* o = out + (i64) ch * positions;
         float a = scale ? scale[ch] : 1.f, b = shift ? shift[ch] : 0.f, add = ADD && vector ? load(vector, ch) : 0.f;
@@ -287,6 +310,7 @@ __device__ void gather(const int* index, const T* tiles, int tilePositions, cons
 // Writes the in-map pixels of tiles [C, count, th, tw] into the full map dst [C, h, w].
 template <typename T>
 __device__ void scatter(const T* tiles, T* dst, const int* origins, int count, int h, int w, int th, int tw, int channels) {
+    follow_previous();
     int positions = count * th * tw;
     ROWS(ch, channels) {
         COLS(q, positions) {
@@ -299,6 +323,7 @@ __device__ void scatter(const T* tiles, T* dst, const int* origins, int count, i
 // Copies the pixels under the tiles from the full map src into the full map dst (both [C, h, w]).
 template <typename T>
 __device__ void restore(const T* src, T* dst, const int* origins, int count, int h, int w, int th, int tw, int channels) {
+    follow_previous();
     int positions = count * th * tw;
     ROWS(ch, channels) {
         COLS(q, positions) {
@@ -314,6 +339,7 @@ __device__ void restore(const T* src, T* dst, const int* origins, int count, int
 // Zeroes the pixels of tiles that lie outside the map (after ops that do not keep 0 at 0).
 template <typename T>
 __device__ void zero_padding(T* tiles, const int* origins, int count, int h, int w, int th, int tw, int channels) {
+    follow_previous();
     int positions = count * th * tw;
     ROWS(ch, channels) {
         COLS(q, positions) {
@@ -335,6 +361,7 @@ __device__ void zero_padding(T* tiles, const int* origins, int count, int h, int
 template <typename T>
 __device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, int count, int th, int tw, int kh, int kw,
                             int stride, int oh, int ow, int rows) {
+    follow_previous();
     int columns = count * oh * ow, per = oh * ow;
     ROW_GROUPS(r0, rows) {
         COLS(p, columns) {
@@ -359,6 +386,7 @@ __device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, i
 template <typename T>
 __device__ void map_im2col(const T* __restrict__ x, T* __restrict__ cols, int h, int w, int kh, int kw, int stride, int top,
                            int left, int ow, int y0, int outRows, int rows) {
+    follow_previous();
     int columns = outRows * ow;
     ROW_GROUPS(r0, rows) {
         COLS(p, columns) {
@@ -439,6 +467,7 @@ template <> struct Winograd<2> {
 // U[A*A, filters] = G w G^T of each 3x3 filter of w [filters, 3, 3] (filters = Cout * Cin).
 template <int M>
 __device__ void winograd_weights(const float* w, float* u, int filters) {
+    follow_previous();
     constexpr int A = M + 2;
     COLS(f, filters) {
         float g[9], t[A * 3], v[A * A];
@@ -455,6 +484,7 @@ __device__ void winograd_weights(const float* w, float* u, int filters) {
 // the grid = channels.
 template <int M>
 __device__ void winograd_input(const float* x, float* v, int count, int h, int w, int oh, int ow, int top, int left, int channels) {
+    follow_previous();
     constexpr int A = M + 2;
     int bw = ow / M, per = oh / M * bw, windows = count * per;
     ROWS(c, channels) {
@@ -478,6 +508,7 @@ __device__ void winograd_input(const float* x, float* v, int count, int h, int w
 // Output tiles [C, count, oh, ow] or one map (count = 1), + bias[c] when given, from M[A*A, C, P]. rows of the grid = channels.
 template <int M>
 __device__ void winograd_output(const float* m, float* out, const float* bias, int count, int oh, int ow, int channels) {
+    follow_previous();
     constexpr int A = M + 2;
     int bw = ow / M, per = oh / M * bw, windows = count * per;
     ROWS(c, channels) {
@@ -510,6 +541,7 @@ WINOGRAD(2)
 // Partials are float32 in both modes. rows of the grid = m.
 template <typename T>
 __device__ void sum_slices(const float* partial, T* y, const float* bias, int rows, int cols, int slices) {
+    follow_previous();
     ROWS(m, rows) {
         float b = bias ? bias[m] : 0.f;
         COLS(n, cols) {
@@ -521,8 +553,14 @@ __device__ void sum_slices(const float* partial, T* y, const float* bias, int ro
 }
 
 // float32 <-> storage type, for uploads and downloads in float16 mode.
-extern "C" __global__ void to_half(const float* x, __half* y, i64 total) { GRID_STRIDE(i, total) y[i] = __float2half(x[i]); }
-extern "C" __global__ void to_float(const __half* x, float* y, i64 total) { GRID_STRIDE(i, total) y[i] = __half2float(x[i]); }
+extern "C" __global__ void to_half(const float* x, __half* y, i64 total) {
+    follow_previous();
+    GRID_STRIDE(i, total) y[i] = __float2half(x[i]);
+}
+extern "C" __global__ void to_float(const __half* x, float* y, i64 total) {
+    follow_previous();
+    GRID_STRIDE(i, total) y[i] = __half2float(x[i]);
+}
 
 
 // Convolution as one implicit GEMM on tensor cores (float16 in, float32 accumulation), for float16
@@ -556,6 +594,7 @@ extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
     const __half* x, const __half* weight, const float* bias, __half* out, float* partial, int* arrivals, int count, int h,
     int w, int cin, int cout, int kh, int kw, int stride, int top, int left, int oh, int ow, int kPerSlice, int act,
     float slope) {
+    follow_previous();
     using namespace nvcuda;
     const int K = cin * kh * kw, khw = kh * kw, P = count * oh * ow;
     const int m0 = blockIdx.y * IG_BM, n0 = blockIdx.x * IG_BN;
