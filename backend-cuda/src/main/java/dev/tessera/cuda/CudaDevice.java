@@ -164,6 +164,12 @@ final class CudaDevice {
         }
     }
 
+    static void checkBlas(int status, String call) {
+        if (status != org.bytedeco.cuda.global.cublas.CUBLAS_STATUS_SUCCESS) {
+            throw new DeviceException(call + " failed: cuBLAS status " + status);
+        }
+    }
+
     /** A JavaCPP pointer to a raw device address (for the library calls that take one). */
     static Pointer at(long address) {
         return new Address(address);

@@ -448,12 +448,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         beta.put(0, 0f);
         // Slice s: partial[s][m, n] = W[:, s*per ..][m, per] x cols[s*per .., :][per, n], as column-major partial^T = cols_s^T W_s^T.
         if (whole > 0) {
-            Lane.check(cublasGemmStridedBatchedEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, per, alpha, CudaDevice.at(cols), type, n,
+            CudaDevice.checkBlas(cublasGemmStridedBatchedEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, per, alpha, CudaDevice.at(cols), type, n,
                     (long) per * n, CudaDevice.at(weight), type, k, per, beta, CudaDevice.at(partial), CUDA_R_32F, n, (long) m * n,
                     whole, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
         }
         if (whole < slices) {
-            Lane.check(cublasGemmEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k - whole * per, alpha,
+            CudaDevice.checkBlas(cublasGemmEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k - whole * per, alpha,
                     CudaDevice.at(cols + (long) whole * per * n * elementBytes), type, n,
                     CudaDevice.at(weight + (long) whole * per * elementBytes), type, k, beta,
                     CudaDevice.at(partial + (long) whole * m * n * Float.BYTES), CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
@@ -613,7 +613,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         alpha.put(0, 1f);
         beta.put(0, 0f);
         // Row-major M_f[Cout, P] = U_f[Cout, Cin] V_f[Cin, P], as column-major M_f^T = V_f^T U_f^T.
-        Lane.check(cublasGemmStridedBatchedEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, windows, cout, cin, alpha, CudaDevice.at(v), CUDA_R_32F,
+        CudaDevice.checkBlas(cublasGemmStridedBatchedEx(lane.blas, CUBLAS_OP_N, CUBLAS_OP_N, windows, cout, cin, alpha, CudaDevice.at(v), CUDA_R_32F,
                 windows, (long) cin * windows, CudaDevice.at(u), CUDA_R_32F, cin, (long) cout * cin, beta, CudaDevice.at(product),
                 CUDA_R_32F, windows, (long) cout * windows, frequencies, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                 "cublasGemmStridedBatchedEx");
@@ -663,7 +663,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         beta.put(0, b);
         int type = half ? CUDA_R_16F : CUDA_R_32F;
         // cuBLAS is column-major: compute C^T = op(B)^T op(A)^T.
-        Lane.check(cublasGemmEx(lane.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, alpha,
+        CudaDevice.checkBlas(cublasGemmEx(lane.blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, alpha,
                 CudaDevice.at(bPtr), type, ldb, CudaDevice.at(aPtr), type, lda, beta, CudaDevice.at(cPtr), type, ldc,
                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "cublasGemmEx");
     }
@@ -731,10 +731,9 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private StepLanes lanesFor(SparsePlan plan) {
         if (profile.enabled() || TIMELINE) return StepLanes.serial(plan);
         StepLanes laned = stepLanes;
-        if (plan != lanedPlan || laned == null) {
-            laned = stepLanes = StepLanes.of(plan, maxLanes);
-            lanedPlan = plan;
-        }
+        if (plan == lanedPlan && laned != null) return laned;
+        laned = stepLanes = StepLanes.of(plan, maxLanes);
+        lanedPlan = plan;
         while (lanes.size() < laned.lanes()) addLane();
         for (int i = 0; i < plan.steps().size(); i++) {
             if (i == stepDone.size()) stepDone.add(null);

@@ -11,11 +11,11 @@ import org.bytedeco.cuda.cudart.CUstream_st;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One stream of an executor and everything work on it keeps for itself, so that lanes can run side
- * by side ({@link dev.tessera.runtime.sparse.StepLanes}): a kernel launcher, a cuBLAS handle and
- * workspace, cuDNN (a handle and workspace; the plans are the first lane's), transient memory (a free block is reused at once,
- * which is safe only in one stream's order), and conv_igemm_f16's split-K counters (one set per
- * launch in flight).
+ * One stream of an executor and everything work on it keeps for itself, so that lanes can run
+ * side by side ({@link dev.tessera.runtime.sparse.StepLanes}): a kernel launcher, a cuBLAS
+ * handle and workspace, cuDNN (a handle and workspace; the plans are the first lane's), transient
+ * memory (a free block is reused at once, which is safe only in one stream's order), and
+ * conv_igemm_f16's split-K counters (one set per launch in flight).
  */
 final class Lane implements AutoCloseable {
     final CUstream_st stream = new CUstream_st();
@@ -37,9 +37,9 @@ final class Lane implements AutoCloseable {
         kernels = new Kernels(device, stream, half);
         convolutions = new Convolutions(stream, half, first == null ? null : first.convolutions);
         arena = new TransientArena(stream);
-        check(cublasCreate_v2(blas), "cublasCreate");
-        check(cublasSetStream_v2(blas, stream), "cublasSetStream");
-        check(cublasSetWorkspace_v2(blas, CudaDevice.at(blasWorkspace.address), blasWorkspace.bytes()), "cublasSetWorkspace");
+        CudaDevice.checkBlas(cublasCreate_v2(blas), "cublasCreate");
+        CudaDevice.checkBlas(cublasSetStream_v2(blas, stream), "cublasSetStream");
+        CudaDevice.checkBlas(cublasSetWorkspace_v2(blas, CudaDevice.at(blasWorkspace.address), blasWorkspace.bytes()), "cublasSetWorkspace");
         arrivals = DeviceBuffer.allocate(arrivalCounters * Integer.BYTES);
         CudaDevice.check(cudaMemset(CudaDevice.at(arrivals.address), 0, arrivals.bytes()), "cudaMemset"); // each launch leaves them 0
     }
@@ -52,10 +52,6 @@ final class Lane implements AutoCloseable {
 
     void sync() {
         CudaDevice.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    }
-
-    static void check(int status, String call) {
-        if (status != CUBLAS_STATUS_SUCCESS) throw new dev.tessera.DeviceException(call + " failed: cuBLAS status " + status);
     }
 
     @Override

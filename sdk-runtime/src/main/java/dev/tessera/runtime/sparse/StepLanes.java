@@ -133,7 +133,7 @@ public final class StepLanes {
     private record Form(Value value, @Nullable TileGeometry geometry) {}
 
     /** For each step, the earlier steps it depends on (ascending). */
-    static List<int[]> dependencies(SparsePlan plan) {
+    private static List<int[]> dependencies(SparsePlan plan) {
         Map<Form, Form> views = new HashMap<>(); // a view's form -> the form whose memory it shares
         Map<Form, Integer> lastWriter = new HashMap<>();
         Map<Form, List<Integer>> readersSince = new HashMap<>(); // readers since the last write
