@@ -14,20 +14,41 @@ import org.bytedeco.cuda.cudnn.cudnnConvolutionStruct;
 import org.bytedeco.cuda.cudnn.cudnnFilterStruct;
 import org.bytedeco.cuda.cudnn.cudnnTensorStruct;
 import org.bytedeco.javacpp.FloatPointer;
-import org.jspecify.annotations.Nullable;
 
 /**
- * Convolutions of full NCHW maps through cuDNN. The algorithm is chosen once per shape by timing
- * cuDNN's candidates (as PyTorch's cudnn.benchmark does) and kept with its descriptors; one
- * workspace grows to the largest need. The lanes of an executor each have their own (a handle and a
- * workspace on their stream) and share the first one's plans, so a conv runs the same algorithm
- * whichever lane runs it. float32 mode uses plain FMA math (no TF32) so results match
- * the reference within 1e-4; float16 mode uses tensor cores with float32 accumulation.
+ * Convolutions of full NCHW maps through cuDNN, on one stream (each lane of an executor has its
+ * own: a handle and a workspace that grows to the largest need). The algorithm is chosen once
+ * per shape by timing cuDNN's candidates (as PyTorch's cudnn.benchmark does) and kept with its
+ * descriptors in the model's {@link Plans}, so every lane and every session of a model runs a
+ * conv the same way and gets the same numbers, as with the model's conv ways. float32 mode uses
+ * plain FMA math (no TF32) so results match the reference within 1e-4; float16 mode uses tensor
+ * cores with float32 accumulation.
  */
 final class Convolutions implements AutoCloseable {
     private static final long MAX_WORKSPACE = 1L << 30;
 
     private record Key(Op.Conv2d op, Shape x, Shape y, int padH, int padW) {}
+
+    /** The chosen algorithms and their descriptors, kept by the model for all its executors. */
+    static final class Plans implements AutoCloseable {
+        private final Map<Key, Plan> plans = new HashMap<>();
+
+        /** The plan of {@code key}, made (timed by the caller's handle) the first time; one at a time. */
+        synchronized Plan get(Key key, java.util.function.Function<Key, Plan> make) {
+            return plans.computeIfAbsent(key, make);
+        }
+
+        @Override
+        public synchronized void close() {
+            for (Plan p : plans.values()) {
+                cudnnDestroyTensorDescriptor(p.x);
+                cudnnDestroyTensorDescriptor(p.y);
+                cudnnDestroyFilterDescriptor(p.w);
+                cudnnDestroyConvolutionDescriptor(p.conv);
+            }
+            plans.clear();
+        }
+    }
 
     private static final class Plan {
         final cudnnTensorStruct x = new cudnnTensorStruct(), y = new cudnnTensorStruct();
@@ -41,15 +62,12 @@ final class Convolutions implements AutoCloseable {
     private final int dataType;
     private final int mathType;
     private final FloatPointer one = new FloatPointer(1f), zero = new FloatPointer(0f);
-    private final Map<Key, Plan> plans;
-    private final boolean ownsPlans;
+    private final Plans plans;
     private DeviceBuffer workspace = DeviceBuffer.allocate(0);
     private int workspaceGeneration;
 
-    /** @param sharePlansWith the convolutions whose plans these use (another lane's), or null for their own */
-    Convolutions(CUstream_st stream, boolean half, @Nullable Convolutions sharePlansWith) {
-        plans = sharePlansWith == null ? new HashMap<>() : sharePlansWith.plans;
-        ownsPlans = sharePlansWith == null;
+    Convolutions(CUstream_st stream, boolean half, Plans plans) {
+        this.plans = plans;
         check(cudnnCreate(handle), "cudnnCreate");
         check(cudnnSetStream(handle, stream), "cudnnSetStream");
         dataType = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
@@ -58,7 +76,7 @@ final class Convolutions implements AutoCloseable {
 
     /** {@code y = conv(x, weight)} without bias; x and y packed NCHW at device addresses. */
     void run(Op.Conv2d op, long weight, long x, Shape xs, long y, Shape ys, int padH, int padW) {
-        Plan p = plans.computeIfAbsent(new Key(op, xs, ys, padH, padW), this::plan);
+        Plan p = plans.get(new Key(op, xs, ys, padH, padW), this::plan);
         if (workspace.bytes() < p.workspace) {
             workspace.close();
             workspace = DeviceBuffer.allocate(p.workspace);
@@ -118,20 +136,9 @@ final class Convolutions implements AutoCloseable {
 
     @Override
     public void close() {
-        if (ownsPlans) destroyPlans();
         workspace.close();
         cudnnDestroy(handle);
         one.close();
         zero.close();
-    }
-
-    private void destroyPlans() {
-        for (Plan p : plans.values()) {
-            cudnnDestroyTensorDescriptor(p.x);
-            cudnnDestroyTensorDescriptor(p.y);
-            cudnnDestroyFilterDescriptor(p.w);
-            cudnnDestroyConvolutionDescriptor(p.conv);
-        }
-        plans.clear();
     }
 }

@@ -1034,7 +1034,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     private Lane addLane() {
-        Lane l = new Lane(model.device, half, half ? IMPLICIT_MAX_BLOCKS : 0, lanes.isEmpty() ? null : lanes.get(0));
+        Lane l = new Lane(model.device, half, half ? IMPLICIT_MAX_BLOCKS : 0, model.cudnnPlans);
         lanes.add(l);
         return l;
     }
@@ -1107,6 +1107,6 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         cudaEventDestroy(passStop);
         cudaEventDestroy(start);
         cudaEventDestroy(stop);
-        for (int i = lanes.size() - 1; i >= 0; i--) lanes.get(i).close(); // the first last: the others share its cuDNN plans
+        for (Lane l : lanes) l.close();
     }
 }

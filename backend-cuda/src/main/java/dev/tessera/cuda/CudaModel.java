@@ -37,6 +37,8 @@ final class CudaModel implements DeviceModel {
      * convs takes seconds.
      */
     final Map<Object, CudaExecutor.ConvWay> convWays = new java.util.concurrent.ConcurrentHashMap<>();
+    /** cuDNN's algorithm for each full-map conv shape, chosen by the first executor that runs it, like {@link #convWays}. */
+    final Convolutions.Plans cudnnPlans = new Convolutions.Plans();
     private final java.util.Set<WinogradKey> winogradChosen = new java.util.HashSet<>();
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private boolean closed;
@@ -170,6 +172,7 @@ final class CudaModel implements DeviceModel {
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        cudnnPlans.close();
         for (DeviceBuffer b : owned) b.close();
         owned.clear();
         params.clear();

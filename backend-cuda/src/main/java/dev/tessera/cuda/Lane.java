@@ -8,12 +8,11 @@ import java.util.List;
 import org.bytedeco.cuda.cublas.cublasContext;
 import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
-import org.jspecify.annotations.Nullable;
 
 /**
  * One stream of an executor and everything work on it keeps for itself, so that lanes can run
  * side by side ({@link dev.tessera.runtime.sparse.StepLanes}): a kernel launcher, a cuBLAS
- * handle and workspace, cuDNN (a handle and workspace; the plans are the first lane's), transient
+ * handle and workspace, cuDNN (a handle and workspace; the plans are the model's), transient
  * memory (a free block is reused at once, which is safe only in one stream's order), and
  * conv_igemm_f16's split-K counters (one set per launch in flight).
  */
@@ -30,12 +29,12 @@ final class Lane implements AutoCloseable {
     final List<Long> transients = new ArrayList<>();
     private final DeviceBuffer blasWorkspace = DeviceBuffer.allocate(32L << 20); // fixed, so cuBLAS can be captured
 
-    /** @param first the executor's first lane, whose cuDNN plans this one shares; null for the first itself */
-    Lane(CudaDevice device, boolean half, long arrivalCounters, @Nullable Lane first) {
+    /** @param cudnnPlans the model's cuDNN plans */
+    Lane(CudaDevice device, boolean half, long arrivalCounters, Convolutions.Plans cudnnPlans) {
         CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         CudaDevice.check(cudaEventCreateWithFlags(joined, cudaEventDisableTiming), "cudaEventCreateWithFlags");
         kernels = new Kernels(device, stream, half);
-        convolutions = new Convolutions(stream, half, first == null ? null : first.convolutions);
+        convolutions = new Convolutions(stream, half, cudnnPlans);
         arena = new TransientArena(stream);
         CudaDevice.checkBlas(cublasCreate_v2(blas), "cublasCreate");
         CudaDevice.checkBlas(cublasSetStream_v2(blas, stream), "cublasSetStream");
