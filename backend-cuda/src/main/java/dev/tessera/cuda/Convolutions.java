@@ -108,8 +108,14 @@ final class Convolutions implements AutoCloseable {
         int max = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
         try (cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(max)) {
             int[] returned = {0};
-            check(cudnnFindConvolutionForwardAlgorithm(handle, p.x, p.w, p.conv, p.y, max, returned, perf),
-                    "cudnnFindConvolutionForwardAlgorithm");
+            // Twice, keeping the second: the first search of a process times each candidate once,
+            // with whatever is still cold (CUDA loads kernels lazily, on first launch) timed in. On
+            // an H100 the first DDPM model of a process kept an algorithm that runs its 256x256
+            // conv_out in 200 us where later models' searches found one of 67 us.
+            for (int search = 0; search < 2; search++) {
+                check(cudnnFindConvolutionForwardAlgorithm(handle, p.x, p.w, p.conv, p.y, max, returned, perf),
+                        "cudnnFindConvolutionForwardAlgorithm");
+            }
             for (int i = 0; i < returned[0]; i++) { // fastest first
                 cudnnConvolutionFwdAlgoPerf_t r = perf.getPointer(i);
                 if (r.status() != CUDNN_STATUS_SUCCESS || r.memory() > MAX_WORKSPACE) continue;
