@@ -7,6 +7,7 @@ import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.tensor.Shape;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Function;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.cuda.cudnn.cudnnContext;
 import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
@@ -34,7 +35,7 @@ final class Convolutions implements AutoCloseable {
         private final Map<Key, Plan> plans = new HashMap<>();
 
         /** The plan of {@code key}, made (timed by the caller's handle) the first time; one at a time. */
-        synchronized Plan get(Key key, java.util.function.Function<Key, Plan> make) {
+        synchronized Plan get(Key key, Function<Key, Plan> make) {
             return plans.computeIfAbsent(key, make);
         }
 

@@ -14,7 +14,7 @@ import org.bytedeco.javacpp.PointerPointer;
 
 /**
  * Launches tessera_kernels.cu kernels on one stream. Arguments are packed into one reused native
- * buffer and cuLaunchKernel gets the address of each, so a launch allocates nothing native. Usage: {@code kernels.call("gather").ptr(src).ptr(dst).i(n)...launch(total)}, arguments
+ * buffer and cuLaunchKernelEx gets the address of each, so a launch allocates nothing native. Usage: {@code kernels.call("gather").ptr(src).ptr(dst).i(n)...launch(total)}, arguments
  * in the order of the kernel's parameters. Not thread-safe (one per executor).
  *
  * <p>On compute capability 9.0 and later, kernels are launched with programmatic stream
