@@ -247,11 +247,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     /**
      * How a convolution runs: cuDNN (full maps only), im2col + one cuBLAS product, the same product
      * split along K into slices (summed with the bias), Winograd F(4x4, 3x3) or F(2x2, 3x3) (our
-     * transforms, batched cuBLAS products, the bias added by the inverse transform), or (float16)
-     * our implicit GEMM on tensor cores, bias and activation included.
+     * transforms, batched cuBLAS products, the bias added by the inverse transform), (float16) our
+     * implicit GEMM on tensor cores, or (3x3 convs to at most 4 channels) our direct conv_narrow;
+     * the last two add bias and activation.
      */
     enum ConvWay {
-        CUDNN(0), GEMM(0), SPLIT_GEMM(0), WINOGRAD_4(4), WINOGRAD_2(2), IMPLICIT_GEMM(0);
+        CUDNN(0), GEMM(0), SPLIT_GEMM(0), WINOGRAD_4(4), WINOGRAD_2(2), IMPLICIT_GEMM(0), NARROW(0);
 
         /** Winograd's output block, 0 for the other ways. */
         final int block;
@@ -266,7 +267,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
         /** Whether the way applies a full-map conv's fused activation itself. */
         boolean addsActivation() {
-            return this == IMPLICIT_GEMM;
+            return this == IMPLICIT_GEMM || this == NARROW;
         }
     }
 
@@ -286,8 +287,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         long winogradBytes = 36L * c.outChannels() * c.inChannels() * Float.BYTES;
         if (xs.n() == 1 && ((long) ys.h() * ys.w() <= 64 * 64 || winogradBytes <= 4 << 20)) addWinograd(ways, node, ys.h(), ys.w());
         if (xs.n() == 1 && implicitFits(xs.size(), xs.h(), xs.w())) ways.add(ConvWay.IMPLICIT_GEMM);
+        if (c.outChannels() <= NARROW_MAX_OUT && c.kernelH() == 3 && c.kernelW() == 3 && c.stride() == 1) ways.add(ConvWay.NARROW);
         return ways;
     }
+
+    /** conv_narrow's most output channels, output block (wide x high) and threads a block, as in the .cu file. */
+    static final int NARROW_MAX_OUT = 4, NARROW_W = 32, NARROW_H = 8, NARROW_THREADS = 128;
 
     /** A full-map conv; {@code act} is applied only by the ways that {@linkplain ConvWay#addsActivation add it}. */
     private void mapConv(ConvWay way, Node node, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
@@ -306,6 +311,10 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             case WINOGRAD_4, WINOGRAD_2 -> winogradConv(way.block, node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(),
                     c.padding().left(), out);
             case IMPLICIT_GEMM -> implicitConv(node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(), c.padding().left(), out, act);
+            case NARROW -> lane.kernels.call("conv_narrow").ptr(x).ptr(p[0].address).ptr(p[1] == null ? 0 : p[1].address).ptr(out)
+                    .i(c.inChannels()).i(c.outChannels()).i(xs.h()).i(xs.w()).i(ys.h()).i(ys.w()).i(c.padding().top())
+                    .i(c.padding().left()).i(activationCode(act)).f(slope(act))
+                    .launch((ys.w() + NARROW_W - 1) / NARROW_W, (ys.h() + NARROW_H - 1) / NARROW_H, ys.n(), NARROW_THREADS);
         }
     }
 

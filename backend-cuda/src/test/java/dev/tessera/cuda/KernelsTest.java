@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Argument packing against the kernels' own parameter layout, a round trip through two kernels,
- * and the implicit-GEMM convolution against a direct one on the host.
+ * and the implicit-GEMM and narrow convolutions against a direct one on the host.
  */
 class KernelsTest {
     @BeforeAll
@@ -117,6 +117,53 @@ class KernelsTest {
         }
     }
 
+    @Test
+    void narrowConvolutionMatchesADirectOne() {
+        ConvCase[] cases = { // one map each (count 1); kPerSlice unused
+            new ConvCase(1, 128, 37, 45, 3, 3, 1, 1, 0, 0), // an RGB output conv; blocks cut by the map's edge
+            new ConvCase(1, 20, 8, 32, 4, 3, 1, 1, 0, 4), // channels in one partial chunk, tanh
+            new ConvCase(1, 17, 11, 9, 1, 3, 1, 0, 0, 2), // unpadded, one output channel, leaky ReLU
+        };
+        CudaDevice d = CudaDevice.get();
+        CudaDevice.bindThread();
+        CUstream_st stream = new CUstream_st();
+        CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        Random random = new Random(11);
+        try {
+            for (boolean half : new boolean[] {false, true}) {
+                try (Kernels k = new Kernels(d, stream, half)) {
+                    for (ConvCase c : cases) {
+                        float[] x = halves(random, c.cin() * c.h() * c.w()), w = halves(random, c.cout() * c.cin() * 9);
+                        float[] bias = new float[c.cout()];
+                        for (int i = 0; i < bias.length; i++) bias[i] = random.nextFloat() - 0.5f;
+                        int positions = c.oh() * c.ow();
+                        float[] got;
+                        try (DeviceBuffer dx = upload(k, x, half); DeviceBuffer dw = upload(k, w, half); FloatPointer hb = new FloatPointer(bias);
+                                DeviceBuffer db = DeviceBuffer.upload(hb, 4L * bias.length);
+                                DeviceBuffer out = DeviceBuffer.allocate((half ? 2L : 4L) * c.cout() * positions)) {
+                            k.call("conv_narrow").ptr(dx.address).ptr(dw.address).ptr(db.address).ptr(out.address).i(c.cin()).i(c.cout())
+                                    .i(c.h()).i(c.w()).i(c.oh()).i(c.ow()).i(c.pad()).i(c.pad()).i(c.act()).f(0.2f)
+                                    .launch((c.ow() + CudaExecutor.NARROW_W - 1) / CudaExecutor.NARROW_W,
+                                            (c.oh() + CudaExecutor.NARROW_H - 1) / CudaExecutor.NARROW_H, 1, CudaExecutor.NARROW_THREADS);
+                            got = half ? toFloat(k, stream, out.address, c.cout() * positions) : download(stream, out.address, c.cout() * positions);
+                        }
+                        double tolerance = half ? 2e-3 : 1e-5;
+                        for (int co = 0; co < c.cout(); co++) {
+                            for (int p = 0; p < positions; p++) {
+                                double want = activate(direct(c, x, w, co, p) + bias[co], c.act());
+                                int row = co, column = p;
+                                assertEquals(want, got[co * positions + p], tolerance * Math.max(1, Math.abs(want)),
+                                        () -> (half ? "float16 " : "float32 ") + c + " at [" + row + ", " + column + "]");
+                            }
+                        }
+                    }
+                }
+            }
+        } finally {
+            cudaStreamDestroy(stream);
+        }
+    }
+
     /** Random values that float16 holds exactly, so the host reference sees what the kernel sees. */
     private static float[] halves(Random random, int n) {
         float[] v = new float[n];
@@ -145,6 +192,7 @@ class KernelsTest {
             case 1 -> Math.max(0, v);
             case 2 -> v > 0 ? v : 0.2 * v;
             case 3 -> v / (1 + Math.exp(-v));
+            case 4 -> Math.tanh(v);
             default -> v;
         };
     }
@@ -158,11 +206,25 @@ class KernelsTest {
         }
     }
 
+    /** values on the device in the kernels' storage type. */
+    private static DeviceBuffer upload(Kernels k, float[] values, boolean half) {
+        if (half) return toHalf(k, values);
+        try (FloatPointer host = new FloatPointer(values)) {
+            return DeviceBuffer.upload(host, 4L * values.length);
+        }
+    }
+
     private static float[] toFloat(Kernels k, CUstream_st stream, long f16, int n) {
-        try (DeviceBuffer f32 = DeviceBuffer.allocate(4L * n); FloatPointer host = new FloatPointer(n)) {
+        try (DeviceBuffer f32 = DeviceBuffer.allocate(4L * n)) {
             k.callExact("to_float").ptr(f16).ptr(f32.address).l(n).launch(n);
+            return download(stream, f32.address, n);
+        }
+    }
+
+    private static float[] download(CUstream_st stream, long f32, int n) {
+        try (FloatPointer host = new FloatPointer(n)) {
             CudaDevice.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-            CudaDevice.check(cudaMemcpy(host, CudaDevice.at(f32.address), 4L * n, cudaMemcpyDeviceToHost), "cudaMemcpy");
+            CudaDevice.check(cudaMemcpy(host, CudaDevice.at(f32), 4L * n, cudaMemcpyDeviceToHost), "cudaMemcpy");
             float[] v = new float[n];
             host.get(v);
             return v;
