@@ -1,5 +1,6 @@
 // GPU time of one float16 convolution two ways, on shapes of GauGAN's and DDPM's sparse passes:
-// im2col + cuBLAS + bias (CudaExecutor's GEMM way) against conv_igemm_f16 at several K slicings,
+// im2col (writing the bias into the output) + cuBLAS (CudaExecutor's GEMM way; "+bias": the bias a
+// launch of its own after the product instead) against conv_igemm_f16 at several K slicings,
 // and the largest difference between the two. Each is captured 20 times in a CUDA graph and the
 // graph replayed, so launch costs are those of a replayed pass. On the GPU machine (cuBLAS is
 // declared here, as the machine may have its library without the header):
@@ -103,7 +104,7 @@ int main() {
     int* arrivals;
     CHECK(cudaMalloc(&arrivals, 1 << 16));
     CHECK(cudaMemset(arrivals, 0, 1 << 16));
-    printf("%-36s %8s %8s | implicit GEMM by K slices (us)\n", "case", "GEMM us", "MMACs");
+    printf("%-36s %8s %8s %8s | implicit GEMM by K slices (us)\n", "case", "+bias us", "GEMM us", "MMACs");
     const char* only = getenv("CASES"); // substrings of case names, e.g. "G_middle conv|128x128"
     for (const Case& c : cases) {
         if (only && !matches(only, c.name)) continue;
@@ -119,15 +120,18 @@ int main() {
         CHECK(cudaMalloc(&partial, (size_t) 64 * c.cout * P * 4));
         float one = 1, zero = 0;
         dim3 grid2d((P + 255) / 256, (K + IM2COL_ROWS - 1) / IM2COL_ROWS);
-        auto gemmWay = [&] {
-            if (c.pad == 0 && c.count > 1) tile_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.count, c.h, c.w, c.k, c.k, c.stride, oh(c), ow(c), K);
-            else map_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.h, c.w, c.k, c.k, c.stride, c.pad, c.pad, ow(c), 0, oh(c), K);
-            cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, P, c.cout, K, &one, cols, CUDA_R_16F, P, wt, CUDA_R_16F, K, &zero, ref,
+        // fused: the im2col kernel writes the bias into the output and cuBLAS adds its product to it
+        // (beta = 1), as CudaExecutor does; otherwise the bias is a launch of its own after the product.
+        auto gemmWay = [&](bool fused) {
+            const float* b = fused ? bias : nullptr;
+            if (c.pad == 0 && c.count > 1) tile_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.count, c.h, c.w, c.k, c.k, c.stride, oh(c), ow(c), K, ref, P, b, c.cout);
+            else map_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.h, c.w, c.k, c.k, c.stride, c.pad, c.pad, ow(c), 0, oh(c), K, ref, P, b, c.cout);
+            cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, P, c.cout, K, &one, cols, CUDA_R_16F, P, wt, CUDA_R_16F, K, fused ? &one : &zero, ref,
                          CUDA_R_16F, P, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-            channel_affine_f16<<<dim3((P + 255) / 256, c.cout), 256, 0, stream>>>(ref, ref, nullptr, bias, c.cout, P, c.cout, 0, 0.f);
+            if (!fused) channel_affine_f16<<<dim3((P + 255) / 256, c.cout), 256, 0, stream>>>(ref, ref, nullptr, bias, c.cout, P, c.cout, 0, 0.f);
         };
-        float gemmUs = micros(stream, gemmWay);
-        printf("%-36s %8.1f %8.1f |", c.name, gemmUs, (double) c.cout * P * K / 1e6);
+        float separateUs = micros(stream, [&] { gemmWay(false); }), gemmUs = micros(stream, [&] { gemmWay(true); });
+        printf("%-36s %8.1f %8.1f %8.1f |", c.name, separateUs, gemmUs, (double) c.cout * P * K / 1e6);
         int steps = (K + 31) / 32, blocks = ((P + 63) / 64) * ((c.cout + 127) / 128);
         for (int slices : {1, 2, 4, 8, 16, 32}) {
             if (slices > 1 && steps / slices < 2) break;

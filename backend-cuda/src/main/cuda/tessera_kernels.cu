@@ -367,16 +367,28 @@ __device__ void zero_padding(T* tiles, const int* origins, int count, int h, int
 // column's element of each row of its group before it writes any, so those reads are in flight
 // together. (One row a block made a GauGAN 1024-channel tile conv's im2col a grid of 9216 short
 // blocks that took longer than the product itself.)
+// With a bias they also fill the product's output, out[co, p] = bias[co] (row stride ldo, couts
+// rows), which cuBLAS then adds its product to (beta = 1): the bias needs no launch of its own.
 #define IM2COL_ROWS 8
 #define ROW_GROUPS(r0, rows) for (int r0 = blockIdx.y * IM2COL_ROWS; r0 < (rows); r0 += gridDim.y * IM2COL_ROWS)
+
+template <typename T>
+__device__ __forceinline__ void fill_bias(T* out, int ldo, const float* bias, int couts, int columns) {
+    if (!bias) return;
+    for (int co = blockIdx.y; co < couts; co += gridDim.y) {
+        float b = bias[co];
+        COLS(p, columns) store(out, (i64) co * ldo + p, b);
+    }
+}
 
 // im2col of a tile batch for a padding-free convolution: cols[(c*kh + i)*kw + j, (t*oh + y)*ow + x] =
 // tiles[c, t, y*stride + i, x*stride + j]; tiles [C, count, th, tw]; rows = C*kh*kw.
 template <typename T>
 __device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, int count, int th, int tw, int kh, int kw,
-                            int stride, int oh, int ow, int rows) {
+                            int stride, int oh, int ow, int rows, T* out, int ldo, const float* bias, int couts) {
     follow_previous();
     int columns = count * oh * ow, per = oh * ow;
+    fill_bias(out, ldo, bias, couts, columns);
     ROW_GROUPS(r0, rows) {
         COLS(p, columns) {
             int t = p / per, k = p % per;
@@ -399,9 +411,10 @@ __device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, i
 // cols[(c*kh + i)*kw + j, (oy - y0)*ow + ox] = x[c, oy*stride - top + i, ox*stride - left + j], zero outside.
 template <typename T>
 __device__ void map_im2col(const T* __restrict__ x, T* __restrict__ cols, int h, int w, int kh, int kw, int stride, int top,
-                           int left, int ow, int y0, int outRows, int rows) {
+                           int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts) {
     follow_previous();
     int columns = outRows * ow;
+    fill_bias(out, ldo, bias, couts, columns);
     ROW_GROUPS(r0, rows) {
         COLS(p, columns) {
             int iy0 = (y0 + p / ow) * stride - top, ix0 = (p % ow) * stride - left;
@@ -925,10 +938,11 @@ extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
     extern "C" __global__ void zero_padding_##S(T* tiles, const int* origins, int count, int h, int w, int th,       \
         int tw, int channels) { zero_padding<T>(tiles, origins, count, h, w, th, tw, channels); }                    \
     extern "C" __global__ void map_im2col_##S(const T* x, T* cols, int h, int w, int kh, int kw, int stride,         \
-        int top, int left, int ow, int y0, int outRows, int rows) {                                                  \
-        map_im2col<T>(x, cols, h, w, kh, kw, stride, top, left, ow, y0, outRows, rows); }                            \
+        int top, int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts) {   \
+        map_im2col<T>(x, cols, h, w, kh, kw, stride, top, left, ow, y0, outRows, rows, out, ldo, bias, couts); }     \
     extern "C" __global__ void tile_im2col_##S(const T* tiles, T* cols, int count, int th, int tw, int kh, int kw,   \
-        int stride, int oh, int ow, int rows) { tile_im2col<T>(tiles, cols, count, th, tw, kh, kw, stride, oh, ow, rows); } \
+        int stride, int oh, int ow, int rows, T* out, int ldo, const float* bias, int couts) {                       \
+        tile_im2col<T>(tiles, cols, count, th, tw, kh, kw, stride, oh, ow, rows, out, ldo, bias, couts); }           \
     extern "C" __global__ void __launch_bounds__(NARROW_THREADS) conv_narrow_##S(const T* x, const T* weight, const float* bias, \
         T* out, int cin, int cout, int h, int w, int oh, int ow, int top, int left, int act, float slope) {          \
         conv_narrow<T>(x, weight, bias, out, cin, cout, h, w, oh, ow, top, left, act, slope); }

@@ -262,7 +262,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
 
         boolean addsBias() {
-            return this != CUDNN && this != GEMM;
+            return this != CUDNN;
         }
 
         /** Whether the way applies a full-map conv's fused activation itself. */
@@ -300,11 +300,11 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         DeviceBuffer[] p = model.params(node);
         switch (way) {
             case CUDNN -> cudnnConv(c, p[0].address, x, xs, out, ys);
-            case GEMM -> gemmConv(c, p[0].address, x, xs, out, ys);
+            case GEMM -> gemmConv(c, p[0].address, p[1] == null ? 0 : p[1].address, x, xs, out, ys);
             case SPLIT_GEMM -> {
                 int k = c.inChannels() * c.kernelH() * c.kernelW(), plane = ys.h() * ys.w();
                 long cols = alloc((long) k * plane);
-                mapIm2col(c, x, xs, ys, 0, ys.h(), cols);
+                mapIm2col(c, x, xs, ys, 0, ys.h(), cols, 0, 0, 0);
                 splitGemm(p[0].address, cols, c.outChannels(), plane, k, p[1], out);
                 free(cols);
             }
@@ -392,9 +392,13 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /** The im2col kernels' grid rows for {@code rows} rows: one per IM2COL_ROWS (8) rows, as in the .cu file. */
-    private static int im2colGroups(int rows) {
-        return (rows + 7) / 8;
+    /**
+     * The im2col kernels' grid rows for {@code rows} rows and {@code biasRows} bias rows to fill:
+     * one per IM2COL_ROWS (8) rows of either, as in the .cu file, so that a conv of few input
+     * channels, such as an RGB input conv, spreads the filling of its many output channels.
+     */
+    private static int im2colGrid(int rows, int biasRows) {
+        return (Math.max(rows, biasRows) + 7) / 8;
     }
 
     /** Elements of one im2col panel: whole output rows, at most this many (64 MiB in float16). */
@@ -402,9 +406,10 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /**
      * A convolution of full maps as im2col panels (whole output rows) times the weight matrix on
-     * cuBLAS; a 1x1 stride-1 unpadded convolution multiplies the map directly.
+     * cuBLAS, added to the bias that the im2col kernel writes into the output; a 1x1 stride-1
+     * unpadded convolution multiplies the map directly and adds the bias after.
      */
-    private void gemmConv(Op.Conv2d c, long weight, long x, Shape xs, long out, Shape ys) {
+    private void gemmConv(Op.Conv2d c, long weight, long bias, long x, Shape xs, long out, Shape ys) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         int plane = ys.h() * ys.w();
         boolean direct = c.kernelH() == 1 && c.kernelW() == 1 && c.stride() == 1 && c.padding().equals(Op.Padding.same(0));
@@ -418,18 +423,24 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             }
             for (int y0 = 0; y0 < ys.h(); y0 += rowsPerPanel) {
                 int rows = Math.min(rowsPerPanel, ys.h() - y0), columns = rows * ys.w();
-                mapIm2col(c, xn, xs, ys, y0, rows, cols);
-                gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, 0f,
-                        yn + (long) y0 * ys.w() * elementBytes, plane);
+                long panel = yn + (long) y0 * ys.w() * elementBytes;
+                mapIm2col(c, xn, xs, ys, y0, rows, cols, panel, plane, bias);
+                gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, bias != 0 ? 1f : 0f, panel, plane);
             }
         }
+        if (cols != 0) free(cols);
+        if (direct && bias != 0) channelAffine(out, out, 0, bias, ys.c(), plane, ys.n() * ys.c(), null);
     }
 
-    /** The im2col columns [k, rows * ow] of output rows [y0, y0 + rows) of one sample x of a padded, strided conv. */
-    private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols) {
+    /**
+     * The im2col columns [k, rows * ow] of output rows [y0, y0 + rows) of one sample x of a padded,
+     * strided conv; with a bias (not 0), also out[co, j] = bias[co] for those rows' j (row stride ldo).
+     */
+    private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols, long out, int ldo, long bias) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         lane.kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
-                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).launch2d((long) rows * ys.w(), im2colGroups(k));
+                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).ptr(out).i(ldo).ptr(bias).i(c.outChannels())
+                .launch2d((long) rows * ys.w(), im2colGrid(k, bias != 0 ? c.outChannels() : 0));
     }
 
     /**
@@ -528,17 +539,20 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         int positions = og.positions();
-        long cols = x;
+        long bias = p[1] == null ? 0 : p[1].address;
+        long cols = x, filled = 0; // the bias the im2col kernel wrote into out, for the GEMM way's product to add to
         if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
             cols = alloc((long) k * positions);
+            filled = way == ConvWay.GEMM ? bias : 0;
             lane.kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
-                    .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).launch2d(positions, im2colGroups(k));
+                    .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).ptr(out).i(positions).ptr(filled)
+                    .i(c.outChannels()).launch2d(positions, im2colGrid(k, filled != 0 ? c.outChannels() : 0));
         }
         if (way == ConvWay.SPLIT_GEMM) {
             splitGemm(p[0].address, cols, c.outChannels(), positions, k, p[1], out);
         } else {
-            gemm(false, false, c.outChannels(), positions, k, 1f, p[0].address, k, cols, positions, 0f, out, positions);
-            if (p[1] != null) channelAffine(out, out, 0, p[1].address, c.outChannels(), positions, c.outChannels(), null);
+            gemm(false, false, c.outChannels(), positions, k, 1f, p[0].address, k, cols, positions, filled != 0 ? 1f : 0f, out, positions);
+            if (bias != filled) channelAffine(out, out, 0, bias, c.outChannels(), positions, c.outChannels(), null);
         }
         if (cols != x) free(cols);
     }
