@@ -12,8 +12,9 @@ MODELS=${MODELS:-"gaugan ddpm"}
 FRACTIONS=${FRACTIONS:-0.012,0.05,0.2}
 RUNS=${RUNS:-30} WARMUP=${WARMUP:-10}
 JAVA_OPTS=${JAVA_OPTS:-}                # e.g. -Dtessera.vulkan.parkedScratchMiB=0
+LIB=${LIB:-.device/lib}                 # the jars: another folder runs another build, side by side
 source .device/prelude.sh
-CP=$(ls .device/lib/*.jar | tr '\n' ':')
+CP=$(ls "$LIB"/*.jar | tr '\n' ':')
 L=${OUT:-.}/tessera.log S=${OUT:-.}/summary.txt
 { date -u; nvidia-smi -L; echo "TESTS=$TESTS TEST_BACKENDS=$TEST_BACKENDS BACKENDS=$BACKENDS PRECISIONS=$PRECISIONS MODELS=$MODELS FRACTIONS=$FRACTIONS JAVA_OPTS=$JAVA_OPTS"; } | tee -a "$L" > "$S"
 if [ "$TESTS" = 1 ]; then # one JVM per backend
