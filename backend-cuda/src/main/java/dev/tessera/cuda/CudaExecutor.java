@@ -392,13 +392,19 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
+    /** The im2col kernels' grid rows for {@code rows} rows: one per IM2COL_ROWS (8) rows, as in the .cu file. */
+    private static int im2colGroups(int rows) {
+        return (rows + 7) / 8;
+    }
+
     /**
-     * The im2col kernels' grid rows for {@code rows} rows and {@code biasRows} bias rows to fill:
-     * one per IM2COL_ROWS (8) rows of either, as in the .cu file, so that a conv of few input
-     * channels, such as an RGB input conv, spreads the filling of its many output channels.
+     * The bias that the im2col kernel of a GEMM conv writes into its output for the product to add
+     * to: only where the conv has no more output channels than im2col rows, so that the kernel's
+     * grid (a row of blocks for 8 of its rows) fills about as many rows a block as it copies. An RGB
+     * input conv (27 rows, 128 channels) adds its bias after its product.
      */
-    private static int im2colGrid(int rows, int biasRows) {
-        return (Math.max(rows, biasRows) + 7) / 8;
+    private static long filledBias(Op.Conv2d c, long bias) {
+        return c.outChannels() <= c.inChannels() * c.kernelH() * c.kernelW() ? bias : 0;
     }
 
     /** Elements of one im2col panel: whole output rows, at most this many (64 MiB in float16). */
@@ -406,13 +412,14 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /**
      * A convolution of full maps as im2col panels (whole output rows) times the weight matrix on
-     * cuBLAS, added to the bias that the im2col kernel writes into the output; a 1x1 stride-1
-     * unpadded convolution multiplies the map directly and adds the bias after.
+     * cuBLAS, added to the bias that the im2col kernel writes into the output ({@link #filledBias});
+     * a 1x1 stride-1 unpadded convolution multiplies the map directly and adds the bias after.
      */
     private void gemmConv(Op.Conv2d c, long weight, long bias, long x, Shape xs, long out, Shape ys) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         int plane = ys.h() * ys.w();
         boolean direct = c.kernelH() == 1 && c.kernelW() == 1 && c.stride() == 1 && c.padding().equals(Op.Padding.same(0));
+        long filled = direct ? 0 : filledBias(c, bias);
         int rowsPerPanel = (int) Math.max(1, Math.min(ys.h(), PANEL_ELEMENTS / ((long) k * ys.w())));
         long cols = direct ? 0 : alloc((long) k * rowsPerPanel * ys.w());
         for (int n = 0; n < xs.n(); n++) {
@@ -424,12 +431,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             for (int y0 = 0; y0 < ys.h(); y0 += rowsPerPanel) {
                 int rows = Math.min(rowsPerPanel, ys.h() - y0), columns = rows * ys.w();
                 long panel = yn + (long) y0 * ys.w() * elementBytes;
-                mapIm2col(c, xn, xs, ys, y0, rows, cols, panel, plane, bias);
-                gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, bias != 0 ? 1f : 0f, panel, plane);
+                mapIm2col(c, xn, xs, ys, y0, rows, cols, panel, plane, filled);
+                gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, filled != 0 ? 1f : 0f, panel, plane);
             }
         }
         if (cols != 0) free(cols);
-        if (direct && bias != 0) channelAffine(out, out, 0, bias, ys.c(), plane, ys.n() * ys.c(), null);
+        if (bias != filled) channelAffine(out, out, 0, bias, ys.c(), plane, ys.n() * ys.c(), null);
     }
 
     /**
@@ -440,7 +447,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         lane.kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
                 .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).ptr(out).i(ldo).ptr(bias).i(c.outChannels())
-                .launch2d((long) rows * ys.w(), im2colGrid(k, bias != 0 ? c.outChannels() : 0));
+                .launch2d((long) rows * ys.w(), im2colGroups(k));
     }
 
     /**
@@ -543,10 +550,10 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         long cols = x, filled = 0; // the bias the im2col kernel wrote into out, for the GEMM way's product to add to
         if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
             cols = alloc((long) k * positions);
-            filled = way == ConvWay.GEMM ? bias : 0;
+            filled = way == ConvWay.GEMM ? filledBias(c, bias) : 0;
             lane.kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
                     .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).ptr(out).i(positions).ptr(filled)
-                    .i(c.outChannels()).launch2d(positions, im2colGrid(k, filled != 0 ? c.outChannels() : 0));
+                    .i(c.outChannels()).launch2d(positions, im2colGroups(k));
         }
         if (way == ConvWay.SPLIT_GEMM) {
             splitGemm(p[0].address, cols, c.outChannels(), positions, k, p[1], out);
