@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.tessera.runtime.Golden;
 import dev.tessera.runtime.graph.ModelGraph;
 import dev.tessera.runtime.io.SafetensorsFile;
-import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.models.ModelsForTests;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.SparsePlan;
@@ -28,7 +27,7 @@ class CudaLanesTest {
             SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
             ModelGraph graph = planner.graph();
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
-            SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.goldenGauganMasks(original, edited)));
+            SparsePlan plan = ModelsForTests.goldenGauganPlan(planner, original, edited);
             for (ActivationCache.Precision p : ActivationCache.Precision.values()) {
                 try (CudaModel model = (CudaModel) new CudaBackendProvider().load(graph, p)) {
                     float[] serial = threePasses(new CudaExecutor(model, planner, 1), plan, original, edited)[0];

@@ -130,7 +130,7 @@ public abstract class BackendConformance {
                     ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
                 exec.full(cache, null, original);
                 assertEquals(exec.cacheBytes(), cache.bytes());
-                SparsePlan plan = plan(planner, original, edited);
+                SparsePlan plan = ModelsForTests.goldenGauganPlan(planner, original, edited);
                 float[] first = exec.sparse(cache, plan, false, null, edited).toArray();
                 for (int i = 0; i < 3; i++) assertArrayEquals(first, exec.sparse(cache, plan, false, null, edited).toArray(), "sparse run " + i);
                 float[] dense = exec.dense(edited).toArray();
@@ -138,14 +138,10 @@ public abstract class BackendConformance {
                 check("gaugan repeated sparse", c.tensor("sparse_edited"), exec.sparse(cache, plan, false, null, edited));
 
                 check("gaugan sparse (accepted)", c.tensor("sparse_edited"), exec.sparse(cache, plan, true, null, edited));
-                check("gaugan back to original", c.tensor("full_original"), exec.sparse(cache, plan(planner, edited, original), true, null, original));
+                check("gaugan back to original", c.tensor("full_original"), exec.sparse(cache, ModelsForTests.goldenGauganPlan(planner, edited, original), true, null, original));
                 check("gaugan no change", c.tensor("full_original"), exec.sparse(cache, SparsePlan.noChange(graph), false, null, original));
             }
         }
-    }
-
-    private static SparsePlan plan(SparsePlanner planner, Tensor from, Tensor to) {
-        return planner.plan(new BlockSets(ModelsForTests.goldenGauganMasks(from, to)));
     }
 
     /** Full pass on the original, then one sparse pass on the edit; extra inputs are shared by both. */

@@ -1,7 +1,9 @@
 package dev.tessera.runtime.models;
 
 import dev.tessera.runtime.io.SafetensorsFile;
+import dev.tessera.runtime.mask.BlockSets;
 import dev.tessera.runtime.mask.MaskPyramid;
+import dev.tessera.runtime.sparse.SparsePlan;
 import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.tensor.Tensor;
 import java.util.Arrays;
@@ -22,6 +24,11 @@ public final class ModelsForTests {
     /** The golden GauGAN's masks for an edit from one semantic map to another: its mask rule on their difference. */
     public static MaskPyramid goldenGauganMasks(Tensor from, Tensor to) {
         return GOLDEN_GAUGAN.maskRule().pyramid(GOLDEN_GAUGAN.maskRule().difference(from, to));
+    }
+
+    /** The golden GauGAN's sparse plan for an edit from one semantic map to another. */
+    public static SparsePlan goldenGauganPlan(SparsePlanner planner, Tensor from, Tensor to) {
+        return planner.plan(new BlockSets(goldenGauganMasks(from, to)));
     }
 
     /** The golden DDPM UNet with the reference's sparse policy (block threshold 32, its full-mode layers), the edited input first. */

@@ -28,7 +28,7 @@ class StepLanesTest {
         try (SafetensorsFile w = Golden.weights("gaugan"); SafetensorsFile c = Golden.tensors("gaugan")) {
             SparsePlanner planner = ModelsForTests.goldenGauganPlanner(w);
             Tensor original = c.tensor("semantics_original"), edited = c.tensor("semantics_edited");
-            SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.goldenGauganMasks(original, edited)));
+            SparsePlan plan = ModelsForTests.goldenGauganPlan(planner, original, edited);
             StepLanes lanes = StepLanes.of(plan, 4);
             assertEquals(4, lanes.lanes());
             // Some SPADE conv (its input comes from the label map only) runs on another lane than the conv after it.
