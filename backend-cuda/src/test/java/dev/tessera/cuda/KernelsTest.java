@@ -88,8 +88,7 @@ class KernelsTest {
             for (ConvCase c : cases) {
                 int kk = c.cin() * c.kernel() * c.kernel(), positions = c.count() * c.oh() * c.ow();
                 float[] x = halves(random, c.cin() * c.count() * c.h() * c.w()), w = halves(random, c.cout() * kk);
-                float[] bias = new float[c.cout()];
-                for (int i = 0; i < bias.length; i++) bias[i] = random.nextFloat() - 0.5f;
+                float[] bias = biases(random, c.cout());
                 int slices = (kk + c.kPerSlice() - 1) / c.kPerSlice();
                 float[] got;
                 try (DeviceBuffer dx = toHalf(k, x); DeviceBuffer dw = toHalf(k, w); FloatPointer hb = new FloatPointer(bias);
@@ -103,14 +102,7 @@ class KernelsTest {
                                     CudaExecutor.IMPLICIT_THREADS);
                     got = toFloat(k, stream, out.address, c.cout() * positions);
                 }
-                for (int co = 0; co < c.cout(); co++) {
-                    for (int p = 0; p < positions; p++) {
-                        double want = activate(direct(c, x, w, co, p) + bias[co], c.act());
-                        float have = got[co * positions + p];
-                        int row = co, column = p; // the message is built only on failure
-                        assertEquals(want, have, 2e-3 * Math.max(1, Math.abs(want)), () -> c + " at [" + row + ", " + column + "]");
-                    }
-                }
+                assertMatchesDirect("", c, x, w, bias, got, 2e-3);
             }
         } finally {
             cudaStreamDestroy(stream);
@@ -134,8 +126,7 @@ class KernelsTest {
                 try (Kernels k = new Kernels(d, stream, half)) {
                     for (ConvCase c : cases) {
                         float[] x = halves(random, c.cin() * c.h() * c.w()), w = halves(random, c.cout() * c.cin() * 9);
-                        float[] bias = new float[c.cout()];
-                        for (int i = 0; i < bias.length; i++) bias[i] = random.nextFloat() - 0.5f;
+                        float[] bias = biases(random, c.cout());
                         int positions = c.oh() * c.ow();
                         float[] got;
                         try (DeviceBuffer dx = upload(k, x, half); DeviceBuffer dw = upload(k, w, half); FloatPointer hb = new FloatPointer(bias);
@@ -147,21 +138,32 @@ class KernelsTest {
                                             (c.oh() + CudaExecutor.NARROW_H - 1) / CudaExecutor.NARROW_H, 1, CudaExecutor.NARROW_THREADS);
                             got = half ? toFloat(k, stream, out.address, c.cout() * positions) : download(stream, out.address, c.cout() * positions);
                         }
-                        double tolerance = half ? 2e-3 : 1e-5;
-                        for (int co = 0; co < c.cout(); co++) {
-                            for (int p = 0; p < positions; p++) {
-                                double want = activate(direct(c, x, w, co, p) + bias[co], c.act());
-                                int row = co, column = p;
-                                assertEquals(want, got[co * positions + p], tolerance * Math.max(1, Math.abs(want)),
-                                        () -> (half ? "float16 " : "float32 ") + c + " at [" + row + ", " + column + "]");
-                            }
-                        }
+                        assertMatchesDirect(half ? "float16 " : "float32 ", c, x, w, bias, got, half ? 2e-3 : 1e-5);
                     }
                 }
             }
         } finally {
             cudaStreamDestroy(stream);
         }
+    }
+
+    /** Every output of {@code got} [Cout, positions] against the host's direct conv, within tolerance * max(1, |want|). */
+    private static void assertMatchesDirect(String what, ConvCase c, float[] x, float[] w, float[] bias, float[] got, double tolerance) {
+        int positions = c.count() * c.oh() * c.ow();
+        for (int co = 0; co < c.cout(); co++) {
+            for (int p = 0; p < positions; p++) {
+                double want = activate(direct(c, x, w, co, p) + bias[co], c.act());
+                int row = co, column = p; // the message is built only on failure
+                assertEquals(want, got[co * positions + p], tolerance * Math.max(1, Math.abs(want)),
+                        () -> what + c + " at [" + row + ", " + column + "]");
+            }
+        }
+    }
+
+    private static float[] biases(Random random, int n) {
+        float[] bias = new float[n];
+        for (int i = 0; i < n; i++) bias[i] = random.nextFloat() - 0.5f;
+        return bias;
     }
 
     /** Random values that float16 holds exactly, so the host reference sees what the kernel sees. */
