@@ -236,7 +236,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             return mapWays(node, xs, ys);
         }, w -> mapConv(w, node, x, xs, out, ys, act));
         mapConv(way, node, x, xs, out, ys, act);
-        long bias = p[1] == null || way.addsBias() ? 0 : p[1].address;
+        long bias = way.addsBias() ? 0 : DeviceBuffer.addressOf(p[1]);
         Op.@Nullable Activation left = way.addsActivation() ? null : act;
         if (bias != 0 || left != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), left);
     }
@@ -300,7 +300,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         DeviceBuffer[] p = model.params(node);
         switch (way) {
             case CUDNN -> cudnnConv(c, p[0].address, x, xs, out, ys);
-            case GEMM -> gemmConv(c, p[0].address, p[1] == null ? 0 : p[1].address, x, xs, out, ys);
+            case GEMM -> gemmConv(c, p[0].address, DeviceBuffer.addressOf(p[1]), x, xs, out, ys);
             case SPLIT_GEMM -> {
                 int k = c.inChannels() * c.kernelH() * c.kernelW(), plane = ys.h() * ys.w();
                 long cols = alloc((long) k * plane);
@@ -311,7 +311,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             case WINOGRAD_4, WINOGRAD_2 -> winogradConv(way.block, node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(),
                     c.padding().left(), out);
             case IMPLICIT_GEMM -> implicitConv(node, x, 1, xs.h(), xs.w(), ys.h(), ys.w(), c.padding().top(), c.padding().left(), out, act);
-            case NARROW -> lane.kernels.call("conv_narrow").ptr(x).ptr(p[0].address).ptr(p[1] == null ? 0 : p[1].address).ptr(out)
+            case NARROW -> lane.kernels.call("conv_narrow").ptr(x).ptr(p[0].address).ptr(DeviceBuffer.addressOf(p[1])).ptr(out)
                     .i(c.inChannels()).i(c.outChannels()).i(xs.h()).i(xs.w()).i(ys.h()).i(ys.w()).i(c.padding().top())
                     .i(c.padding().left()).i(activationCode(act)).f(slope(act))
                     .launch((ys.w() + NARROW_W - 1) / NARROW_W, (ys.h() + NARROW_H - 1) / NARROW_H, ys.n(), NARROW_THREADS);
@@ -486,7 +486,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                     CudaDevice.at(partial + (long) whole * m * n * Float.BYTES), CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                     "cublasGemmEx");
         }
-        lane.kernels.call("sum_slices").ptr(partial).ptr(out).ptr(bias == null ? 0 : bias.address).i(m).i(n).i(slices).launch2d(n, m);
+        lane.kernels.call("sum_slices").ptr(partial).ptr(out).ptr(DeviceBuffer.addressOf(bias)).i(m).i(n).i(slices).launch2d(n, m);
         free(partial);
     }
 
@@ -546,7 +546,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         int positions = og.positions();
-        long bias = p[1] == null ? 0 : p[1].address;
+        long bias = DeviceBuffer.addressOf(p[1]);
         long cols = x, filled = 0; // the bias the im2col kernel wrote into out, for the GEMM way's product to add to
         if (c.kernelH() != 1 || c.kernelW() != 1 || c.stride() != 1) {
             cols = alloc((long) k * positions);
@@ -594,7 +594,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         int perSlice = (steps + slices - 1) / slices * 32;
         slices = (k + perSlice - 1) / perSlice;
         long partial = slices > 1 ? allocBytes((long) slices * c.outChannels() * positions * Float.BYTES) : 0;
-        lane.kernels.callExact("conv_igemm_f16").ptr(x).ptr(p[0].address).ptr(p[1] == null ? 0 : p[1].address).ptr(out).ptr(partial)
+        lane.kernels.callExact("conv_igemm_f16").ptr(x).ptr(p[0].address).ptr(DeviceBuffer.addressOf(p[1])).ptr(out).ptr(partial)
                 .ptr(lane.arrivals.address).i(count).i(h).i(w).i(c.inChannels()).i(c.outChannels()).i(c.kernelH()).i(c.kernelW())
                 .i(c.stride()).i(top).i(left).i(oh).i(ow).i(perSlice).i(activationCode(act)).f(slope(act))
                 .launch(blocksN, blocksM, slices, IMPLICIT_THREADS);
@@ -648,7 +648,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                 CUDA_R_32F, windows, (long) cout * windows, frequencies, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                 "cublasGemmStridedBatchedEx");
         free(v);
-        lane.kernels.callExact("winograd_output_" + m).ptr(product).ptr(out).ptr(bias == null ? 0 : bias.address).i(count).i(oh).i(ow)
+        lane.kernels.callExact("winograd_output_" + m).ptr(product).ptr(out).ptr(DeviceBuffer.addressOf(bias)).i(count).i(oh).i(ow)
                 .i(cout).launch2d(windows, cout);
         free(product);
     }

@@ -5,6 +5,7 @@ import static org.bytedeco.cuda.global.cudart.*;
 import dev.tessera.runtime.backend.DeviceMemory;
 import dev.tessera.runtime.sparse.ActivationCache;
 import org.bytedeco.javacpp.Pointer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Device memory from cudaMalloc, owned by whoever holds it (weights, working maps, cache entries);
@@ -28,6 +29,11 @@ final class DeviceBuffer implements DeviceMemory {
         CudaDevice.check(cudaMalloc(p, Math.max(1, bytes)), "cudaMalloc(" + bytes + " bytes)");
         PEAK.accumulateAndGet(LIVE.addAndGet(bytes), Math::max);
         return new DeviceBuffer(p.address(), bytes);
+    }
+
+    /** The address of {@code b}, or 0 (a kernel's null pointer) for none, such as a conv without bias. */
+    static long addressOf(@Nullable DeviceBuffer b) {
+        return b == null ? 0 : b.address;
     }
 
     /** A buffer holding {@code bytes} bytes copied from host memory at {@code host}. */
