@@ -291,30 +291,38 @@ __device__ __forceinline__ bool tile_pixel(const int* origins, int q, int th, in
 
 // Tiles out [C, positions] read through gather indices (GatherIndex in sdk-runtime), one entry per
 // tile pixel: k >= 0 reads tiles[c, k] ([C, tilePositions]), -1 is padding (zero), any other entry
-// reads map[c, -2 - k] ([C, plane]). With ADD, a second source (index2 not null) is added, and a
-// per-channel vector (not null); then, except on padding, act(v * scale[c] + shift[c]) (null scale
-// and shift: none). rows of the grid = channels. (Plain gathers, most of them, are measurably faster
+// reads map[c, -2 - k] ([C, plane]). In mode GATHER_ADD, a second source (index2 not null) is added,
+// and a per-channel vector (not null); then, except on padding, act(v * scale[c] + shift[c]) (null
+// scale and shift: none). In mode GATHER_SPADE the second source is SPADE's gamma and beta (2C
+// channels) and the value act((v * scale[c] + shift[c]) * (1 + gamma) + beta), scale and shift its
+// batch norm. rows of the grid = channels. (Plain gathers, most of them, are measurably faster
 // compiled without the adds.)
+enum GatherMode { GATHER_PLAIN, GATHER_ADD, GATHER_SPADE };
 template <typename T>
 __device__ __forceinline__ float gathered(const int* index, int q, const T* tiles, int tilePositions, const T* map, i64 plane, int ch) {
     int k = index[q];
     return k >= 0 ? load(tiles, (i64) ch * tilePositions + k) : load(map, ch * plane - 2 - k);
 }
 
-template <typename T, bool ADD>
+template <typename T, GatherMode MODE>
 __device__ void gather(const int* index, const T* tiles, int tilePositions, const T* map, i64 plane, const int* index2,
                        const T* tiles2, int tilePositions2, const T* map2, i64 plane2, const T* vector, int positions, T* out,
                        int channels, const float* scale, const float* shift, int act, float slope) {
     follow_previous();
     ROWS(ch, channels) {
         T* o = out + (i64) ch * positions;
-        float a = scale ? scale[ch] : 1.f, b = shift ? shift[ch] : 0.f, add = ADD && vector ? load(vector, ch) : 0.f;
+        float a = scale ? scale[ch] : 1.f, b = shift ? shift[ch] : 0.f, add = MODE == GATHER_ADD && vector ? load(vector, ch) : 0.f;
         COLS(q, positions) {
             float v = 0.f; // padding
             if (index[q] != -1) {
                 v = gathered(index, q, tiles, tilePositions, map, plane, ch) + add;
-                if (ADD && index2) v += gathered(index2, q, tiles2, tilePositions2, map2, plane2, ch);
-                v = activate(v * a + b, act, slope);
+                if (MODE == GATHER_ADD && index2) v += gathered(index2, q, tiles2, tilePositions2, map2, plane2, ch);
+                v = v * a + b;
+                if (MODE == GATHER_SPADE) {
+                    v = v * (1.f + gathered(index2, q, tiles2, tilePositions2, map2, plane2, ch))
+                        + gathered(index2, q, tiles2, tilePositions2, map2, plane2, channels + ch);
+                }
+                v = activate(v, act, slope);
             }
             store(o, q, v);
         }
@@ -892,6 +900,13 @@ extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
     }
 }
 
+#define GATHER_KERNEL(T, S, NAME, MODE)                                                                              \
+    extern "C" __global__ void NAME##_##S(const int* index, const T* tiles, int tilePositions, const T* map, i64 plane, \
+        const int* index2, const T* tiles2, int tilePositions2, const T* map2, i64 plane2, const T* vector,          \
+        int positions, T* out, int channels, const float* scale, const float* shift, int act, float slope) {         \
+        gather<T, MODE>(index, tiles, tilePositions, map, plane, index2, tiles2, tilePositions2, map2, plane2,       \
+                        vector, positions, out, channels, scale, shift, act, slope); }
+
 #define INSTANTIATE(T, S)                                                                                            \
     extern "C" __global__ void sum_slices_##S(const float* partial, T* y, const float* bias, int rows, int cols,     \
         int slices) { sum_slices<T>(partial, y, bias, rows, cols, slices); }                                         \
@@ -921,16 +936,9 @@ extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
     extern "C" __global__ void softmax_rows_##S(T* a, int cols) { softmax_rows<T>(a, cols); }                       \
     extern "C" __global__ void timestep_embedding_##S(const T* t, T* out, int dim, int rows) {                      \
         timestep_embedding<T>(t, out, dim, rows); }                                                                  \
-    extern "C" __global__ void gather_##S(const int* index, const T* tiles, int tilePositions, const T* map, i64 plane, \
-        const int* index2, const T* tiles2, int tilePositions2, const T* map2, i64 plane2, const T* vector,          \
-        int positions, T* out, int channels, const float* scale, const float* shift, int act, float slope) {         \
-        gather<T, false>(index, tiles, tilePositions, map, plane, index2, tiles2, tilePositions2, map2, plane2,      \
-                         vector, positions, out, channels, scale, shift, act, slope); }                              \
-    extern "C" __global__ void gather_add_##S(const int* index, const T* tiles, int tilePositions, const T* map,    \
-        i64 plane, const int* index2, const T* tiles2, int tilePositions2, const T* map2, i64 plane2,                \
-        const T* vector, int positions, T* out, int channels, const float* scale, const float* shift, int act,       \
-        float slope) { gather<T, true>(index, tiles, tilePositions, map, plane, index2, tiles2, tilePositions2, map2, \
-                                       plane2, vector, positions, out, channels, scale, shift, act, slope); }        \
+    GATHER_KERNEL(T, S, gather, GATHER_PLAIN)                                                                        \
+    GATHER_KERNEL(T, S, gather_add, GATHER_ADD)                                                                      \
+    GATHER_KERNEL(T, S, gather_spade, GATHER_SPADE)                                                                  \
     extern "C" __global__ void scatter_##S(const T* tiles, T* dst, const int* origins, int count, int h, int w,      \
         int th, int tw, int channels) { scatter<T>(tiles, dst, origins, count, h, w, th, tw, channels); }            \
     extern "C" __global__ void restore_##S(const T* src, T* dst, const int* origins, int count, int h, int w,        \

@@ -955,14 +955,20 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void gather(GatherSource a, @Nullable GatherSource b, long vector, int positions, int channels, long affine,
-            Op.@Nullable Activation act, long out) {
-        lane.kernels.call(b == null && vector == 0 ? "gather" : "gather_add").ptr(a.index()).ptr(a.tiles()).i(a.tilePositions())
-                .ptr(a.map()).l(a.plane());
+    protected void gather(GatherSource a, @Nullable GatherSource b, @Nullable Node modulation, long vector, int positions, int channels,
+            long affine, Op.@Nullable Activation act, long out) {
+        String kernel = modulation != null ? "gather_spade" : b == null && vector == 0 ? "gather" : "gather_add";
+        lane.kernels.call(kernel).ptr(a.index()).ptr(a.tiles()).i(a.tilePositions()).ptr(a.map()).l(a.plane());
         if (b == null) lane.kernels.ptr(0).ptr(0).i(0).ptr(0).l(0);
         else lane.kernels.ptr(b.index()).ptr(b.tiles()).i(b.tilePositions()).ptr(b.map()).l(b.plane());
-        lane.kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(affine).ptr(affine == 0 ? 0 : affine + 4L * channels)
-                .i(activationCode(act)).f(slope(act)).launch2d(positions, channels);
+        long scale = affine, shift = affine == 0 ? 0 : affine + 4L * channels;
+        if (modulation != null) { // the SPADE node's batch norm
+            DeviceBuffer[] p = model.params(modulation);
+            scale = p[0].address;
+            shift = p[1].address;
+        }
+        lane.kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(scale).ptr(shift).i(activationCode(act)).f(slope(act))
+                .launch2d(positions, channels);
     }
 
     @Override

@@ -118,10 +118,12 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
      * Tiles {@code out} [channels, positions] read from {@code a}, plus {@code b} where not null,
      * plus the per-channel vector at {@code vector} (storage precision; 0 for none); then, except on
      * padding, the per-channel affine at {@code affine} (scale then shift, float32; 0 for none) and
-     * {@code act}.
+     * {@code act}. With a SPADE node {@code modulation}, {@code b} holds its gamma and beta (2 *
+     * channels) instead, and the value becomes {@code act((a * scale + shift) * (1 + gamma) + beta)}
+     * with the node's batch norm as scale and shift.
      */
-    protected abstract void gather(GatherSource a, @Nullable GatherSource b, long vector, int positions, int channels, long affine,
-            Op.@Nullable Activation act, long out);
+    protected abstract void gather(GatherSource a, @Nullable GatherSource b, @Nullable Node modulation, long vector, int positions,
+            int channels, long affine, Op.@Nullable Activation act, long out);
 
     /** Writes the in-map pixels of the tiles into the map. */
     protected abstract void scatterTiles(long tiles, long map, TileGeometry g, int channels);
@@ -268,7 +270,8 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         GatherSource a = source(indexAt(indexOffset, s), s.value(), s.source(), s.tiles(), cache);
         GatherSource b = map != null ? source(indexAt(addIndexOffset, s), map, map, s.addTiles(), cache) : null;
         long affine = s.norm() == null ? 0 : cache.affineEntry(s.norm().name(), memoryType).address();
-        gather(a, b, vector != null ? fullOf(vector, cache) : 0, g.positions(), v.shape().c(), affine, s.act(), out);
+        gather(a, b, s.modulates() ? s.add() : null, vector != null ? fullOf(vector, cache) : 0, g.positions(), v.shape().c(), affine,
+                s.act(), out);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
     }
 
@@ -333,7 +336,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 int tokens = qkv.h() * qkv.w();
                 long map = fullOf(n.inputs().get(0), cache);
                 long queries = alloc((long) c * out.positions());
-                gather(new GatherSource(indexAt(indexOffset, s), 0, 0, map, tokens), null, 0, out.positions(), c, 0, null, queries);
+                gather(new GatherSource(indexAt(indexOffset, s), 0, 0, map, tokens), null, null, 0, out.positions(), c, 0, null, queries);
                 attention(n, queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());

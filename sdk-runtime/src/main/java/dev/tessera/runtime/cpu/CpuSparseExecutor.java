@@ -174,18 +174,19 @@ public final class CpuSparseExecutor implements GraphExecutor {
         putTiles(v, g, out);
         gather(plan.index(s), s.value(), s.source(), s.tiles(), cache, out);
         if (map != null) {
-            Tensor other = newTiles(v.shape().c(), g);
+            Tensor other = newTiles(map.shape().c(), g);
             gather(plan.addIndex(s), map, map, s.addTiles(), cache, other);
-            CpuKernels.add(out, other, out, null);
+            if (s.modulates()) CpuKernels.spade((Op.Spade) s.add().op(), out, other, out, s.act());
+            else CpuKernels.add(out, other, out, null);
         }
         if (vector != null) CpuKernels.add(out, fullOf(vector, cache), out, null);
         if (s.norm() != null) {
             float[][] a = cache.affine(s.norm().name());
             CpuKernels.perChannelAffine(out.data(), out.data(), 0, v.shape().c(), g.positions(), a[0], a[1], s.act());
-        } else if (s.act() != null) {
+        } else if (s.act() != null && !s.modulates()) {
             CpuKernels.activation(s.act(), out, out);
         }
-        boolean shifted = s.norm() != null || vector != null; // moves zero off zero
+        boolean shifted = s.norm() != null || vector != null || s.modulates(); // moves zero off zero
         if (shifted && g.hasPadding()) CpuTileKernels.zeroPadding(out, g);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
     }

@@ -47,15 +47,16 @@ public final class SparsePlan {
      * cached map elsewhere; otherwise it reads its full or cached map. Where each pixel reads is the
      * plan's {@link #index(Step)}. On the way the step may apply, in this order: an {@code add} node
      * that reads the value and either a per-channel [N, C] vector or a second map (read through
-     * {@link #addIndex(Step)}, over its tiles in {@code addTiles} where not null, like the first); a
+     * {@link #addIndex(Step)}, over its tiles in {@code addTiles} where not null, like the first), or
+     * a SPADE node that modulates the value by a second map of gamma and beta ({@link #modulates()}); a
      * {@code norm} (a group norm applying its cached affine); an {@code activation}. It then yields
      * the last one's tiles instead; padding stays zero.
      */
     public record Gather(Value value, TileGeometry geometry, Value source, @Nullable TileGeometry tiles, @Nullable Node add,
             @Nullable TileGeometry addTiles, @Nullable Node norm, @Nullable Node activation) implements Step {
-        /** A plain gather of {@code value}, over its tiles in {@code tiles} where not null. */
-        public static Gather of(Value value, TileGeometry geometry, @Nullable TileGeometry tiles) {
-            return new Gather(value, geometry, value, tiles, null, null, null, null);
+        /** Whether {@code add} is a SPADE node: the value's batch norm, times 1 + gamma, plus beta (its second map, 2C channels). */
+        public boolean modulates() {
+            return add != null && add.op() instanceof Op.Spade;
         }
 
         /** The value whose tiles this step yields. */

@@ -305,12 +305,9 @@ public final class SparsePlanner {
                 e.tiles(n.inputs().get(0), in);
                 e.steps.add(new RunTiles(n, in, o, (long) o.positions() * c.outChannels() * c.inChannels() * c.kernelH() * c.kernelW()));
                 e.computed(out, o);
-            } else if (m == Op.ResizeNearest.class) {
+            } else if (m == Op.ResizeNearest.class) { // gathered through its index map where a reader first needs its tiles
                 e.full(n.inputs().get(0));
-                for (Object g : demand.get(out.id())) {
-                    e.steps.add(new Gather(out, (TileGeometry) g, n.inputs().get(0), null, null, null, null, null));
-                    e.available.add(new GatherKey(out.id(), (TileGeometry) g));
-                }
+                e.resized.put(out.id(), n.inputs().get(0));
             } else if (m instanceof TileGeometry g && n.op() instanceof Op.SelfAttention) {
                 e.full(n.inputs().get(0));
                 Value qkv = n.inputs().get(0);
@@ -406,20 +403,22 @@ public final class SparsePlanner {
     /**
      * The gather that runs the pointwise node {@code n} (with its fused activation {@code act}) on
      * tiles {@code g} on the way, or null: an activation or a group norm applying its cached affine
-     * whose input has no tiles in {@code g} yet, or an add of two maps neither of which has. (Another
-     * reader of those inputs in {@code g} gets a plain gather of its own.)
+     * whose input has no tiles in {@code g} yet, or an add of two maps or a SPADE modulation (of x by
+     * its gamma_beta) neither of whose inputs has (the second not a resize: a gather reads only its
+     * first input through one). (Another reader of those inputs in {@code g} gets a plain gather of
+     * its own.)
      */
     private @Nullable Gather fusedGather(Node n, TileGeometry g, @Nullable Node act, Emitter e) {
         Value a = n.inputs().get(0);
         if (n.op() instanceof Op.Activation || usesCachedNorm(n)) {
             if (e.has(a, g)) return null;
             boolean norm = usesCachedNorm(n);
-            return new Gather(a, g, a, e.tilesRead(a), null, null, norm ? n : null, norm ? act : n);
+            return new Gather(a, g, e.source(a), e.tilesRead(a), null, null, norm ? n : null, norm ? act : n);
         }
-        if (!(n.op() instanceof Op.Add)) return null;
+        if (!(n.op() instanceof Op.Add) && !(n.op() instanceof Op.Spade)) return null;
         Value b = n.inputs().get(1);
-        if (isPerChannel(n, a) || isPerChannel(n, b) || e.has(a, g) || e.has(b, g)) return null;
-        return new Gather(a, g, a, e.tilesRead(a), n, e.tilesRead(b), null, act);
+        if (isPerChannel(n, a) || isPerChannel(n, b) || e.has(a, g) || e.has(b, g) || e.resized.containsKey(b.id())) return null;
+        return new Gather(a, g, e.source(a), e.tilesRead(a), n, e.tilesRead(b), null, act);
     }
 
     /**
@@ -465,6 +464,8 @@ public final class SparsePlanner {
         final Set<Integer> full = new HashSet<>();
         /** Every (value, geometry) that has tiles, computed or gathered. */
         final Set<GatherKey> available = new HashSet<>();
+        /** The input of each nearest resize that is only gathered (by value id): its gathers read that through the index map. */
+        final Map<Integer, Value> resized = new HashMap<>();
 
         Emitter() {
             for (Value in : graph.inputs()) full.add(in.id());
@@ -489,7 +490,12 @@ public final class SparsePlanner {
 
         void tiles(Value v, TileGeometry g) {
             if (!available.add(new GatherKey(v.id(), g))) return;
-            steps.add(Gather.of(v, g, tilesRead(v)));
+            steps.add(new Gather(v, g, source(v), tilesRead(v), null, null, null, null));
+        }
+
+        /** What a gather of {@code v} reads its map from: the input of the resize that {@code v} is, else {@code v}. */
+        Value source(Value v) {
+            return resized.getOrDefault(v.id(), v);
         }
 
         /** The tiles a gather of {@code v} reads over its cached map: its latest tiles, unless it is full. */
