@@ -119,13 +119,15 @@ int main() {
         CHECK(cudaMemset(bias, 0, c.cout * 4));
         CHECK(cudaMalloc(&partial, (size_t) 64 * c.cout * P * 4));
         float one = 1, zero = 0;
-        dim3 grid2d((P + 255) / 256, (K + IM2COL_ROWS - 1) / IM2COL_ROWS);
+        // the im2col grid as CudaExecutor.launchIm2col makes it
+        int span = std::min(256, (P + 31) / 32 * 32), per = 256 / span;
+        dim3 grid2d((P + span - 1) / span, std::min(65535, ((K + IM2COL_ROWS - 1) / IM2COL_ROWS + per - 1) / per));
         // fused: the im2col kernel writes the bias into the output and cuBLAS adds its product to it
         // (beta = 1), as CudaExecutor does; otherwise the bias is a launch of its own after the product.
         auto gemmWay = [&](bool fused) {
             const float* b = fused ? bias : nullptr;
-            if (c.pad == 0 && c.count > 1) tile_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.count, c.h, c.w, c.k, c.k, c.stride, oh(c), ow(c), K, ref, P, b, c.cout);
-            else map_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.h, c.w, c.k, c.k, c.stride, c.pad, c.pad, ow(c), 0, oh(c), K, ref, P, b, c.cout);
+            if (c.pad == 0 && c.count > 1) tile_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.count, c.h, c.w, c.k, c.k, c.stride, oh(c), ow(c), K, ref, P, b, c.cout, span);
+            else map_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.h, c.w, c.k, c.k, c.stride, c.pad, c.pad, ow(c), 0, oh(c), K, ref, P, b, c.cout, span);
             cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, P, c.cout, K, &one, cols, CUDA_R_16F, P, wt, CUDA_R_16F, K, fused ? &one : &zero, ref,
                          CUDA_R_16F, P, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
             if (!fused) channel_affine_f16<<<dim3((P + 255) / 256, c.cout), 256, 0, stream>>>(ref, ref, nullptr, bias, c.cout, P, c.cout, 0, 0.f);

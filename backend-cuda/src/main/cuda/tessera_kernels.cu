@@ -371,21 +371,56 @@ __device__ void zero_padding(T* tiles, const int* origins, int count, int h, int
     }
 }
 
-// The im2col kernels run on a grid whose y is over groups of IM2COL_ROWS rows: a thread reads its
-// column's element of each row of its group before it writes any, so those reads are in flight
-// together. (One row a block made a GauGAN 1024-channel tile conv's im2col a grid of 9216 short
-// blocks that took longer than the product itself.)
+// The im2col kernels: a thread reads its column's element of each of IM2COL_ROWS rows before it
+// writes any, so those reads are in flight together. (One row a block made a GauGAN 1024-channel
+// tile conv's im2col a grid of 9216 short blocks that took longer than the product itself.) A block's
+// IM2COL_THREADS threads cover `span` columns (a multiple of 32, at most IM2COL_THREADS; CudaExecutor
+// picks it) of IM2COL_THREADS / span groups of rows, so few columns (a few tiles) leave no thread
+// idle; blockIdx.y strides over the groups. A thread works its rows' kernel taps out once a group
+// and steps through them: dividing each row by run-time kernel sizes made the kernel ALU-bound (96
+// registers, 12 us for that 1024-channel conv on 8 tiles under ncu, 2026-11-23).
 // With a bias they also fill the product's output, out[co, p] = bias[co] (row stride ldo, couts
 // rows), which cuBLAS then adds its product to (beta = 1): the bias needs no launch of its own.
 #define IM2COL_ROWS 8
-#define ROW_GROUPS(r0, rows) for (int r0 = blockIdx.y * IM2COL_ROWS; r0 < (rows); r0 += gridDim.y * IM2COL_ROWS)
 
-template <typename T>
-__device__ __forceinline__ void fill_bias(T* out, int ldo, const float* bias, int couts, int columns) {
-    if (!bias) return;
-    for (int co = blockIdx.y; co < couts; co += gridDim.y) {
-        float b = bias[co];
-        COLS(p, columns) store(out, (i64) co * ldo + p, b);
+// Row (c*kh + i)*kw + j of an im2col matrix as its channel and kernel tap, stepped row by row.
+struct Tap {
+    int c, i, j;
+    __device__ Tap(int row, int kh, int kw) : c(row / (kh * kw)), i(row / kw % kh), j(row % kw) {}
+    __device__ void next(int kh, int kw) {
+        if (++j < kw) return;
+        j = 0;
+        if (++i < kh) return;
+        i = 0;
+        c++;
+    }
+};
+
+// This thread's column p and its first group of rows (slot, of slots), or p = -1 if it has none.
+struct Im2colThread { int p, slot, slots; };
+__device__ __forceinline__ Im2colThread im2col_thread(int span, int columns) {
+    int per = blockDim.x / span, p = blockIdx.x * span + threadIdx.x % span;
+    bool active = threadIdx.x < per * span && p < columns;
+    return {active ? p : -1, (int) (blockIdx.y * per + threadIdx.x / span), (int) gridDim.y * per};
+}
+
+// The thread's column of every row group it owns: cols[row, p] = value(tap of row), and the bias.
+template <typename T, typename Value>
+__device__ __forceinline__ void im2col_column(const Im2colThread& t, T* __restrict__ cols, int columns, int rows, int kh, int kw,
+                                              T* out, int ldo, const float* bias, int couts, Value value) {
+    if (bias) for (int co = t.slot; co < couts; co += t.slots) store(out, (i64) co * ldo + t.p, bias[co]);
+    for (int r0 = t.slot * IM2COL_ROWS; r0 < rows; r0 += t.slots * IM2COL_ROWS) {
+        Tap tap(r0, kh, kw);
+        float v[IM2COL_ROWS];
+#pragma unroll
+        for (int u = 0; u < IM2COL_ROWS; u++) {
+            v[u] = r0 + u < rows ? value(tap) : 0.f;
+            tap.next(kh, kw);
+        }
+#pragma unroll
+        for (int u = 0; u < IM2COL_ROWS; u++) {
+            if (r0 + u < rows) store(cols, (i64) (r0 + u) * columns + t.p, v[u]);
+        }
     }
 }
 
@@ -393,52 +428,33 @@ __device__ __forceinline__ void fill_bias(T* out, int ldo, const float* bias, in
 // tiles[c, t, y*stride + i, x*stride + j]; tiles [C, count, th, tw]; rows = C*kh*kw.
 template <typename T>
 __device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, int count, int th, int tw, int kh, int kw,
-                            int stride, int oh, int ow, int rows, T* out, int ldo, const float* bias, int couts) {
+                            int stride, int oh, int ow, int rows, T* out, int ldo, const float* bias, int couts, int span) {
     follow_previous();
-    int columns = count * oh * ow, per = oh * ow;
-    fill_bias(out, ldo, bias, couts, columns);
-    ROW_GROUPS(r0, rows) {
-        COLS(p, columns) {
-            int t = p / per, k = p % per;
-            const T* src = tiles + t * th * tw + (k / ow) * stride * tw + (k % ow) * stride;
-            T v[IM2COL_ROWS];
-#pragma unroll
-            for (int u = 0; u < IM2COL_ROWS; u++) {
-                int row = min(r0 + u, rows - 1), j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
-                v[u] = src[(i64) c * count * th * tw + i * tw + j];
-            }
-#pragma unroll
-            for (int u = 0; u < IM2COL_ROWS; u++) {
-                if (r0 + u < rows) cols[(i64) (r0 + u) * columns + p] = v[u];
-            }
-        }
-    }
+    int columns = count * oh * ow;
+    Im2colThread t = im2col_thread(span, columns);
+    if (t.p < 0) return;
+    int tile = t.p / (oh * ow), k = t.p % (oh * ow);
+    const T* src = tiles + tile * th * tw + (k / ow) * stride * tw + (k % ow) * stride;
+    const i64 plane = (i64) count * th * tw;
+    im2col_column(t, cols, columns, rows, kh, kw, out, ldo, bias, couts,
+                  [&](const Tap& a) { return load(src, a.c * plane + a.i * tw + a.j); });
 }
 
 // im2col of output rows [y0, y0 + rows) of a padded, strided convolution of one sample x [C, h, w]:
 // cols[(c*kh + i)*kw + j, (oy - y0)*ow + ox] = x[c, oy*stride - top + i, ox*stride - left + j], zero outside.
 template <typename T>
 __device__ void map_im2col(const T* __restrict__ x, T* __restrict__ cols, int h, int w, int kh, int kw, int stride, int top,
-                           int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts) {
+                           int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts, int span) {
     follow_previous();
     int columns = outRows * ow;
-    fill_bias(out, ldo, bias, couts, columns);
-    ROW_GROUPS(r0, rows) {
-        COLS(p, columns) {
-            int iy0 = (y0 + p / ow) * stride - top, ix0 = (p % ow) * stride - left;
-            float v[IM2COL_ROWS];
-#pragma unroll
-            for (int u = 0; u < IM2COL_ROWS; u++) {
-                int row = min(r0 + u, rows - 1), j = row % kw, i = (row / kw) % kh, c = row / (kw * kh);
-                int iy = iy0 + i, ix = ix0 + j;
-                v[u] = iy >= 0 && iy < h && ix >= 0 && ix < w ? load(x, (i64) c * h * w + iy * w + ix) : 0.f;
-            }
-#pragma unroll
-            for (int u = 0; u < IM2COL_ROWS; u++) {
-                if (r0 + u < rows) store(cols, (i64) (r0 + u) * columns + p, v[u]);
-            }
-        }
-    }
+    Im2colThread t = im2col_thread(span, columns);
+    if (t.p < 0) return;
+    int iy0 = (y0 + t.p / ow) * stride - top, ix0 = (t.p % ow) * stride - left;
+    const i64 plane = (i64) h * w;
+    im2col_column(t, cols, columns, rows, kh, kw, out, ldo, bias, couts, [&](const Tap& a) {
+        int iy = iy0 + a.i, ix = ix0 + a.j;
+        return (unsigned) iy < (unsigned) h && (unsigned) ix < (unsigned) w ? load(x, a.c * plane + iy * w + ix) : 0.f;
+    });
 }
 
 // Winograd F(MxM, 3x3) (Lavin and Gray, 2016) for padding-free 3x3 stride-1 convolutions whose
@@ -946,11 +962,12 @@ extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
     extern "C" __global__ void zero_padding_##S(T* tiles, const int* origins, int count, int h, int w, int th,       \
         int tw, int channels) { zero_padding<T>(tiles, origins, count, h, w, th, tw, channels); }                    \
     extern "C" __global__ void map_im2col_##S(const T* x, T* cols, int h, int w, int kh, int kw, int stride,         \
-        int top, int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts) {   \
-        map_im2col<T>(x, cols, h, w, kh, kw, stride, top, left, ow, y0, outRows, rows, out, ldo, bias, couts); }     \
+        int top, int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts,      \
+        int span) { map_im2col<T>(x, cols, h, w, kh, kw, stride, top, left, ow, y0, outRows, rows, out, ldo, bias,   \
+                                  couts, span); }                                                                    \
     extern "C" __global__ void tile_im2col_##S(const T* tiles, T* cols, int count, int th, int tw, int kh, int kw,   \
-        int stride, int oh, int ow, int rows, T* out, int ldo, const float* bias, int couts) {                       \
-        tile_im2col<T>(tiles, cols, count, th, tw, kh, kw, stride, oh, ow, rows, out, ldo, bias, couts); }           \
+        int stride, int oh, int ow, int rows, T* out, int ldo, const float* bias, int couts, int span) {             \
+        tile_im2col<T>(tiles, cols, count, th, tw, kh, kw, stride, oh, ow, rows, out, ldo, bias, couts, span); }     \
     extern "C" __global__ void __launch_bounds__(NARROW_THREADS) conv_narrow_##S(const T* x, const T* weight, const float* bias, \
         T* out, int cin, int cout, int h, int w, int oh, int ow, int top, int left, int act, float slope) {          \
         conv_narrow<T>(x, weight, bias, out, cin, cout, h, w, oh, ow, top, left, act, slope); }

@@ -392,16 +392,25 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
-    /** The im2col kernels' grid rows for {@code rows} rows: one per IM2COL_ROWS (8) rows, as in the .cu file. */
-    private static int im2colGroups(int rows) {
-        return (rows + 7) / 8;
+    /** Threads of an im2col block, and rows a thread copies a group, as in the .cu file. */
+    static final int IM2COL_THREADS = 256, IM2COL_ROWS = 8;
+
+    /**
+     * Ends the arguments of an im2col kernel with its span and launches it over a [rows, columns]
+     * matrix: a block covers span columns (a multiple of 32) of IM2COL_THREADS / span row groups, so
+     * that few columns leave no thread idle.
+     */
+    private void launchIm2col(long columns, int rows) {
+        int span = (int) Math.min(IM2COL_THREADS, (columns + 31) / 32 * 32), per = IM2COL_THREADS / span;
+        int groups = (rows + IM2COL_ROWS - 1) / IM2COL_ROWS;
+        lane.kernels.i(span).launch((int) ((columns + span - 1) / span), Math.min(65535, (groups + per - 1) / per), IM2COL_THREADS);
     }
 
     /**
      * The bias that the im2col kernel of a GEMM conv writes into its output for the product to add
-     * to: only where the conv has no more output channels than im2col rows, so that the kernel's
-     * grid (a row of blocks for 8 of its rows) fills about as many rows a block as it copies. An RGB
-     * input conv (27 rows, 128 channels) adds its bias after its product.
+     * to: only where the conv has no more output channels than im2col rows, so that a thread fills no
+     * more rows of its column than it copies. An RGB input conv (27 rows, 128 channels) adds its bias
+     * after its product.
      */
     private static long filledBias(Op.Conv2d c, long bias) {
         return c.outChannels() <= c.inChannels() * c.kernelH() * c.kernelW() ? bias : 0;
@@ -446,8 +455,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols, long out, int ldo, long bias) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         lane.kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
-                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).ptr(out).i(ldo).ptr(bias).i(c.outChannels())
-                .launch2d((long) rows * ys.w(), im2colGroups(k));
+                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).ptr(out).i(ldo).ptr(bias).i(c.outChannels());
+        launchIm2col((long) rows * ys.w(), k);
     }
 
     /**
@@ -553,7 +562,8 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             filled = way == ConvWay.GEMM ? filledBias(c, bias) : 0;
             lane.kernels.call("tile_im2col").ptr(x).ptr(cols).i(in.count()).i(in.tileHeight()).i(in.tileWidth()).i(c.kernelH())
                     .i(c.kernelW()).i(c.stride()).i(og.tileHeight()).i(og.tileWidth()).i(k).ptr(out).i(positions).ptr(filled)
-                    .i(c.outChannels()).launch2d(positions, im2colGroups(k));
+                    .i(c.outChannels());
+            launchIm2col(positions, k);
         }
         if (way == ConvWay.SPLIT_GEMM) {
             splitGemm(p[0].address, cols, c.outChannels(), positions, k, p[1], out);
