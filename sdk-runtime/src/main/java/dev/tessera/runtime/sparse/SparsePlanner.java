@@ -32,8 +32,9 @@ import org.jspecify.annotations.Nullable;
  * the graph backwards): a pointwise node whose output is needed only as tiles runs on the tiles of
  * each geometry its readers need (once per geometry: pointwise work on tiles is cheap next to a
  * full map), so normalizations, activations, residual adds and concats never touch a full map
- * there, and a norm or activation that reads a gathered value runs inside the gather; a nearest
- * resize needed only as tiles is read through its index map instead of being materialized;
+ * there, and a norm, activation, add or SPADE that reads a gathered value runs inside the gather; a
+ * nearest resize needed only as tiles is read through its index map (where a reader first needs its
+ * tiles) instead of being materialized;
  * attention whose output is needed as tiles computes queries for those tiles only; a pointwise node
  * needed whole (by a resize, attention or a full-mode node) whose changes lie inside a sparse conv's
  * output tiles runs on those tiles and is scattered into its cached map; all other nodes run on full
