@@ -298,33 +298,46 @@ __device__ __forceinline__ bool tile_pixel(const int* origins, int q, int th, in
 // batch norm. rows of the grid = channels. (Plain gathers, most of them, are measurably faster
 // compiled without the adds.)
 enum GatherMode { GATHER_PLAIN, GATHER_ADD, GATHER_SPADE };
+// Channel ch of the source entry k (k >= 0: tiles[ch, k]; otherwise map[ch, -2 - k]).
 template <typename T>
-__device__ __forceinline__ float gathered(const int* index, int q, const T* tiles, int tilePositions, const T* map, i64 plane, int ch) {
-    int k = index[q];
+__device__ __forceinline__ float gathered(int k, const T* tiles, int tilePositions, const T* map, i64 plane, int ch) {
     return k >= 0 ? load(tiles, (i64) ch * tilePositions + k) : load(map, ch * plane - 2 - k);
 }
 
+// A thread reads its pixel's index entries once and gathers `per` (at most GATHER_CHANNELS)
+// channels of it, all their loads in flight together (one channel a thread waited on its index,
+// then on its value); CudaExecutor picks `per` so that the grid keeps a few blocks a multiprocessor.
+#define GATHER_CHANNELS 8
 template <typename T, GatherMode MODE>
 __device__ void gather(const int* index, const T* tiles, int tilePositions, const T* map, i64 plane, const int* index2,
                        const T* tiles2, int tilePositions2, const T* map2, i64 plane2, const T* vector, int positions, T* out,
-                       int channels, const float* scale, const float* shift, int act, float slope) {
+                       int channels, const float* scale, const float* shift, int act, float slope, int per) {
     follow_previous();
-    ROWS(ch, channels) {
-        T* o = out + (i64) ch * positions;
-        float a = scale ? scale[ch] : 1.f, b = shift ? shift[ch] : 0.f, add = MODE == GATHER_ADD && vector ? load(vector, ch) : 0.f;
-        COLS(q, positions) {
-            float v = 0.f; // padding
-            if (index[q] != -1) {
-                v = gathered(index, q, tiles, tilePositions, map, plane, ch) + add;
-                if (MODE == GATHER_ADD && index2) v += gathered(index2, q, tiles2, tilePositions2, map2, plane2, ch);
-                v = v * a + b;
-                if (MODE == GATHER_SPADE) {
-                    v = v * (1.f + gathered(index2, q, tiles2, tilePositions2, map2, plane2, ch))
-                        + gathered(index2, q, tiles2, tilePositions2, map2, plane2, channels + ch);
+    COLS(q, positions) {
+        int k = index[q], k2 = MODE != GATHER_PLAIN && index2 ? index2[q] : 0;
+        for (int c0 = blockIdx.y * per; c0 < channels; c0 += gridDim.y * per) {
+            float v[GATHER_CHANNELS];
+#pragma unroll
+            for (int u = 0; u < GATHER_CHANNELS; u++) {
+                int ch = min(c0 + u, channels - 1);
+                v[u] = 0.f; // padding
+                if (k == -1 || u >= per) continue;
+                v[u] = gathered(k, tiles, tilePositions, map, plane, ch);
+                if (MODE == GATHER_ADD) {
+                    if (vector) v[u] += load(vector, ch);
+                    if (index2) v[u] += gathered(k2, tiles2, tilePositions2, map2, plane2, ch);
                 }
-                v = activate(v, act, slope);
+                if (scale) v[u] = v[u] * scale[ch] + shift[ch];
+                if (MODE == GATHER_SPADE) {
+                    v[u] = v[u] * (1.f + gathered(k2, tiles2, tilePositions2, map2, plane2, ch))
+                           + gathered(k2, tiles2, tilePositions2, map2, plane2, channels + ch);
+                }
+                v[u] = activate(v[u], act, slope);
             }
-            store(o, q, v);
+#pragma unroll
+            for (int u = 0; u < GATHER_CHANNELS; u++) {
+                if (u < per && c0 + u < channels) store(out, (i64) (c0 + u) * positions + q, v[u]);
+            }
         }
     }
 }
@@ -919,9 +932,9 @@ extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
 #define GATHER_KERNEL(T, S, NAME, MODE)                                                                              \
     extern "C" __global__ void NAME##_##S(const int* index, const T* tiles, int tilePositions, const T* map, i64 plane, \
         const int* index2, const T* tiles2, int tilePositions2, const T* map2, i64 plane2, const T* vector,          \
-        int positions, T* out, int channels, const float* scale, const float* shift, int act, float slope) {         \
+        int positions, T* out, int channels, const float* scale, const float* shift, int act, float slope, int per) { \
         gather<T, MODE>(index, tiles, tilePositions, map, plane, index2, tiles2, tilePositions2, map2, plane2,       \
-                        vector, positions, out, channels, scale, shift, act, slope); }
+                        vector, positions, out, channels, scale, shift, act, slope, per); }
 
 #define INSTANTIATE(T, S)                                                                                            \
     extern "C" __global__ void sum_slices_##S(const float* partial, T* y, const float* bias, int rows, int cols,     \

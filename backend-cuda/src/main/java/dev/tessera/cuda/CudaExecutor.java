@@ -392,6 +392,9 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         }
     }
 
+    /** Channels a gather thread reads of its pixel, as in the .cu file. */
+    static final int GATHER_CHANNELS = 8;
+
     /** Threads of an im2col block, and rows a thread copies a group, as in the .cu file. */
     static final int IM2COL_THREADS = 256, IM2COL_ROWS = 8;
 
@@ -977,8 +980,11 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             scale = p[0].address;
             shift = p[1].address;
         }
-        lane.kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(scale).ptr(shift).i(activationCode(act)).f(slope(act))
-                .launch2d(positions, channels);
+        // channels a thread: as many as keep about four blocks a multiprocessor (at most GATHER_CHANNELS)
+        long blocksX = (positions + 255) / 256;
+        int per = (int) Math.max(1, Math.min(GATHER_CHANNELS, blocksX * channels / (4L * model.device.multiprocessors)));
+        lane.kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(scale).ptr(shift).i(activationCode(act)).f(slope(act)).i(per)
+                .launch2d(positions, (channels + per - 1) / per);
     }
 
     @Override
