@@ -206,19 +206,19 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             channelAffine(in[0], out, p[0].address, p[1].address, c, plane, rows, act);
         } else if (op instanceof Op.Spade) {
             lane.kernels.call("spade").ptr(in[0]).ptr(in[1]).ptr(out).ptr(p[0].address).ptr(p[1].address).i(c).i(plane).i(rows)
-                    .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
+                    .i(activationCode(act)).f(slope(act)).launch2d(packs(plane), rows);
         } else if (op instanceof Op.Activation a) {
             channelAffine(in[0], out, 0, 0, 1, plane, rows, a);
         } else if (op instanceof Op.Add) {
             boolean perChannel = shapes[1].rank() == 2;
             lane.kernels.call("add").ptr(in[0]).ptr(in[1]).ptr(out).i(plane).i(perChannel ? 1 : 0).i(rows)
-                    .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
+                    .i(activationCode(act)).f(slope(act)).launch2d(packs(plane), rows);
         } else if (op instanceof Op.Concat) { // two inputs a launch
             int at = 0;
             for (int i = 0; i < in.length; i += 2) {
                 int ca = shapes[i].c(), cb = i + 1 < in.length ? shapes[i + 1].c() : 0;
                 lane.kernels.call("concat2").ptr(in[i]).i(ca).ptr(cb > 0 ? in[i + 1] : 0).i(cb).ptr(out).i(c).i(at).i(plane)
-                        .i(n * (ca + cb)).launch2d(plane, n * (ca + cb));
+                        .i(n * (ca + cb)).launch2d(packs(plane), n * (ca + cb));
                 at += ca + cb;
             }
         } else if (op instanceof Op.SliceChannels s) {
@@ -680,14 +680,23 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     /** {@code y = act(x * scale[k] + shift[k])} over {@code rows} planes, k = row % channels (0 scale or shift: none). */
+    /**
+     * Threads a row of {@code values} needs in the kernels that move 16 bytes a thread (map_row in
+     * the .cu file): one per pack where the row divides into packs, else one per value.
+     */
+    private long packs(long values) {
+        int pack = 16 / elementBytes;
+        return values % pack == 0 ? values / pack : values;
+    }
+
     private void channelAffine(long x, long y, long scale, long shift, int channels, int plane, int rows, Op.@Nullable Activation act) {
         lane.kernels.call("channel_affine").ptr(x).ptr(y).ptr(scale).ptr(shift).i(channels).i(plane).i(rows)
-                .i(activationCode(act)).f(slope(act)).launch2d(plane, rows);
+                .i(activationCode(act)).f(slope(act)).launch2d(packs(plane), rows);
     }
 
     private void copyChannels(long src, int srcC, int srcStart, long dst, int dstC, int dstStart, int count, int n, int plane) {
         lane.kernels.call("copy_channels").ptr(src).ptr(dst).i(srcC).i(srcStart).i(dstC).i(dstStart).i(count).i(plane).i(n * count)
-                .launch2d(plane, n * count);
+                .launch2d(packs(plane), n * count);
     }
 
     private static int activationCode(Op.@Nullable Activation act) {

@@ -1,0 +1,150 @@
+// GPU time of the float16 products of the GEMM conv way (out[Cout, P] = W[Cout, K] x cols[K, P],
+// float32 accumulation, beta 1 as when im2col wrote the bias into out) on shapes of GauGAN's and
+// DDPM's passes: cublasGemmEx's default algorithm against every algorithm cuBLASLt's heuristic
+// offers for the shape (up to 64, 32 MiB workspace), each captured 20 times in a CUDA graph and
+// replayed. Tells whether choosing cuBLASLt algorithms by timing is worth having. On the GPU machine
+// (cuBLAS is declared here, as the machine may have its libraries without their headers):
+//   nvcc -O3 -arch=sm_90 -o /tmp/gemm_tune tools/device/gemm_tune.cu $(ls /usr/lib/x86_64-linux-gnu/libcublas.so* \
+//     /usr/local/cuda/lib64/libcublas.so* 2>/dev/null | head -1) $(ls /usr/lib/x86_64-linux-gnu/libcublasLt.so* \
+//     /usr/local/cuda/lib64/libcublasLt.so* 2>/dev/null | head -1) && /tmp/gemm_tune
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+typedef struct cublasContext* cublasHandle_t;
+extern "C" int cublasCreate_v2(cublasHandle_t*);
+extern "C" int cublasSetStream_v2(cublasHandle_t, cudaStream_t);
+extern "C" int cublasGemmEx(cublasHandle_t, int transa, int transb, int m, int n, int k, const void* alpha, const void* a,
+                            cudaDataType aType, int lda, const void* b, cudaDataType bType, int ldb, const void* beta, void* c,
+                            cudaDataType cType, int ldc, int computeType, int algo);
+typedef struct cublasLtContext* cublasLtHandle_t;
+typedef struct cublasLtMatmulDescOpaque_t* cublasLtMatmulDesc_t;
+typedef struct cublasLtMatrixLayoutOpaque_t* cublasLtMatrixLayout_t;
+typedef struct cublasLtMatmulPreferenceOpaque_t* cublasLtMatmulPreference_t;
+typedef struct { uint64_t data[8]; } cublasLtMatmulAlgo_t;
+typedef struct { cublasLtMatmulAlgo_t algo; size_t workspaceSize; int state; float wavesCount; int reserved[4]; } cublasLtMatmulHeuristicResult_t;
+extern "C" int cublasLtCreate(cublasLtHandle_t*);
+extern "C" int cublasLtMatmulDescCreate(cublasLtMatmulDesc_t*, int computeType, int scaleType);
+extern "C" int cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t*, int type, uint64_t rows, uint64_t cols, int64_t ld);
+extern "C" int cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t*);
+extern "C" int cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t, int attr, const void* buf, size_t size);
+extern "C" int cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                              cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatmulPreference_t, int requested,
+                                              cublasLtMatmulHeuristicResult_t* results, int* returned);
+extern "C" int cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t, const void* alpha, const void* a, cublasLtMatrixLayout_t,
+                              const void* b, cublasLtMatrixLayout_t, const void* beta, const void* c, cublasLtMatrixLayout_t, void* d,
+                              cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t* algo, void* workspace, size_t workspaceBytes,
+                              cudaStream_t);
+const int CUBLAS_OP_N = 0, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1, PREF_MAX_WORKSPACE_BYTES = 1;
+
+#define CHECK(x) do { auto e = (x); if (e != 0) { printf("%s failed: %d at line %d\n", #x, (int) e, __LINE__); exit(1); } } while (0)
+
+// A product as the conv way runs it: Cout rows, P columns (tile positions or map pixels), K = Cin * kh * kw.
+struct Product { const char* name; int cout, p, k; };
+
+template <typename F> static float micros(cudaStream_t stream, F enqueue) {
+    const int reps = 20, replays = 10;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < reps; i++) enqueue();
+    CHECK(cudaStreamEndCapture(stream, &graph));
+    CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    cudaEvent_t a, b;
+    cudaEventCreate(&a);
+    cudaEventCreate(&b);
+    for (int i = 0; i < 3; i++) CHECK(cudaGraphLaunch(exec, stream));
+    float best = 1e9f;
+    for (int i = 0; i < replays; i++) {
+        cudaEventRecord(a, stream);
+        CHECK(cudaGraphLaunch(exec, stream));
+        cudaEventRecord(b, stream);
+        cudaEventSynchronize(b);
+        float ms;
+        cudaEventElapsedTime(&ms, a, b);
+        if (ms < best) best = ms;
+    }
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    return best * 1000 / reps;
+}
+
+static __half* randomHalves(size_t n) {
+    std::vector<__half> host(n);
+    for (auto& v : host) v = __float2half((rand() % 512 - 256) / 4096.f);
+    __half* d;
+    CHECK(cudaMalloc(&d, n * sizeof(__half)));
+    CHECK(cudaMemcpy(d, host.data(), n * sizeof(__half), cudaMemcpyHostToDevice));
+    return d;
+}
+
+int main() {
+    Product products[] = {
+        {"gaugan G_middle conv, 8 tiles", 1024, 128, 9216},
+        {"gaugan G_middle gamma_beta, 8 tiles", 2048, 128, 1152},
+        {"gaugan up_0 conv_0, 15 tiles", 512, 240, 9216},
+        {"gaugan G_middle full 32x16", 1024, 512, 9216},
+        {"gaugan up_2 conv_0, 64 tiles", 128, 1024, 2304},
+        {"gaugan up_3 gamma_beta, 176 tiles", 256, 2816, 1152},
+        {"ddpm 512ch 8x8 map", 512, 64, 4608},
+        {"ddpm 512ch 16x16 map", 512, 256, 4608},
+        {"ddpm up.4 conv1 1024ch 16x16", 512, 256, 9216},
+        {"ddpm 256ch 32x32 map", 256, 1024, 2304},
+        {"ddpm up.3 conv1 768ch 32x32", 256, 1024, 6912},
+        {"ddpm 86 tiles 128ch", 128, 1376, 1152},
+        {"ddpm 15 tiles 256ch", 256, 240, 2304},
+        {"ddpm 1x1 shortcut 1024->512 16x16", 512, 256, 1024},
+    };
+    cudaStream_t stream;
+    CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    cublasHandle_t blas;
+    CHECK(cublasCreate_v2(&blas));
+    CHECK(cublasSetStream_v2(blas, stream));
+    cublasLtHandle_t lt;
+    CHECK(cublasLtCreate(&lt));
+    size_t workspaceBytes = 32 << 20;
+    void* workspace;
+    CHECK(cudaMalloc(&workspace, workspaceBytes));
+    cublasLtMatmulPreference_t pref;
+    CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    CHECK(cublasLtMatmulPreferenceSetAttribute(pref, PREF_MAX_WORKSPACE_BYTES, &workspaceBytes, sizeof(workspaceBytes)));
+    float one = 1.f;
+    printf("%-40s %10s %10s %10s %5s %6s\n", "product (Cout x P x K)", "GemmEx us", "Lt top1", "Lt best", "of", "gain");
+    for (const Product& q : products) {
+        __half* w = randomHalves((size_t) q.cout * q.k);
+        __half* cols = randomHalves((size_t) q.k * q.p);
+        __half* out = randomHalves((size_t) q.cout * q.p);
+        // Column-major: out^T [P, Cout] = cols^T [P, K] x W^T [K, Cout].
+        float gemmEx = micros(stream, [&] {
+            cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, q.p, q.cout, q.k, &one, cols, CUDA_R_16F, q.p, w, CUDA_R_16F, q.k, &one, out,
+                         CUDA_R_16F, q.p, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        });
+        cublasLtMatmulDesc_t desc;
+        CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+        cublasLtMatrixLayout_t a, b, c;
+        CHECK(cublasLtMatrixLayoutCreate(&a, CUDA_R_16F, q.p, q.k, q.p));
+        CHECK(cublasLtMatrixLayoutCreate(&b, CUDA_R_16F, q.k, q.cout, q.k));
+        CHECK(cublasLtMatrixLayoutCreate(&c, CUDA_R_16F, q.p, q.cout, q.p));
+        cublasLtMatmulHeuristicResult_t results[64];
+        int returned = 0;
+        CHECK(cublasLtMatmulAlgoGetHeuristic(lt, desc, a, b, c, c, pref, 64, results, &returned));
+        float top1 = 0, best = 1e9f;
+        for (int i = 0; i < returned; i++) {
+            if (results[i].state != 0) continue;
+            float us = micros(stream, [&] {
+                cublasLtMatmul(lt, desc, &one, cols, a, w, b, &one, out, c, out, c, &results[i].algo, workspace, workspaceBytes, stream);
+            });
+            if (i == 0) top1 = us;
+            if (us < best) best = us;
+        }
+        printf("%-40s %10.1f %10.1f %10.1f %5d %5.2fx   (%d x %d x %d)\n", q.name, gemmEx, top1, best, returned, gemmEx / best, q.cout, q.p,
+               q.k);
+        cudaFree(w);
+        cudaFree(cols);
+        cudaFree(out);
+    }
+    return 0;
+}
