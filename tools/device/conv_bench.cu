@@ -127,7 +127,7 @@ int main() {
         auto gemmWay = [&](bool fused) {
             const float* b = fused ? bias : nullptr;
             if (c.pad == 0 && c.count > 1) tile_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.count, c.h, c.w, c.k, c.k, c.stride, oh(c), ow(c), K, ref, P, b, c.cout, span);
-            else map_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.h, c.w, c.k, c.k, c.stride, c.pad, c.pad, ow(c), 0, oh(c), K, ref, P, b, c.cout, span);
+            else map_im2col_f16<<<grid2d, 256, 0, stream>>>(x, cols, c.h, c.w, c.k, c.k, c.stride, c.pad, c.pad, ow(c), 0, oh(c), K, ref, P, b, c.cout, nullptr, 0, span);
             cublasGemmEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, P, c.cout, K, &one, cols, CUDA_R_16F, P, wt, CUDA_R_16F, K, fused ? &one : &zero, ref,
                          CUDA_R_16F, P, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
             if (!fused) channel_affine_f16<<<dim3((P + 255) / 256, c.cout), 256, 0, stream>>>(ref, ref, nullptr, bias, c.cout, P, c.cout, 0, 0.f);

@@ -463,7 +463,9 @@ __device__ void zero_padding(T* tiles, const int* origins, int count, int h, int
 // and steps through them: dividing each row by run-time kernel sizes made the kernel ALU-bound (96
 // registers, 12 us for that 1024-channel conv on 8 tiles under ncu, 2026-11-23).
 // With a bias they also fill the product's output, out[co, p] = bias[co] (row stride ldo, couts
-// rows), which cuBLAS then adds its product to (beta = 1): the bias needs no launch of its own.
+// rows; couts at most rows), which cuBLAS then adds its product to (beta = 1): the bias needs no launch of its own.
+// map_im2col may add an addend to that fill, a map like out (addend[co, p], row stride ldo) or one
+// value a channel (addend[co] when perChannel): a conv's fused add (DenseSchedule) then costs no launch.
 #define IM2COL_ROWS 8
 
 // Row (c*kh + i)*kw + j of an im2col matrix as its channel and kernel tap, stepped row by row.
@@ -490,8 +492,14 @@ __device__ __forceinline__ Im2colThread im2col_thread(int span, int columns) {
 // The thread's column of every row group it owns: cols[row, p] = value(tap of row), and the bias.
 template <typename T, typename Value>
 __device__ __forceinline__ void im2col_column(const Im2colThread& t, T* __restrict__ cols, int columns, int rows, int kh, int kw,
-                                              T* out, int ldo, const float* bias, int couts, Value value) {
-    if (bias) for (int co = t.slot; co < couts; co += t.slots) store(out, (i64) co * ldo + t.p, bias[co]);
+                                              T* out, int ldo, const float* bias, int couts, const T* addend, int perChannel,
+                                              Value value) {
+    if (bias || addend) {
+        for (int co = t.slot; co < couts; co += t.slots) {
+            float a = addend ? load(addend, perChannel ? co : (i64) co * ldo + t.p) : 0.f;
+            store(out, (i64) co * ldo + t.p, (bias ? bias[co] : 0.f) + a);
+        }
+    }
     for (int r0 = t.slot * IM2COL_ROWS; r0 < rows; r0 += t.slots * IM2COL_ROWS) {
         Tap tap(r0, kh, kw);
         float v[IM2COL_ROWS];
@@ -519,7 +527,7 @@ __device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, i
     int tile = t.p / (oh * ow), k = t.p % (oh * ow);
     const T* src = tiles + tile * th * tw + (k / ow) * stride * tw + (k % ow) * stride;
     const i64 plane = (i64) count * th * tw;
-    im2col_column(t, cols, columns, rows, kh, kw, out, ldo, bias, couts,
+    im2col_column(t, cols, columns, rows, kh, kw, out, ldo, bias, couts, (const T*) nullptr, 0,
                   [&](const Tap& a) { return load(src, a.c * plane + a.i * tw + a.j); });
 }
 
@@ -527,14 +535,15 @@ __device__ void tile_im2col(const T* __restrict__ tiles, T* __restrict__ cols, i
 // cols[(c*kh + i)*kw + j, (oy - y0)*ow + ox] = x[c, oy*stride - top + i, ox*stride - left + j], zero outside.
 template <typename T>
 __device__ void map_im2col(const T* __restrict__ x, T* __restrict__ cols, int h, int w, int kh, int kw, int stride, int top,
-                           int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts, int span) {
+                           int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts,
+                           const T* addend, int perChannel, int span) {
     follow_previous();
     int columns = outRows * ow;
     Im2colThread t = im2col_thread(span, columns);
     if (t.p < 0) return;
     int iy0 = (y0 + t.p / ow) * stride - top, ix0 = (t.p % ow) * stride - left;
     const i64 plane = (i64) h * w;
-    im2col_column(t, cols, columns, rows, kh, kw, out, ldo, bias, couts, [&](const Tap& a) {
+    im2col_column(t, cols, columns, rows, kh, kw, out, ldo, bias, couts, addend, perChannel, [&](const Tap& a) {
         int iy = iy0 + a.i, ix = ix0 + a.j;
         return (unsigned) iy < (unsigned) h && (unsigned) ix < (unsigned) w ? load(x, a.c * plane + iy * w + ix) : 0.f;
     });
@@ -1046,8 +1055,9 @@ extern "C" __global__ void __launch_bounds__(IG_THREADS, 2) conv_igemm_f16(
         int tw, int channels) { zero_padding<T>(tiles, origins, count, h, w, th, tw, channels); }                    \
     extern "C" __global__ void map_im2col_##S(const T* x, T* cols, int h, int w, int kh, int kw, int stride,         \
         int top, int left, int ow, int y0, int outRows, int rows, T* out, int ldo, const float* bias, int couts,      \
-        int span) { map_im2col<T>(x, cols, h, w, kh, kw, stride, top, left, ow, y0, outRows, rows, out, ldo, bias,   \
-                                  couts, span); }                                                                    \
+        const T* addend, int perChannel, int span) {                                                                 \
+        map_im2col<T>(x, cols, h, w, kh, kw, stride, top, left, ow, y0, outRows, rows, out, ldo, bias, couts,        \
+                      addend, perChannel, span); }                                                                   \
     extern "C" __global__ void tile_im2col_##S(const T* tiles, T* cols, int count, int th, int tw, int kh, int kw,   \
         int stride, int oh, int ow, int rows, T* out, int ldo, const float* bias, int couts, int span) {             \
         tile_im2col<T>(tiles, cols, count, th, tw, kh, kw, stride, oh, ow, rows, out, ldo, bias, couts, span); }     \

@@ -6,6 +6,7 @@ import static org.bytedeco.cuda.global.cudart.*;
 import dev.tessera.runtime.backend.DeviceExecutor;
 import dev.tessera.runtime.backend.StepProfile;
 import dev.tessera.runtime.backend.Inputs;
+import dev.tessera.runtime.graph.DenseSchedule;
 import dev.tessera.runtime.graph.Node;
 import dev.tessera.runtime.graph.Op;
 import dev.tessera.runtime.sparse.ActivationCache;
@@ -231,14 +232,38 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private void conv2d(Node node, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
         Op.Conv2d c = (Op.Conv2d) node.op();
         DeviceBuffer[] p = model.params(node);
-        ConvWay way = choice(new ConvShape(c, xs), node, node.name() + " " + xs, 3, () -> {
-            cudnnConv(c, p[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
-            return mapWays(node, xs, ys);
-        }, w -> mapConv(w, node, x, xs, out, ys, act));
+        ConvWay way = mapWay(node, x, xs, out, ys, act);
         mapConv(way, node, x, xs, out, ys, act);
         long bias = way.addsBias() ? 0 : DeviceBuffer.addressOf(p[1]);
         Op.@Nullable Activation left = way.addsActivation() ? null : act;
         if (bias != 0 || left != null) channelAffine(out, out, 0, bias, ys.c(), ys.h() * ys.w(), ys.n() * ys.c(), left);
+    }
+
+    /** The way of a full-map conv, timed the first time its shape comes (into {@code out}). */
+    private ConvWay mapWay(Node node, long x, Shape xs, long out, Shape ys, Op.@Nullable Activation act) {
+        Op.Conv2d c = (Op.Conv2d) node.op();
+        return choice(new ConvShape(c, xs), node, node.name() + " " + xs, 3, () -> {
+            cudnnConv(c, model.params(node)[0].address, x, xs, out, ys); // plans cuDNN and sizes its workspace outside the timing's capture
+            return mapWays(node, xs, ys);
+        }, w -> mapConv(w, node, x, xs, out, ys, act));
+    }
+
+    /**
+     * A conv with its fused add: where the conv runs as im2col + GEMM and the bias is written before
+     * the product, the output starts from bias plus addend and the add costs no launch (DDPM's
+     * timestep and residual adds on its low-resolution maps); otherwise conv, then add.
+     */
+    @Override
+    protected void runConvWithAdd(Node conv, long[] in, long out, Node add, long addend) {
+        Op.Conv2d c = (Op.Conv2d) conv.op();
+        Shape xs = conv.inputs().get(0).shape(), ys = conv.output().shape();
+        boolean perChannel = DenseSchedule.addend(add, conv).shape().rank() == 2;
+        if (mapWay(conv, in[0], xs, out, ys, null) == ConvWay.GEMM && gemmStartsFromAddend(c, perChannel)) {
+            DeviceBuffer[] p = model.params(conv);
+            gemmConv(c, p[0].address, DeviceBuffer.addressOf(p[1]), in[0], xs, out, ys, addend, perChannel);
+        } else {
+            super.runConvWithAdd(conv, in, out, add, addend);
+        }
     }
 
     /** What a full-map conv's choice depends on. */
@@ -300,11 +325,11 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         DeviceBuffer[] p = model.params(node);
         switch (way) {
             case CUDNN -> cudnnConv(c, p[0].address, x, xs, out, ys);
-            case GEMM -> gemmConv(c, p[0].address, DeviceBuffer.addressOf(p[1]), x, xs, out, ys);
+            case GEMM -> gemmConv(c, p[0].address, DeviceBuffer.addressOf(p[1]), x, xs, out, ys, 0, false);
             case SPLIT_GEMM -> {
                 int k = c.inChannels() * c.kernelH() * c.kernelW(), plane = ys.h() * ys.w();
                 long cols = alloc((long) k * plane);
-                mapIm2col(c, x, xs, ys, 0, ys.h(), cols, 0, 0, 0);
+                mapIm2col(c, x, xs, ys, 0, ys.h(), cols, 0, 0, 0, 0, false);
                 splitGemm(p[0].address, cols, c.outChannels(), plane, k, p[1], out);
                 free(cols);
             }
@@ -422,43 +447,64 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     /** Elements of one im2col panel: whole output rows, at most this many (64 MiB in float16). */
     private static final long PANEL_ELEMENTS = 32L << 20;
 
+    /** Whether {@link #gemmConv} can start conv {@code c}'s output from an addend (a map, or one value a channel when perChannel). */
+    private static boolean gemmStartsFromAddend(Op.Conv2d c, boolean perChannel) {
+        return isDirect(c) ? !perChannel : filledBias(c, 1) != 0;
+    }
+
+    /** A 1x1 stride-1 unpadded conv, which multiplies its input map directly (no im2col). */
+    private static boolean isDirect(Op.Conv2d c) {
+        return c.kernelH() == 1 && c.kernelW() == 1 && c.stride() == 1 && c.padding().equals(Op.Padding.same(0));
+    }
+
     /**
      * A convolution of full maps as im2col panels (whole output rows) times the weight matrix on
      * cuBLAS, added to the bias that the im2col kernel writes into the output ({@link #filledBias});
-     * a 1x1 stride-1 unpadded convolution multiplies the map directly and adds the bias after.
+     * a 1x1 stride-1 unpadded convolution multiplies the map directly and adds the bias after. With
+     * an addend (not 0; {@link #gemmStartsFromAddend}: a map like the output, or one value a sample
+     * and channel when perChannel), the product also adds to it: the im2col kernel writes it with
+     * the bias, or (1x1) one channel affine writes addend plus bias before the product.
      */
-    private void gemmConv(Op.Conv2d c, long weight, long bias, long x, Shape xs, long out, Shape ys) {
+    private void gemmConv(Op.Conv2d c, long weight, long bias, long x, Shape xs, long out, Shape ys, long addend, boolean perChannel) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         int plane = ys.h() * ys.w();
-        boolean direct = c.kernelH() == 1 && c.kernelW() == 1 && c.stride() == 1 && c.padding().equals(Op.Padding.same(0));
+        boolean direct = isDirect(c);
         long filled = direct ? 0 : filledBias(c, bias);
         int rowsPerPanel = (int) Math.max(1, Math.min(ys.h(), PANEL_ELEMENTS / ((long) k * ys.w())));
         long cols = direct ? 0 : alloc((long) k * rowsPerPanel * ys.w());
         for (int n = 0; n < xs.n(); n++) {
             long xn = x + (long) n * xs.c() * xs.h() * xs.w() * elementBytes, yn = out + (long) n * ys.c() * plane * elementBytes;
+            long an = addend == 0 ? 0 : addend + (long) n * ys.c() * (perChannel ? 1 : plane) * elementBytes;
             if (direct) {
-                gemm(false, false, c.outChannels(), plane, k, 1f, weight, k, xn, plane, 0f, yn, plane);
+                if (an != 0) channelAffine(an, yn, 0, bias, ys.c(), plane, ys.c(), null);
+                gemm(false, false, c.outChannels(), plane, k, 1f, weight, k, xn, plane, an != 0 ? 1f : 0f, yn, plane);
                 continue;
             }
             for (int y0 = 0; y0 < ys.h(); y0 += rowsPerPanel) {
                 int rows = Math.min(rowsPerPanel, ys.h() - y0), columns = rows * ys.w();
                 long panel = yn + (long) y0 * ys.w() * elementBytes;
-                mapIm2col(c, xn, xs, ys, y0, rows, cols, panel, plane, filled);
-                gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, filled != 0 ? 1f : 0f, panel, plane);
+                long addPanel = an == 0 || perChannel ? an : an + (long) y0 * ys.w() * elementBytes;
+                mapIm2col(c, xn, xs, ys, y0, rows, cols, panel, plane, filled, addPanel, perChannel);
+                gemm(false, false, c.outChannels(), columns, k, 1f, weight, k, cols, columns, filled != 0 || an != 0 ? 1f : 0f, panel,
+                        plane);
             }
         }
         if (cols != 0) free(cols);
-        if (bias != filled) channelAffine(out, out, 0, bias, ys.c(), plane, ys.n() * ys.c(), null);
+        boolean biasBefore = direct ? addend != 0 : bias == filled;
+        if (!biasBefore) channelAffine(out, out, 0, bias, ys.c(), plane, ys.n() * ys.c(), null);
     }
 
     /**
      * The im2col columns [k, rows * ow] of output rows [y0, y0 + rows) of one sample x of a padded,
-     * strided conv; with a bias (not 0), also out[co, j] = bias[co] for those rows' j (row stride ldo).
+     * strided conv; with a bias (not 0), also out[co, j] = bias[co] (+ addend, if not 0) for those
+     * rows' j (row stride ldo).
      */
-    private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols, long out, int ldo, long bias) {
+    private void mapIm2col(Op.Conv2d c, long x, Shape xs, Shape ys, int y0, int rows, long cols, long out, int ldo, long bias,
+            long addend, boolean perChannel) {
         int k = c.inChannels() * c.kernelH() * c.kernelW();
         lane.kernels.call("map_im2col").ptr(x).ptr(cols).i(xs.h()).i(xs.w()).i(c.kernelH()).i(c.kernelW()).i(c.stride())
-                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).ptr(out).i(ldo).ptr(bias).i(c.outChannels());
+                .i(c.padding().top()).i(c.padding().left()).i(ys.w()).i(y0).i(rows).i(k).ptr(out).i(ldo).ptr(bias).i(c.outChannels())
+                .ptr(addend).i(perChannel ? 1 : 0);
         launchIm2col((long) rows * ys.w(), k);
     }
 

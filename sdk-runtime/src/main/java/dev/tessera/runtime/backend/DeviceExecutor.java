@@ -140,6 +140,19 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     /** A node on full maps, as the dense pass runs it, then {@code act} if not null. */
     protected abstract void runNode(Node n, long[] in, long out, Op.@Nullable Activation act);
 
+    /**
+     * Conv {@code conv} on full maps and the add the schedule fused into it ({@link
+     * DenseSchedule#fusedAddNode}): {@code out} = the conv's output plus the add's other input, at
+     * {@code addend}. Here the two run one after the other in {@code out}; a backend whose conv can
+     * start from the addend overrides this.
+     */
+    protected void runConvWithAdd(Node conv, long[] in, long out, Node add, long addend) {
+        runNode(conv, in, out, null);
+        long[] addIn = new long[2];
+        for (int k = 0; k < 2; k++) addIn[k] = add.inputs().get(k).equals(conv.output()) ? out : addend;
+        runNode(add, addIn, out, null);
+    }
+
     /** A pointwise node on {@code positions} pixels a channel (per-channel [N, C] inputs given whole), then {@code act}. */
     protected abstract void pointwise(Node n, long[] args, Shape[] shapes, long out, int channels, int positions, Op.@Nullable Activation act);
 
@@ -163,14 +176,19 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
             if (DenseSchedule.isView(node)) {
                 full[out.id()] = view(node, full[node.inputs().get(0).id()]);
             } else if (schedule.isAlias(i)) {
-                full[out.id()] = full[node.inputs().get(0).id()];
+                full[out.id()] = full[schedule.aliased(i).id()];
             } else {
                 full[out.id()] = alloc(out.shape().size());
                 owned[out.id()] = true;
                 long start = profile().enabled() ? System.nanoTime() : 0;
                 long[] in = new long[node.inputs().size()];
                 for (int k = 0; k < in.length; k++) in[k] = full[node.inputs().get(k).id()];
-                runNode(node, in, full[out.id()], schedule.fusedActivation(i));
+                Node add = schedule.fusedAddNode(i);
+                if (add != null) {
+                    runConvWithAdd(node, in, full[out.id()], add, full[DenseSchedule.addend(add, node).id()]);
+                } else {
+                    runNode(node, in, full[out.id()], schedule.fusedActivation(i));
+                }
                 nodeDone(node, start);
             }
             if (cache != null) {
@@ -312,6 +330,8 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         for (int i = 0; i < in.length; i++) in[i] = fullOf(n.inputs().get(i), cache);
         if (s.cachedNorm()) {
             affine(in[0], out.address(), cache.affineEntry(n.name(), memoryType).address(), v.shape().c(), (long) v.shape().h() * v.shape().w(), s.act());
+        } else if (s.add() != null) {
+            runConvWithAdd(n, in, out.address(), s.add(), fullOf(s.addend(), cache));
         } else {
             runNode(n, in, out.address(), s.act());
         }

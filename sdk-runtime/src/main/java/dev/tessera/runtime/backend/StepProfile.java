@@ -51,7 +51,8 @@ public final class StepProfile {
     /** A step by its kind and node (and tiles), as per-node profiles and GPU timelines name it. */
     public static String stepName(SparsePlan.Step s) {
         if (!(s instanceof SparsePlan.NodeStep n)) return SparsePlan.kind(s);
-        String name = SparsePlan.kind(s) + " " + n.node().name() + (n.activation() == null ? "" : " + " + n.activation().name());
+        String name = SparsePlan.kind(s) + " " + n.node().name() + (n.activation() == null ? "" : " + " + n.activation().name())
+                + (s instanceof SparsePlan.RunFull f && f.add() != null ? " + " + f.add().name() : "");
         return s instanceof SparsePlan.RunTiles t ? name + " " + t.out() : name;
     }
 

@@ -35,7 +35,7 @@ public final class CpuExecutor {
 
     /**
      * @param observed values (by id) an observer must see as their op computed them, so no
-     *     activation is fused into their producer
+     *     activation or add is fused into their producer
      */
     public CpuExecutor(ModelGraph graph, boolean[] observed) {
         this.graph = graph;
@@ -53,8 +53,8 @@ public final class CpuExecutor {
                 Op.SliceChannels slice = (Op.SliceChannels) node.op();
                 int inner = src.size() / src.shape().dim(1);
                 values[out.id()] = src.view(slice.start() * inner, out.shape());
-            } else if (schedule.isAlias(i)) { // an activation applied in place by its producer
-                values[out.id()] = src;
+            } else if (schedule.isAlias(i)) { // an activation or add applied in place by its producer
+                values[out.id()] = values[schedule.aliased(i).id()];
             } else {
                 owned[out.id()] = pool.take(out.shape().size());
                 values[out.id()] = Tensor.wrap(out.shape(), owned[out.id()]);
@@ -113,9 +113,19 @@ public final class CpuExecutor {
         Node node = graph.nodes().get(index);
         Tensor[] in = new Tensor[node.inputs().size()];
         for (int i = 0; i < in.length; i++) in[i] = values[node.inputs().get(i).id()];
-        CpuKernels.run(node.op(), in, values[node.output().id()], scratch, schedule.fusedActivation(index));
+        Tensor out = values[node.output().id()];
+        CpuKernels.run(node.op(), in, out, scratch, schedule.fusedActivation(index));
+        Node add = schedule.fusedAddNode(index);
+        if (add != null) CpuKernels.run(add.op(), addInputs(add, node, out, values[DenseSchedule.addend(add, node).id()]), out, scratch, null);
     }
 
+
+    /** The inputs of {@code add} fused into {@code conv}: the conv's output {@code out} where the add reads it, else {@code addend}. */
+    static Tensor[] addInputs(Node add, Node conv, Tensor out, Tensor addend) {
+        Tensor[] in = new Tensor[2];
+        for (int k = 0; k < 2; k++) in[k] = add.inputs().get(k).equals(conv.output()) ? out : addend;
+        return in;
+    }
 
     static int im2colFloats(Node node) {
         if (!(node.op() instanceof Op.Conv2d c)) return 0;

@@ -230,6 +230,9 @@ public final class CpuSparseExecutor implements GraphExecutor {
             Tensor[] args = new Tensor[n.inputs().size()];
             for (int i = 0; i < args.length; i++) args[i] = fullOf(n.inputs().get(i), cache);
             CpuKernels.run(n.op(), args, out, scratch(n), s.act());
+            if (s.add() != null) {
+                CpuKernels.run(s.add().op(), CpuExecutor.addInputs(s.add(), n, out, fullOf(s.addend(), cache)), out, scratch(n), null);
+            }
         }
         full.put(v.id(), out);
     }

@@ -3,31 +3,34 @@ package dev.tessera.runtime.graph;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.IntFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
- * How a backend runs a graph densely, decided once per graph: which activations run inside the op
- * that produces their input (saving a pass over memory), which nodes make no new memory (channel
- * views of single-sample maps, and those fused activations), and when each value's memory can be
- * reused. Every backend runs the same schedule.
+ * How a backend runs a graph densely, decided once per graph: which activations and adds run inside
+ * the op that produces their input (saving a pass over memory, and a launch on a GPU), which nodes
+ * make no new memory (channel views of single-sample maps, and those fused nodes), and when each
+ * value's memory can be reused. Every backend runs the same schedule.
  */
 public final class DenseSchedule {
     private final ModelGraph graph;
     private final Node[] fused; // per node index, the activation node it applies at its end
+    private final Node[] fusedAdds; // per node index (a conv), the add node it applies at its end
     private final boolean[] aliases;
     private final List<List<Value>> releases;
 
     /**
      * @param observed values (by id) that must stay as their op computed them (cached by a full
-     *     pass), so no activation is fused into their producer
+     *     pass), so no activation or add is fused into their producer
      */
     public DenseSchedule(ModelGraph graph, boolean[] observed) {
         this.graph = graph;
         List<Node> nodes = graph.nodes();
         this.fused = fuseActivations(graph, observed);
+        this.fusedAdds = fuseAdds(graph, observed, fused);
         this.aliases = new boolean[nodes.size()];
         for (int i = 0; i < nodes.size(); i++) aliases[i] = isView(nodes.get(i)) || isFusedAway(i);
-        this.releases = releasesAfterEachNode(graph, aliases);
+        this.releases = releasesAfterEachNode(graph, aliases, this::aliased);
     }
 
     /** The activation node {@code index} applies at its end, or null. */
@@ -40,9 +43,34 @@ public final class DenseSchedule {
         return fused[index];
     }
 
-    /** Whether node {@code index} makes no memory of its own: a view of its input, or an activation its producer applies. */
+    /**
+     * The add node that conv {@code index} applies at its end, or null: the conv computes the add's
+     * output, its own output plus the add's other input ({@link #addend}), which is computed before the conv.
+     */
+    public @Nullable Node fusedAddNode(int index) {
+        return fusedAdds[index];
+    }
+
+    /** The input of a fused add node {@code add} that its conv does not produce. */
+    public static Value addend(Node add, Node conv) {
+        Value a = add.inputs().get(0);
+        return a.equals(conv.output()) ? add.inputs().get(1) : a;
+    }
+
+    /** Whether node {@code index} makes no memory of its own: a view of its input, or an activation or add its producer applies. */
     public boolean isAlias(int index) {
         return aliases[index];
+    }
+
+    /** The input whose memory alias node {@code index} shares: a fused add's conv output, else the first input. */
+    public Value aliased(int index) {
+        Node n = graph.nodes().get(index);
+        if (n.op() instanceof Op.Add) {
+            for (int p = 0; p < index; p++) {
+                if (fusedAdds[p] == n) return graph.nodes().get(p).output();
+            }
+        }
+        return n.inputs().get(0);
     }
 
     /** Values whose memory may be reused once node {@code index} has run (never the graph's output or inputs). */
@@ -82,21 +110,54 @@ public final class DenseSchedule {
         return fused;
     }
 
+    /**
+     * Adds that can run inside the conv producing one of their inputs: nothing else reads the
+     * conv's output, the other input (same shape, or one value per sample and channel) is computed
+     * before the conv, and neither the conv nor the add has a fused activation. Per node index, the
+     * add node to apply at its end. (On a GPU the conv's GEMM accumulates onto the addend, so the
+     * add costs no launch: DDPM's timestep and residual adds.)
+     */
+    private static Node[] fuseAdds(ModelGraph graph, boolean[] observed, Node[] fusedActivations) {
+        List<Node> nodes = graph.nodes();
+        int[] readers = new int[graph.valueCount()];
+        int[] producer = new int[graph.valueCount()];
+        Arrays.fill(producer, -1);
+        for (int i = 0; i < nodes.size(); i++) {
+            producer[nodes.get(i).output().id()] = i;
+            for (Value in : nodes.get(i).inputs()) readers[in.id()]++;
+        }
+        Node[] fused = new Node[nodes.size()];
+        for (int j = 0; j < nodes.size(); j++) {
+            Node add = nodes.get(j);
+            if (!(add.op() instanceof Op.Add) || fusedActivations[j] != null) continue;
+            for (Value v : add.inputs()) {
+                int p = producer[v.id()];
+                if (p < 0 || !(nodes.get(p).op() instanceof Op.Conv2d) || fusedActivations[p] != null || fused[p] != null) continue;
+                if (readers[v.id()] != 1 || observed[v.id()] || v.id() == graph.output().id()) continue;
+                Value other = addend(add, nodes.get(p));
+                if (other.equals(v) || producer[other.id()] > p) continue; // computed after the conv
+                fused[p] = add;
+                break;
+            }
+        }
+        return fused;
+    }
+
     private boolean isFusedAway(int i) {
         Node n = graph.nodes().get(i);
-        if (!(n.op() instanceof Op.Activation)) return false;
+        if (!(n.op() instanceof Op.Activation) && !(n.op() instanceof Op.Add)) return false;
         for (int p = 0; p < i; p++) {
-            if (fused[p] == n) return true;
+            if (fused[p] == n || fusedAdds[p] == n) return true;
         }
         return false;
     }
 
     /**
-     * For each node (by index), the values no longer needed once it has run. An alias keeps its
-     * parent alive while the alias is read; the graph output, and anything it aliases, is never
-     * released (the caller reads it after the last node); inputs belong to the caller.
+     * For each node (by index), the values no longer needed once it has run. An alias keeps the
+     * input it aliases alive while the alias is read; the graph output, and anything it aliases, is
+     * never released (the caller reads it after the last node); inputs belong to the caller.
      */
-    private static List<List<Value>> releasesAfterEachNode(ModelGraph graph, boolean[] aliases) {
+    private static List<List<Value>> releasesAfterEachNode(ModelGraph graph, boolean[] aliases, IntFunction<Value> aliased) {
         List<Node> nodes = graph.nodes();
         int never = Integer.MAX_VALUE;
         int[] lastReader = new int[graph.valueCount()];
@@ -104,8 +165,11 @@ public final class DenseSchedule {
         lastReader[graph.output().id()] = never;
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node n = nodes.get(i);
-            int until = aliases[i] ? Math.max(i, lastReader[n.output().id()]) : i;
-            for (Value in : n.inputs()) lastReader[in.id()] = Math.max(lastReader[in.id()], until);
+            Value shared = aliases[i] ? aliased.apply(i) : null;
+            for (Value in : n.inputs()) {
+                int until = in.equals(shared) ? Math.max(i, lastReader[n.output().id()]) : i;
+                lastReader[in.id()] = Math.max(lastReader[in.id()], until);
+            }
         }
         List<List<Value>> releases = new ArrayList<>();
         for (int i = 0; i < nodes.size(); i++) releases.add(new ArrayList<>());

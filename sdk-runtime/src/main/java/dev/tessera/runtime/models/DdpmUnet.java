@@ -98,13 +98,16 @@ public final class DdpmUnet {
 
     private Value resBlock(String key, Value x, int out) {
         int in = x.shape().c();
+        // The shortcut and the timestep projection come before the convs whose outputs they are
+        // added to, so that those adds can run inside the convs (DenseSchedule's fused adds).
+        Value shortcut = in == out ? x : g.conv(key + ".nin_shortcut", x, out, 1);
+        Value tembProj = g.slice(key + ".temb_proj", temb, tembOffset, out);
+        tembOffset += out;
         Value h = g.groupNorm(key + ".norm1", x, DdpmConfig.GROUPS, DdpmConfig.GROUP_NORM_EPS);
         h = g.conv(key + ".conv1", g.activation(key + ".act1", h, SILU), out, 3);
-        h = g.sum(key + ".temb", h, g.slice(key + ".temb_proj", temb, tembOffset, out));
-        tembOffset += out;
+        h = g.sum(key + ".temb", h, tembProj);
         h = g.groupNorm(key + ".norm2", h, DdpmConfig.GROUPS, DdpmConfig.GROUP_NORM_EPS);
         h = g.conv(key + ".conv2", g.activation(key + ".act2", h, SILU), out, 3);
-        Value shortcut = in == out ? x : g.conv(key + ".nin_shortcut", x, out, 1);
         return g.sum(key, shortcut, h);
     }
 

@@ -94,11 +94,23 @@ public final class SparsePlan {
      * A node on full maps, as in the full pass, except that a group norm not run in full mode
      * applies the affine cached by the full pass instead of recomputing statistics. With an
      * {@code activation} node (one that only reads this node's output), the step applies it too and
-     * yields its output instead (one pass over memory instead of two).
+     * yields its output instead (one pass over memory instead of two). With an {@code add} node (a
+     * conv's {@linkplain DenseSchedule#fusedAddNode fused add}), the step adds the add's other
+     * input to the conv's output and yields the add's output.
      */
-    public record RunFull(Node node, boolean cachedNorm, @Nullable Node activation) implements NodeStep {
+    public record RunFull(Node node, boolean cachedNorm, @Nullable Node activation, @Nullable Node add) implements NodeStep {
         public RunFull(Node node, boolean cachedNorm) {
-            this(node, cachedNorm, null);
+            this(node, cachedNorm, null, null);
+        }
+
+        @Override
+        public Value result() {
+            return add != null ? add.output() : NodeStep.super.result();
+        }
+
+        /** The fused add's input that the node does not produce, or null. */
+        public @Nullable Value addend() {
+            return add != null ? DenseSchedule.addend(add, node) : null;
         }
     }
 

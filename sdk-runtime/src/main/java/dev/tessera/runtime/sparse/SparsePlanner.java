@@ -56,6 +56,7 @@ public final class SparsePlanner {
     private final Map<Value, List<Node>> readers = new HashMap<>();
     /** The activation node the dense schedule runs inside each producer (never one whose output the cache needs). */
     private final Map<Node, Node> fusedActivation = new HashMap<>();
+    private final Map<Node, Node> fusedAdd = new HashMap<>();
 
     /**
      * @param editableInputs indices of graph inputs that differ between original and edit; values
@@ -75,8 +76,9 @@ public final class SparsePlanner {
         }
         DenseSchedule schedule = new DenseSchedule(graph, cachedValues());
         for (int i = 0; i < graph.nodes().size(); i++) {
-            Node act = schedule.fusedActivationNode(i);
+            Node act = schedule.fusedActivationNode(i), add = schedule.fusedAddNode(i);
             if (act != null) fusedActivation.put(graph.nodes().get(i), act);
+            if (add != null) fusedAdd.put(graph.nodes().get(i), add);
         }
     }
 
@@ -289,9 +291,10 @@ public final class SparsePlanner {
             mode.put(n, m);
         }
 
-        // Forwards: emit steps, converting forms where a reader needs another one. An activation
-        // the dense schedule fuses into its producer is fused here too when both run in one form
-        // (never into a sparse conv: the schedule fuses nothing into a value the cache holds).
+        // Forwards: emit steps, converting forms where a reader needs another one. An activation or
+        // add the dense schedule fuses into its producer is fused here too when both run in one form
+        // (never into a sparse conv: the schedule fuses nothing into a value the cache holds; adds
+        // only into convs on full maps).
         Emitter e = new Emitter();
         Set<Node> fusedAway = new HashSet<>();
         for (Node n : nodes) {
@@ -339,8 +342,17 @@ public final class SparsePlanner {
                 }
             } else {
                 for (Value in : n.inputs()) e.full(in);
-                e.steps.add(new RunFull(n, usesCachedNorm(n), act));
-                e.full.add(out.id());
+                Node add = fusedAdd.get(n);
+                if (add != null && m.equals(mode.get(add))) { // the conv's add runs full too: fused as in the dense schedule
+                    fusedAway.add(add);
+                    RunFull step = new RunFull(n, false, null, add);
+                    e.full(step.addend());
+                    e.steps.add(step);
+                    e.full.add(add.output().id());
+                } else {
+                    e.steps.add(new RunFull(n, usesCachedNorm(n), act, null));
+                    e.full.add(out.id());
+                }
             }
         }
         e.full(graph.output());

@@ -186,6 +186,7 @@ public final class StepLanes {
         }
         if (s instanceof SparsePlan.RunFull f) {
             for (Value v : f.node().inputs()) reads.add(new Form(v, null));
+            if (f.addend() != null) reads.add(new Form(f.addend(), null));
             return new Form(f.result(), null);
         }
         SparsePlan.RunTiles t = (SparsePlan.RunTiles) s;
