@@ -3,7 +3,7 @@
 // launch of its own after the product instead) against conv_igemm_f16 at several K slicings,
 // and the largest difference between the two. Each is captured 20 times in a CUDA graph and the
 // graph replayed, so launch costs are those of a replayed pass. On the GPU machine (cuBLAS is
-// declared here, as the machine may have its library without the header):
+// declared in bench_common.cuh, as the machine may have its library without the header):
 //   nvcc -O3 -arch=sm_90 -o /tmp/conv_bench tools/device/conv_bench.cu $(ls /usr/lib/x86_64-linux-gnu/libcublas.so* \
 //     /usr/local/cuda/lib64/libcublas.so* 2>/dev/null | head -1) && /tmp/conv_bench
 #include "../../backend-cuda/src/main/cuda/tessera_kernels.cu"
@@ -13,56 +13,12 @@
 #include <string>
 #include <vector>
 
-typedef struct cublasContext* cublasHandle_t;
-extern "C" int cublasCreate_v2(cublasHandle_t*);
-extern "C" int cublasSetStream_v2(cublasHandle_t, cudaStream_t);
-extern "C" int cublasGemmEx(cublasHandle_t, int transa, int transb, int m, int n, int k, const void* alpha, const void* a,
-                            cudaDataType aType, int lda, const void* b, cudaDataType bType, int ldb, const void* beta, void* c,
-                            cudaDataType cType, int ldc, int computeType, int algo);
-const int CUBLAS_OP_N = 0, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
-
-#define CHECK(x) do { auto e = (x); if (e != 0) { printf("%s failed: %d at line %d\n", #x, (int) e, __LINE__); exit(1); } } while (0)
+#include "bench_common.cuh"
 
 struct Case { const char* name; int count, cin, h, w, cout, k, stride, pad; };
 
 static int oh(const Case& c) { return (c.h + 2 * c.pad - c.k) / c.stride + 1; }
 static int ow(const Case& c) { return (c.w + 2 * c.pad - c.k) / c.stride + 1; }
-
-template <typename F> static float micros(cudaStream_t stream, F enqueue) {
-    const int reps = 20, replays = 10;
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    for (int i = 0; i < reps; i++) enqueue();
-    CHECK(cudaStreamEndCapture(stream, &graph));
-    CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    for (int i = 0; i < 3; i++) CHECK(cudaGraphLaunch(exec, stream));
-    float best = 1e9f;
-    for (int i = 0; i < replays; i++) {
-        cudaEventRecord(a, stream);
-        CHECK(cudaGraphLaunch(exec, stream));
-        cudaEventRecord(b, stream);
-        cudaEventSynchronize(b);
-        float ms;
-        cudaEventElapsedTime(&ms, a, b);
-        if (ms < best) best = ms;
-    }
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
-    return best * 1000 / reps;
-}
-
-static __half* randomHalves(size_t n) {
-    std::vector<__half> host(n);
-    for (auto& v : host) v = __float2half((rand() % 512 - 256) / 1024.f);
-    __half* d;
-    CHECK(cudaMalloc(&d, n * 2));
-    CHECK(cudaMemcpy(d, host.data(), n * 2, cudaMemcpyHostToDevice));
-    return d;
-}
 
 /** Whether name contains one of the '|'-separated parts of pattern. */
 static bool matches(const char* pattern, const char* name) {

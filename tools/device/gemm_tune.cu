@@ -3,23 +3,13 @@
 // DDPM's passes: cublasGemmEx's default algorithm against every algorithm cuBLASLt's heuristic
 // offers for the shape (up to 64, 32 MiB workspace), each captured 20 times in a CUDA graph and
 // replayed. Tells whether choosing cuBLASLt algorithms by timing is worth having. On the GPU machine
-// (cuBLAS is declared here, as the machine may have its libraries without their headers):
+// (cuBLAS and cuBLASLt are declared by hand, as the machine may have the libraries without headers):
 //   nvcc -O3 -arch=sm_90 -o /tmp/gemm_tune tools/device/gemm_tune.cu $(ls /usr/lib/x86_64-linux-gnu/libcublas.so* \
 //     /usr/local/cuda/lib64/libcublas.so* 2>/dev/null | head -1) $(ls /usr/lib/x86_64-linux-gnu/libcublasLt.so* \
 //     /usr/local/cuda/lib64/libcublasLt.so* 2>/dev/null | head -1) && /tmp/gemm_tune
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
+#include "bench_common.cuh"
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <vector>
 
-typedef struct cublasContext* cublasHandle_t;
-extern "C" int cublasCreate_v2(cublasHandle_t*);
-extern "C" int cublasSetStream_v2(cublasHandle_t, cudaStream_t);
-extern "C" int cublasGemmEx(cublasHandle_t, int transa, int transb, int m, int n, int k, const void* alpha, const void* a,
-                            cudaDataType aType, int lda, const void* b, cudaDataType bType, int ldb, const void* beta, void* c,
-                            cudaDataType cType, int ldc, int computeType, int algo);
 typedef struct cublasLtContext* cublasLtHandle_t;
 typedef struct cublasLtMatmulDescOpaque_t* cublasLtMatmulDesc_t;
 typedef struct cublasLtMatrixLayoutOpaque_t* cublasLtMatrixLayout_t;
@@ -38,48 +28,10 @@ extern "C" int cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t, const void
                               const void* b, cublasLtMatrixLayout_t, const void* beta, const void* c, cublasLtMatrixLayout_t, void* d,
                               cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t* algo, void* workspace, size_t workspaceBytes,
                               cudaStream_t);
-const int CUBLAS_OP_N = 0, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1, PREF_MAX_WORKSPACE_BYTES = 1;
-
-#define CHECK(x) do { auto e = (x); if (e != 0) { printf("%s failed: %d at line %d\n", #x, (int) e, __LINE__); exit(1); } } while (0)
+const int PREF_MAX_WORKSPACE_BYTES = 1;
 
 // A product as the conv way runs it: Cout rows, P columns (tile positions or map pixels), K = Cin * kh * kw.
 struct Product { const char* name; int cout, p, k; };
-
-template <typename F> static float micros(cudaStream_t stream, F enqueue) {
-    const int reps = 20, replays = 10;
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
-    for (int i = 0; i < reps; i++) enqueue();
-    CHECK(cudaStreamEndCapture(stream, &graph));
-    CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    for (int i = 0; i < 3; i++) CHECK(cudaGraphLaunch(exec, stream));
-    float best = 1e9f;
-    for (int i = 0; i < replays; i++) {
-        cudaEventRecord(a, stream);
-        CHECK(cudaGraphLaunch(exec, stream));
-        cudaEventRecord(b, stream);
-        cudaEventSynchronize(b);
-        float ms;
-        cudaEventElapsedTime(&ms, a, b);
-        if (ms < best) best = ms;
-    }
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
-    return best * 1000 / reps;
-}
-
-static __half* randomHalves(size_t n) {
-    std::vector<__half> host(n);
-    for (auto& v : host) v = __float2half((rand() % 512 - 256) / 4096.f);
-    __half* d;
-    CHECK(cudaMalloc(&d, n * sizeof(__half)));
-    CHECK(cudaMemcpy(d, host.data(), n * sizeof(__half), cudaMemcpyHostToDevice));
-    return d;
-}
 
 int main() {
     Product products[] = {

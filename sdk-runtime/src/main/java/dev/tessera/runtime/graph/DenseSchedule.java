@@ -26,8 +26,9 @@ public final class DenseSchedule {
     public DenseSchedule(ModelGraph graph, boolean[] observed) {
         this.graph = graph;
         List<Node> nodes = graph.nodes();
-        this.fused = fuseActivations(graph, observed);
-        this.fusedAdds = fuseAdds(graph, observed, fused);
+        Uses uses = Uses.of(graph, observed);
+        this.fused = fuseActivations(graph, uses);
+        this.fusedAdds = fuseAdds(graph, uses, fused);
         this.aliases = new boolean[nodes.size()];
         for (int i = 0; i < nodes.size(); i++) aliases[i] = isView(nodes.get(i)) || isFusedAway(i);
         this.releases = releasesAfterEachNode(graph, aliases, this::aliased);
@@ -83,25 +84,36 @@ public final class DenseSchedule {
         return node.op() instanceof Op.SliceChannels && node.inputs().get(0).shape().dim(0) == 1;
     }
 
+    /** Per value (by id): the index of the node producing it (-1 for inputs), and whether a node may compute it as part of its reader. */
+    private record Uses(int[] producer, boolean[] inner) {
+        /** A value is inner when exactly one node reads it and it is neither the graph's output nor observed. */
+        static Uses of(ModelGraph graph, boolean[] observed) {
+            List<Node> nodes = graph.nodes();
+            int[] readers = new int[graph.valueCount()];
+            int[] producer = new int[graph.valueCount()];
+            Arrays.fill(producer, -1);
+            for (int i = 0; i < nodes.size(); i++) {
+                producer[nodes.get(i).output().id()] = i;
+                for (Value in : nodes.get(i).inputs()) readers[in.id()]++;
+            }
+            boolean[] inner = new boolean[graph.valueCount()];
+            for (int v = 0; v < inner.length; v++) inner[v] = readers[v] == 1 && !observed[v] && v != graph.output().id();
+            return new Uses(producer, inner);
+        }
+    }
+
     /**
      * Activations that can run inside the op producing their input: the producer is a conv, norm,
      * SPADE or add whose output nothing else reads. Per node index, the activation node to apply at its end.
      */
-    private static Node[] fuseActivations(ModelGraph graph, boolean[] observed) {
+    private static Node[] fuseActivations(ModelGraph graph, Uses uses) {
         List<Node> nodes = graph.nodes();
-        int[] readers = new int[graph.valueCount()];
-        int[] producer = new int[graph.valueCount()];
-        Arrays.fill(producer, -1);
-        for (int i = 0; i < nodes.size(); i++) {
-            producer[nodes.get(i).output().id()] = i;
-            for (Value in : nodes.get(i).inputs()) readers[in.id()]++;
-        }
         Node[] fused = new Node[nodes.size()];
         for (Node n : nodes) {
             if (!(n.op() instanceof Op.Activation)) continue;
             Value in = n.inputs().get(0);
-            int p = producer[in.id()];
-            if (p < 0 || readers[in.id()] != 1 || in.id() == graph.output().id() || observed[in.id()] || fused[p] != null) continue;
+            int p = uses.producer()[in.id()];
+            if (p < 0 || !uses.inner()[in.id()] || fused[p] != null) continue;
             Op op = nodes.get(p).op();
             boolean fusable = op instanceof Op.Conv2d || op instanceof Op.GroupNorm || op instanceof Op.BatchNorm
                     || op instanceof Op.Spade || op instanceof Op.Add;
@@ -117,15 +129,9 @@ public final class DenseSchedule {
      * add node to apply at its end. (On a GPU the conv's GEMM accumulates onto the addend, so the
      * add costs no launch: DDPM's timestep and residual adds.)
      */
-    private static Node[] fuseAdds(ModelGraph graph, boolean[] observed, Node[] fusedActivations) {
+    private static Node[] fuseAdds(ModelGraph graph, Uses uses, Node[] fusedActivations) {
         List<Node> nodes = graph.nodes();
-        int[] readers = new int[graph.valueCount()];
-        int[] producer = new int[graph.valueCount()];
-        Arrays.fill(producer, -1);
-        for (int i = 0; i < nodes.size(); i++) {
-            producer[nodes.get(i).output().id()] = i;
-            for (Value in : nodes.get(i).inputs()) readers[in.id()]++;
-        }
+        int[] producer = uses.producer();
         Node[] fused = new Node[nodes.size()];
         for (int j = 0; j < nodes.size(); j++) {
             Node add = nodes.get(j);
@@ -133,7 +139,7 @@ public final class DenseSchedule {
             for (Value v : add.inputs()) {
                 int p = producer[v.id()];
                 if (p < 0 || !(nodes.get(p).op() instanceof Op.Conv2d) || fusedActivations[p] != null || fused[p] != null) continue;
-                if (readers[v.id()] != 1 || observed[v.id()] || v.id() == graph.output().id()) continue;
+                if (!uses.inner()[v.id()]) continue;
                 Value other = addend(add, nodes.get(p));
                 if (other.equals(v) || producer[other.id()] > p) continue; // computed after the conv
                 fused[p] = add;
