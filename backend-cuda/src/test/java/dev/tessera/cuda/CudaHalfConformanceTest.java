@@ -14,6 +14,6 @@ class CudaHalfConformanceTest extends CudaConformanceTest {
 
     @Override
     protected double tolerance() {
-        return 5e-3; // measured on an H100: at most 2.5e-3 (ddpm sparse), 1.2e-3 (gaugan), 7e-4 (conv)
+        return 5e-3; // measured on an H100 (2026-11-23): at most 3.0e-3 (ddpm), 1.2e-3 (gaugan), 7e-4 (conv)
     }
 }

@@ -41,6 +41,6 @@ class VulkanHalfConformanceTest extends VulkanConformanceTest {
 
     @Override
     protected double tolerance() {
-        return 5e-3; // measured on lavapipe: at most 2.3e-3 (ddpm dense), 1.1e-3 (gaugan), 5.2e-4 (conv)
+        return 5e-3; // measured on an H100 (2026-11-23): at most 3.6e-3 (ddpm dense), 1.4e-3 (gaugan)
     }
 }
