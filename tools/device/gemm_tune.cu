@@ -1,8 +1,8 @@
 // GPU time of the float16 products of the GEMM conv way (out[Cout, P] = W[Cout, K] x cols[K, P],
 // float32 accumulation, beta 1 as when im2col wrote the bias into out) on shapes of GauGAN's and
 // DDPM's passes: cublasGemmEx's default algorithm against every algorithm cuBLASLt's heuristic
-// offers for the shape (up to 64, 32 MiB workspace), each captured 20 times in a CUDA graph and
-// replayed. Tells whether choosing cuBLASLt algorithms by timing is worth having. On the GPU machine
+// offers for the shape (up to 64, 32 MiB workspace), and against those algorithms with K split
+// 1-32 ways (each reduction scheme), each captured 20 times in a CUDA graph and replayed. Tells whether choosing cuBLASLt algorithms by timing is worth having. On the GPU machine
 // (cuBLAS and cuBLASLt are declared by hand, as the machine may have the libraries without headers):
 //   nvcc -O3 -arch=sm_90 -o /tmp/gemm_tune tools/device/gemm_tune.cu $(ls /usr/lib/x86_64-linux-gnu/libcublas.so* \
 //     /usr/local/cuda/lib64/libcublas.so* 2>/dev/null | head -1) $(ls /usr/lib/x86_64-linux-gnu/libcublasLt.so* \
@@ -24,11 +24,15 @@ extern "C" int cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t, 
 extern "C" int cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
                                               cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatmulPreference_t, int requested,
                                               cublasLtMatmulHeuristicResult_t* results, int* returned);
+extern "C" int cublasLtMatmulAlgoConfigSetAttribute(cublasLtMatmulAlgo_t*, int attr, const void* buf, size_t size);
+extern "C" int cublasLtMatmulAlgoCheck(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                       cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t*,
+                                       cublasLtMatmulHeuristicResult_t*);
 extern "C" int cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t, const void* alpha, const void* a, cublasLtMatrixLayout_t,
                               const void* b, cublasLtMatrixLayout_t, const void* beta, const void* c, cublasLtMatrixLayout_t, void* d,
                               cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t* algo, void* workspace, size_t workspaceBytes,
                               cudaStream_t);
-const int PREF_MAX_WORKSPACE_BYTES = 1;
+const int PREF_MAX_WORKSPACE_BYTES = 1, ALGO_CONFIG_SPLITK_NUM = 2, ALGO_CONFIG_REDUCTION_SCHEME = 3;
 
 // A product as the conv way runs it: Cout rows, P columns (tile positions or map pixels), K = Cin * kh * kw.
 struct Product { const char* name; int cout, p, k; };
@@ -64,7 +68,8 @@ int main() {
     CHECK(cublasLtMatmulPreferenceCreate(&pref));
     CHECK(cublasLtMatmulPreferenceSetAttribute(pref, PREF_MAX_WORKSPACE_BYTES, &workspaceBytes, sizeof(workspaceBytes)));
     float one = 1.f;
-    printf("%-40s %10s %10s %10s %5s %6s\n", "product (Cout x P x K)", "GemmEx us", "Lt top1", "Lt best", "of", "gain");
+    printf("%-40s %10s %10s %10s %5s %6s %10s %s\n", "product (Cout x P x K)", "GemmEx us", "Lt top1", "Lt best", "of", "gain",
+           "split best", "(algo, split, scheme)");
     for (const Product& q : products) {
         __half* w = randomHalves((size_t) q.cout * q.k);
         __half* cols = randomHalves((size_t) q.k * q.p);
@@ -92,8 +97,29 @@ int main() {
             if (i == 0) top1 = us;
             if (us < best) best = us;
         }
-        printf("%-40s %10.1f %10.1f %10.1f %5d %5.2fx   (%d x %d x %d)\n", q.name, gemmEx, top1, best, returned, gemmEx / best, q.cout, q.p,
-               q.k);
+        float splitBest = 1e9f;
+        int bestAlgo = -1, bestSplit = 0, bestScheme = 0;
+        for (int i = 0; i < returned; i++) {
+            if (results[i].state != 0) continue;
+            for (unsigned split : {1u, 2u, 4u, 8u, 16u, 32u}) {
+                for (unsigned scheme : {1u, 2u, 4u}) {
+                    if (split == 1 && scheme != 1) continue;
+                    cublasLtMatmulAlgo_t algo = results[i].algo;
+                    unsigned none = 0;
+                    if (cublasLtMatmulAlgoConfigSetAttribute(&algo, ALGO_CONFIG_SPLITK_NUM, &split, sizeof(split)) != 0) continue;
+                    if (cublasLtMatmulAlgoConfigSetAttribute(&algo, ALGO_CONFIG_REDUCTION_SCHEME, split == 1 ? &none : &scheme,
+                                                             sizeof(scheme)) != 0) continue;
+                    cublasLtMatmulHeuristicResult_t checked;
+                    if (cublasLtMatmulAlgoCheck(lt, desc, a, b, c, c, &algo, &checked) != 0 || checked.workspaceSize > workspaceBytes) continue;
+                    float us = micros(stream, [&] {
+                        cublasLtMatmul(lt, desc, &one, cols, a, w, b, &one, out, c, out, c, &algo, workspace, workspaceBytes, stream);
+                    });
+                    if (us < splitBest) { splitBest = us; bestAlgo = i; bestSplit = split; bestScheme = split == 1 ? 0 : scheme; }
+                }
+            }
+        }
+        printf("%-40s %10.1f %10.1f %10.1f %5d %5.2fx %10.1f (%d, %d, %d)   (%d x %d x %d)\n", q.name, gemmEx, top1, best, returned,
+               gemmEx / best, splitBest, bestAlgo, bestSplit, bestScheme, q.cout, q.p, q.k);
         cudaFree(w);
         cudaFree(cols);
         cudaFree(out);
