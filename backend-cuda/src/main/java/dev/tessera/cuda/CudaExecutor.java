@@ -16,6 +16,7 @@ import dev.tessera.runtime.sparse.StepLanes;
 import dev.tessera.runtime.sparse.TileGeometry;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -65,6 +66,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private DeviceBuffer planBuffer = DeviceBuffer.allocate(0);
     private int planDataGeneration; // bumped when the plan data changes (graphs that read it are stale)
     private IntPointer staging = new IntPointer(0L);
+    private final PinnedStaging pinnedStaging = new PinnedStaging();
     private @Nullable SparsePlan lanedPlan;
     private @Nullable StepLanes stepLanes; // lanedPlan's
 
@@ -1152,16 +1154,25 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                 "cudaMemcpyAsync (device to device)");
     }
 
-    /** Copies the inputs into their fixed device buffers (converting to float16 in half mode). */
+    /**
+     * Copies the inputs into their fixed device buffers through page-locked memory (converting to
+     * float16 in half mode). The caller's tensors are read before this returns.
+     */
     private void uploadInputs(Tensor[] inputs) {
+        long total = 0;
+        for (Tensor t : inputs) total += t.size();
+        first.sync(); // a pass that failed may have left a copy from the staging memory in flight
+        long pinned = pinnedStaging.reserve(total).address();
+        FloatBuffer host = pinnedStaging.floats(Math.toIntExact(total));
+        long at = 0;
         for (int i = 0; i < inputs.length; i++) {
             Tensor t = inputs[i];
             long dst = inputBuffers[i].address;
             long f32 = half ? alloc32(t.size()) : dst;
-            try (FloatPointer host = new FloatPointer(t.data())) {
-                CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(f32), host, 4L * t.size(), cudaMemcpyHostToDevice, first.stream), "cudaMemcpyAsync (upload)");
-                sync(); // the host buffer may change once we return
-            }
+            PinnedStaging.copy(t.data().duplicate(), host.position((int) at));
+            CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(f32), CudaDevice.at(pinned + 4L * at), 4L * t.size(), cudaMemcpyHostToDevice,
+                    first.stream), "cudaMemcpyAsync (upload)");
+            at += t.size();
             if (half) {
                 lane.kernels.callExact("to_half").ptr(f32).ptr(dst).l(t.size()).launch(t.size());
                 free(f32);
@@ -1178,10 +1189,11 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             lane.kernels.callExact("to_float").ptr(address).ptr(src).l(shape.size()).launch(shape.size());
         }
         Tensor t = Tensor.zeros(shape);
-        try (FloatPointer host = new FloatPointer(t.data())) {
-            CudaDevice.check(cudaMemcpyAsync(host, CudaDevice.at(src), 4L * shape.size(), cudaMemcpyDeviceToHost, first.stream), "cudaMemcpyAsync (download)");
-            sync();
-        }
+        long pinned = pinnedStaging.reserve(shape.size()).address();
+        CudaDevice.check(cudaMemcpyAsync(CudaDevice.at(pinned), CudaDevice.at(src), 4L * shape.size(), cudaMemcpyDeviceToHost, first.stream),
+                "cudaMemcpyAsync (download)");
+        sync();
+        PinnedStaging.copy(pinnedStaging.floats(shape.size()), t.data().duplicate());
         return t;
     }
 
@@ -1205,6 +1217,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         closeWorkingMaps();
         planBuffer.close();
         staging.close();
+        pinnedStaging.close();
         alpha.close();
         beta.close();
         for (CUevent_st e : marks) cudaEventDestroy(e);
