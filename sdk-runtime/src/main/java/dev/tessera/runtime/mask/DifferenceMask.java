@@ -4,6 +4,7 @@ import dev.tessera.InvalidInputException;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
+import java.util.stream.IntStream;
 
 /**
  * Where an edit changed the input: {@code |edited - original| > eps} on any channel, then a
@@ -39,22 +40,40 @@ public final class DifferenceMask {
         int plane = h * w;
         FloatBuffer a = original.data(), b = edited.data();
         boolean[] bits = new boolean[plane];
-        for (int ch = 0; ch < c; ch++) {
+        // Ranges of pixels on the cores: GauGAN's 36-channel 256x512 input took 7-9 ms on one.
+        int parts = (int) Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), (long) c * plane / PARALLEL_VALUES));
+        long bad = IntStream.range(0, parts).parallel()
+                .mapToLong(k -> markChanged(a, b, c, plane, eps, bits, (int) ((long) plane * k / parts), (int) ((long) plane * (k + 1) / parts)))
+                .filter(i -> i >= 0).min().orElse(-1);
+        if (bad >= 0) checkFinite(a.get((int) bad), b.get((int) bad), (int) (bad / plane), (int) (bad % plane), w, s); // throws
+        return new Mask(h, w, bits);
+    }
+
+    /** Below this many values a difference mask is computed on the calling thread. */
+    private static final int PARALLEL_VALUES = 1 << 18;
+
+    /**
+     * Sets bits[p] for the pixels p in [from, to) where some channel differs by more than eps;
+     * returns the first index (ch * plane + p) holding a value that is not finite, or -1.
+     */
+    private static long markChanged(FloatBuffer a, FloatBuffer b, int channels, int plane, float eps, boolean[] bits, int from, int to) {
+        long bad = -1;
+        for (int ch = 0; ch < channels; ch++) {
             int base = ch * plane;
-            for (int p = 0; p < plane; p++) {
+            for (int p = from; p < to; p++) {
                 float va = a.get(base + p), vb = b.get(base + p);
                 float d = Math.abs(vb - va);
                 if (d > eps) {
                     // Infinity here is either an overflowing difference of finite values (changed) or an
-                    // infinite input (rejected below); NaN never compares, so it is checked separately.
-                    if (d == Float.POSITIVE_INFINITY) checkFinite(va, vb, ch, p, w, s);
+                    // infinite input (rejected by the caller); NaN never compares, so it is checked separately.
+                    if (d == Float.POSITIVE_INFINITY && bad < 0 && !(Float.isFinite(va) && Float.isFinite(vb))) bad = base + p;
                     bits[p] = true;
-                } else if (d != d) {
-                    checkFinite(va, vb, ch, p, w, s);
+                } else if (d != d && bad < 0) {
+                    bad = base + p;
                 }
             }
         }
-        return new Mask(h, w, bits);
+        return bad;
     }
 
     private static void checkFinite(float original, float edited, int ch, int p, int w, Shape s) {

@@ -55,6 +55,23 @@ class DifferenceMaskTest {
     }
 
     @Test
+    void aLargeInputSplitOverTheCoresGivesTheSameMaskAndNamesItsNaN() {
+        int c = 9, h = 170, w = 301, plane = h * w; // 460,530 values: computed in several ranges of pixels
+        Tensor a = Tensor.zeros(1, c, h, w), b = Tensor.zeros(1, c, h, w);
+        boolean[] want = new boolean[plane];
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        for (int k = 0; k < 2000; k++) {
+            int ch = random.nextInt(c), p = random.nextInt(plane);
+            b.set(ch * plane + p, 1f);
+            want[p] = true;
+        }
+        assertEquals(Mask.of(h, w, want), DifferenceMask.changed(a, b, 0.5f));
+        b.set(7 * plane + plane - 2, Float.NaN); // in the last range of pixels
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> DifferenceMask.changed(a, b, 0.5f));
+        assertTrue(e.getMessage().contains("channel 7, pixel (" + (h - 1) + ", " + (w - 2) + ")"), e.getMessage());
+    }
+
+    @Test
     void dilationIsACrossNotASquare() {
         boolean[] px = new boolean[25];
         px[2 * 5 + 2] = true;
