@@ -3,21 +3,20 @@ package dev.tessera.cuda;
 import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
 import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
 
+import dev.tessera.runtime.backend.ParallelCopy;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.util.concurrent.ForkJoinPool;
-import java.util.stream.IntStream;
 import org.bytedeco.javacpp.Pointer;
 
 /**
  * Page-locked host memory that an executor's inputs and outputs pass through. The GPU copies
  * page-locked memory by DMA at the bus's speed; from ordinary (pageable) memory the driver stages
  * it first: GauGAN's 18.9 MB one-hot input took 2.0 ms a pass that way on an H100's host. The host
- * side copies into and out of it on several cores. Grows to the largest transfer; one pass at a
+ * side copies into and out of it on several cores ({@link ParallelCopy}). Grows to the largest transfer; one pass at a
  * time uses it (a pass synchronizes before it returns, so no copy of a finished pass is in flight).
  */
 final class PinnedStaging implements AutoCloseable {
-    /** Below this many floats a transfer is copied on one core. */
+    /** Floats a core copies at least (1 MB). */
     private static final int PARALLEL_FLOATS = 1 << 18;
 
     private Pointer memory = new Pointer();
@@ -40,14 +39,11 @@ final class PinnedStaging implements AutoCloseable {
         return memory.capacity(bytes).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().limit(floats);
     }
 
-    /** Copies src's remaining floats into dst from its position, split over the common pool's threads for large copies. */
+    /** Copies src's remaining floats into dst from its position, on several cores for large copies. */
     static void copy(FloatBuffer src, FloatBuffer dst) {
-        int n = src.remaining(), from = src.position(), to = dst.position();
-        int parts = n < PARALLEL_FLOATS ? 1 : Math.max(1, Math.min(ForkJoinPool.getCommonPoolParallelism(), n / PARALLEL_FLOATS));
-        IntStream.range(0, parts).parallel().forEach(p -> {
-            int a = (int) ((long) n * p / parts), b = (int) ((long) n * (p + 1) / parts);
-            dst.duplicate().position(to + a).put(src.duplicate().position(from + a).limit(from + b));
-        });
+        int from = src.position(), to = dst.position();
+        ParallelCopy.run(src.remaining(), PARALLEL_FLOATS, (a, b) ->
+                dst.duplicate().position(to + (int) a).put(src.duplicate().position(from + (int) a).limit(from + (int) b)));
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.tessera.vulkan.lwjgl;
 import static org.lwjgl.system.MemoryStack.stackPush;
 import static org.lwjgl.vulkan.VK10.*;
 
+import dev.tessera.runtime.backend.ParallelCopy;
 import dev.tessera.vulkan.CommandStream;
 import dev.tessera.vulkan.Kernel;
 import java.nio.Buffer;
@@ -214,7 +215,7 @@ final class LwjglStream implements CommandStream {
     public void upload(Buffer host, long dst) {
         long bytes = bytes(host);
         long s = stagingBuffer(bytes);
-        MemoryUtil.memCopy(MemoryUtil.memAddress(host), device.hostAddress(s), bytes);
+        hostCopy(MemoryUtil.memAddress(host), device.hostAddress(s), bytes);
         copy(s, dst, bytes);
     }
 
@@ -225,6 +226,14 @@ final class LwjglStream implements CommandStream {
         copy(src, s, bytes);
         downloads.add(new Download(s, MemoryUtil.memAddress(host), bytes));
     }
+
+    /** Host memory to host memory (staging memory is mapped), on several cores for large copies. */
+    private static void hostCopy(long src, long dst, long bytes) {
+        ParallelCopy.run(bytes, PARALLEL_BYTES, (a, b) -> MemoryUtil.memCopy(src + a, dst + a, b - a));
+    }
+
+    /** Bytes a core copies at least. */
+    private static final long PARALLEL_BYTES = 1 << 20;
 
     /** Bytes from position to limit of a direct buffer. */
     private static long bytes(Buffer b) {
@@ -255,7 +264,7 @@ final class LwjglStream implements CommandStream {
             try {
                 device.submit(recording(marks), fence);
                 lastMarks = readMarks(marks);
-                for (Download d : downloads) MemoryUtil.memCopy(device.hostAddress(d.staging()), d.host(), d.bytes());
+                for (Download d : downloads) hostCopy(device.hostAddress(d.staging()), d.host(), d.bytes());
             } finally {
                 device.release();
             }
