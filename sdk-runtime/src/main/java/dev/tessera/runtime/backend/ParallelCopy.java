@@ -4,9 +4,9 @@ import java.util.stream.IntStream;
 
 /**
  * Large host memory copies split into ranges that several cores copy side by side: one core does not
- * reach a desktop's memory bandwidth (GauGAN's 18.9 MB input took 1.7 ms a pass to stage for an
- * H100 on one core, 0.5 ms on the machine's 16). Backends copy inputs into, and outputs out of,
- * their transfer memory with it.
+ * reach a desktop's memory bandwidth (on an H100's 16-core host, a GauGAN edit through Vulkan, whose
+ * 18.9 MB input is staged each pass, returned 2-3 ms sooner; docs/benchmarks.md). Backends copy
+ * inputs into, and outputs out of, their transfer memory with it.
  */
 public final class ParallelCopy {
     private ParallelCopy() {}
