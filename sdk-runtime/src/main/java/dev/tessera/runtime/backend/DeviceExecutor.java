@@ -148,8 +148,8 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
      */
     protected void runConvWithAdd(Node conv, long[] in, long out, Node add, long addend) {
         runNode(conv, in, out, null);
-        long[] addIn = new long[2];
-        for (int k = 0; k < 2; k++) addIn[k] = add.inputs().get(k).equals(conv.output()) ? out : addend;
+        long[] addIn = {out, out};
+        addIn[DenseSchedule.addendIndex(add, conv)] = addend;
         runNode(add, addIn, out, null);
     }
 

@@ -122,8 +122,8 @@ public final class CpuExecutor {
 
     /** The inputs of {@code add} fused into {@code conv}: the conv's output {@code out} where the add reads it, else {@code addend}. */
     static Tensor[] addInputs(Node add, Node conv, Tensor out, Tensor addend) {
-        Tensor[] in = new Tensor[2];
-        for (int k = 0; k < 2; k++) in[k] = add.inputs().get(k).equals(conv.output()) ? out : addend;
+        Tensor[] in = {out, out};
+        in[DenseSchedule.addendIndex(add, conv)] = addend;
         return in;
     }
 

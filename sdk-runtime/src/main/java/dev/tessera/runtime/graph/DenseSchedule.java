@@ -3,7 +3,6 @@ package dev.tessera.runtime.graph;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.function.IntFunction;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -16,7 +15,7 @@ public final class DenseSchedule {
     private final ModelGraph graph;
     private final Node[] fused; // per node index, the activation node it applies at its end
     private final Node[] fusedAdds; // per node index (a conv), the add node it applies at its end
-    private final boolean[] aliases;
+    private final Value[] aliased; // per node index, the input whose memory the node's output shares, or null
     private final List<List<Value>> releases;
 
     /**
@@ -29,9 +28,14 @@ public final class DenseSchedule {
         Uses uses = Uses.of(graph, observed);
         this.fused = fuseActivations(graph, uses);
         this.fusedAdds = fuseAdds(graph, uses, fused);
-        this.aliases = new boolean[nodes.size()];
-        for (int i = 0; i < nodes.size(); i++) aliases[i] = isView(nodes.get(i)) || isFusedAway(i);
-        this.releases = releasesAfterEachNode(graph, aliases, this::aliased);
+        this.aliased = new Value[nodes.size()];
+        for (int i = 0; i < nodes.size(); i++) {
+            if (isView(nodes.get(i))) aliased[i] = nodes.get(i).inputs().get(0);
+            for (Node away : new Node[] {fused[i], fusedAdds[i]}) { // computed by node i, in its output's memory
+                if (away != null) aliased[uses.producer()[away.output().id()]] = nodes.get(i).output();
+            }
+        }
+        this.releases = releasesAfterEachNode(graph, aliased);
     }
 
     /** The activation node {@code index} applies at its end, or null. */
@@ -52,26 +56,26 @@ public final class DenseSchedule {
         return fusedAdds[index];
     }
 
+    /** Which input (0 or 1) of a fused add node {@code add} its conv does not produce: the addend. */
+    public static int addendIndex(Node add, Node conv) {
+        return add.inputs().get(0).equals(conv.output()) ? 1 : 0;
+    }
+
     /** The input of a fused add node {@code add} that its conv does not produce. */
     public static Value addend(Node add, Node conv) {
-        Value a = add.inputs().get(0);
-        return a.equals(conv.output()) ? add.inputs().get(1) : a;
+        return add.inputs().get(addendIndex(add, conv));
     }
 
     /** Whether node {@code index} makes no memory of its own: a view of its input, or an activation or add its producer applies. */
     public boolean isAlias(int index) {
-        return aliases[index];
+        return aliased[index] != null;
     }
 
-    /** The input whose memory alias node {@code index} shares: a fused add's conv output, else the first input. */
+    /** The input whose memory alias node {@code index} shares: its producer's output for a fused node, the sliced map for a view. */
     public Value aliased(int index) {
-        Node n = graph.nodes().get(index);
-        if (n.op() instanceof Op.Add) {
-            for (int p = 0; p < index; p++) {
-                if (fusedAdds[p] == n) return graph.nodes().get(p).output();
-            }
-        }
-        return n.inputs().get(0);
+        Value v = aliased[index];
+        if (v == null) throw new IllegalArgumentException(graph.nodes().get(index).name() + " is not an alias");
+        return v;
     }
 
     /** Values whose memory may be reused once node {@code index} has run (never the graph's output or inputs). */
@@ -149,21 +153,12 @@ public final class DenseSchedule {
         return fused;
     }
 
-    private boolean isFusedAway(int i) {
-        Node n = graph.nodes().get(i);
-        if (!(n.op() instanceof Op.Activation) && !(n.op() instanceof Op.Add)) return false;
-        for (int p = 0; p < i; p++) {
-            if (fused[p] == n || fusedAdds[p] == n) return true;
-        }
-        return false;
-    }
-
     /**
      * For each node (by index), the values no longer needed once it has run. An alias keeps the
      * input it aliases alive while the alias is read; the graph output, and anything it aliases, is
      * never released (the caller reads it after the last node); inputs belong to the caller.
      */
-    private static List<List<Value>> releasesAfterEachNode(ModelGraph graph, boolean[] aliases, IntFunction<Value> aliased) {
+    private static List<List<Value>> releasesAfterEachNode(ModelGraph graph, Value[] aliased) {
         List<Node> nodes = graph.nodes();
         int never = Integer.MAX_VALUE;
         int[] lastReader = new int[graph.valueCount()];
@@ -171,7 +166,7 @@ public final class DenseSchedule {
         lastReader[graph.output().id()] = never;
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node n = nodes.get(i);
-            Value shared = aliases[i] ? aliased.apply(i) : null;
+            Value shared = aliased[i];
             for (Value in : n.inputs()) {
                 int until = in.equals(shared) ? Math.max(i, lastReader[n.output().id()]) : i;
                 lastReader[in.id()] = Math.max(lastReader[in.id()], until);
