@@ -438,12 +438,20 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /**
      * The bias that the im2col kernel of a GEMM conv writes into its output for the product to add
-     * to: only where the conv has no more output channels than im2col rows, so that a thread fills no
-     * more rows of its column than it copies. An RGB input conv (27 rows, 128 channels) adds its bias
-     * after its product.
+     * to ({@link #im2colFillsOutput}); 0 where the bias is added after the product.
      */
     private static long filledBias(Op.Conv2d c, long bias) {
-        return c.outChannels() <= c.inChannels() * c.kernelH() * c.kernelW() ? bias : 0;
+        return im2colFillsOutput(c) ? bias : 0;
+    }
+
+    /**
+     * Whether the im2col kernel of conv {@code c} may write the product's starting values (bias,
+     * addend) into its output: only where the conv has no more output channels than im2col rows, so
+     * that a thread fills no more rows of its column than it copies. An RGB input conv (27 rows, 128
+     * channels) adds its bias after its product.
+     */
+    private static boolean im2colFillsOutput(Op.Conv2d c) {
+        return c.outChannels() <= c.inChannels() * c.kernelH() * c.kernelW();
     }
 
     /** Elements of one im2col panel: whole output rows, at most this many (64 MiB in float16). */
@@ -451,7 +459,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
 
     /** Whether {@link #gemmConv} can start conv {@code c}'s output from an addend (a map, or one value a channel when perChannel). */
     private static boolean gemmStartsFromAddend(Op.Conv2d c, boolean perChannel) {
-        return isDirect(c) ? !perChannel : filledBias(c, 1) != 0;
+        return isDirect(c) ? !perChannel : im2colFillsOutput(c);
     }
 
     /** A 1x1 stride-1 unpadded conv, which multiplies its input map directly (no im2col). */
@@ -727,7 +735,6 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         gemm(false, true, c, p, tokens, 1f, values, tokens, scores, tokens, 0f, out, p);
     }
 
-    /** {@code y = act(x * scale[k] + shift[k])} over {@code rows} planes, k = row % channels (0 scale or shift: none). */
     /**
      * Threads a row of {@code values} needs in the kernels that move 16 bytes a thread (map_row in
      * the .cu file): one per pack where the row divides into packs, else one per value.
@@ -737,6 +744,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         return values % pack == 0 ? values / pack : values;
     }
 
+    /** {@code y = act(x * scale[k] + shift[k])} over {@code rows} planes, k = row % channels (0 scale or shift: none). */
     private void channelAffine(long x, long y, long scale, long shift, int channels, int plane, int rows, Op.@Nullable Activation act) {
         lane.kernels.call("channel_affine").ptr(x).ptr(y).ptr(scale).ptr(shift).i(channels).i(plane).i(rows)
                 .i(activationCode(act)).f(slope(act)).launch2d(packs(plane), rows);

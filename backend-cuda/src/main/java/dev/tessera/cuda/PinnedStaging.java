@@ -12,8 +12,9 @@ import org.bytedeco.javacpp.Pointer;
  * Page-locked host memory that an executor's inputs and outputs pass through. The GPU copies
  * page-locked memory by DMA at the bus's speed; from ordinary (pageable) memory the driver stages
  * it first: GauGAN's 18.9 MB one-hot input took 2.0 ms a pass that way on an H100's host. The host
- * side copies into and out of it on several cores ({@link ParallelCopy}). Grows to the largest transfer; one pass at a
- * time uses it (a pass synchronizes before it returns, so no copy of a finished pass is in flight).
+ * side copies into and out of it on several cores ({@link ParallelCopy}). Grows to the largest
+ * transfer; one pass at a time uses it (a pass synchronizes before it returns, so no copy of a
+ * finished pass is in flight).
  */
 final class PinnedStaging implements AutoCloseable {
     /** Floats a core copies at least (1 MB). */
