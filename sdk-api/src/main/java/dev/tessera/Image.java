@@ -2,7 +2,7 @@ package dev.tessera;
 
 /**
  * An RGB image, channel-major float32 [3, height, width] with values in [-1, 1] (the models' range).
- * The array is not copied: treat it as read-only once handed over.
+ * The array is not copied here; a session copies the images it keeps, so a caller may reuse it between calls.
  */
 public record Image(int width, int height, float[] rgb) implements EditInput {
     public Image {

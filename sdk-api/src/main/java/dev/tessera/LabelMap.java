@@ -2,7 +2,8 @@ package dev.tessera;
 
 /**
  * A semantic label map (the input of label-to-image models such as GauGAN): a label id and an
- * instance id per pixel, row-major. Arrays are not copied.
+ * instance id per pixel, row-major. The arrays are not copied here; a session copies the maps it
+ * keeps, so a caller may paint into the same arrays between calls.
  */
 public record LabelMap(int width, int height, int[] labels, int[] instances) implements EditInput {
     public LabelMap {

@@ -6,6 +6,7 @@ import dev.tessera.EditProgress;
 import dev.tessera.EditResult;
 import dev.tessera.EditSession;
 import dev.tessera.Image;
+import dev.tessera.LabelMap;
 import dev.tessera.NoFullPassException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -17,7 +18,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * What every session shares: one lock (calls run one at a time), async runs with progress and
- * cancellation, the accepted and pending states, and giving up the cache under memory pressure.
+ * cancellation, the accepted and pending states (copies of the caller's inputs), and giving up the
+ * cache under memory pressure.
  * Subclasses supply the model-specific full pass, edit and commit.
  */
 abstract class BaseSession implements EditSession {
@@ -73,7 +75,8 @@ abstract class BaseSession implements EditSession {
         return async(run -> edit(edited, run), listener);
     }
 
-    private EditResult generate(EditInput original, Run run) {
+    private EditResult generate(EditInput input, Run run) {
+        EditInput original = snapshot(input);
         return locked(() -> {
             long start = System.nanoTime();
             Image image = runFull(original, run);
@@ -88,7 +91,8 @@ abstract class BaseSession implements EditSession {
         });
     }
 
-    private EditResult edit(EditInput edited, Run run) {
+    private EditResult edit(EditInput input, Run run) {
+        EditInput edited = snapshot(input);
         return locked(() -> {
             EditInput base = requireAccepted();
             Map<String, Duration> phases = new LinkedHashMap<>();
@@ -167,6 +171,16 @@ abstract class BaseSession implements EditSession {
             }
             return null;
         });
+    }
+
+    /**
+     * A copy of what the caller handed over: the session keeps inputs as its accepted and pending
+     * states, and a caller painting into the same arrays between calls must not change them.
+     */
+    private static EditInput snapshot(EditInput in) {
+        if (in instanceof LabelMap m) return new LabelMap(m.width(), m.height(), m.labels().clone(), m.instances().clone());
+        Image i = (Image) in;
+        return new Image(i.width(), i.height(), i.rgb().clone());
     }
 
     private EditInput requireAccepted() {

@@ -81,6 +81,20 @@ class SessionTest {
     }
 
     @Test
+    void paintingIntoTheSameArraysBetweenCallsEditsFromTheAcceptedCopy() {
+        try (ModelHandle model = Tessera.load(spec()); EditSession s = model.newSession()) {
+            int[] labels = original.labels().clone(), instances = original.instances().clone();
+            LabelMap canvas = new LabelMap(256, 128, labels, instances); // one map the caller keeps painting into
+            s.generate(canvas);
+            System.arraycopy(edited.labels(), 0, labels, 0, labels.length);
+            System.arraycopy(edited.instances(), 0, instances, 0, instances.length);
+            EditResult r = s.edit(canvas);
+            assertEquals(0.0379, r.editedFraction(), 1e-4);
+            Golden.assertMatches("edit of a map painted in place", goldenSparse, Tensor.of(goldenSparse.shape(), r.image().rgb()));
+        }
+    }
+
+    @Test
     void sequentialAcceptedEditsStayCloseToDense() {
         try (ModelHandle model = Tessera.load(spec()); EditSession s = model.newSession()) {
             s.generate(original);
