@@ -10,7 +10,12 @@ public record MaskRule(float eps, int dilation, int minHeight, int minWidth, int
 
     /** The difference mask of an edit, at input resolution. */
     public Mask difference(Tensor original, Tensor edited) {
-        return DifferenceMask.of(original, edited, eps, dilation);
+        return dilate(DifferenceMask.changed(original, edited, eps));
+    }
+
+    /** The difference mask from its undilated form (pixels already found changed by more than eps). */
+    public Mask dilate(Mask changed) {
+        return DifferenceMask.dilate(changed, dilation);
     }
 
     /** The masks of every level from a difference mask. */

@@ -22,9 +22,13 @@ final class GauganSession extends BaseSession {
     private final GraphExecutor exec;
     private @Nullable ActivationCache cache;
 
+    private final SemanticMap.Encoder encoder;
+
     GauganSession(LoadedModel model) {
         super(model);
         exec = model.deviceModel.newExecutor(model.planner);
+        GauganConfig c = model.gaugan;
+        encoder = new SemanticMap.Encoder(c.outputHeight(), c.outputWidth(), c.semanticNc() - 1);
     }
 
     @Override
@@ -47,17 +51,22 @@ final class GauganSession extends BaseSession {
 
     @Override
     Image runEdit(EditInput accepted, EditInput edited, boolean commit, Run run, Map<String, Duration> phases) {
-        Tensor base = encode(accepted), input = encode(edited);
         long t0 = System.nanoTime();
-        Mask difference = model.maskRule.difference(base, input);
+        Tensor input = encode(edited);
         long t1 = System.nanoTime();
+        LabelMap a = (LabelMap) accepted, b = (LabelMap) edited;
+        // The rule's difference of the two inputs, worked out on the ids (GauGAN's threshold is below 1).
+        Mask difference = model.maskRule.dilate(SemanticMap.changed(a.labels(), a.instances(), b.labels(), b.instances(),
+                b.height(), b.width()));
+        long t2 = System.nanoTime();
         SparsePlan plan = difference.isEmpty() ? SparsePlan.noChange(model.graph)
                 : model.planner.plan(new BlockSets(model.maskRule.pyramid(difference)));
-        long t2 = System.nanoTime();
+        long t3 = System.nanoTime();
         Tensor out = exec.sparse(cache, plan, commit, (done, total) -> run.step("edit", done, total), input);
-        phases.put("mask", Duration.ofNanos(t1 - t0));
-        phases.put("plan", Duration.ofNanos(t2 - t1));
-        phases.put("sparse pass", Duration.ofNanos(System.nanoTime() - t2));
+        phases.put("input", Duration.ofNanos(t1 - t0));
+        phases.put("mask", Duration.ofNanos(t2 - t1));
+        phases.put("plan", Duration.ofNanos(t3 - t2));
+        phases.put("sparse pass", Duration.ofNanos(System.nanoTime() - t3));
         lastMacs = plan.sparseMacs();
         lastFraction = difference.fraction();
         return toImage(out);
@@ -70,7 +79,7 @@ final class GauganSession extends BaseSession {
             throw new InvalidInputException("label map is " + m.width() + "x" + m.height() + ", the model takes "
                     + c.outputWidth() + "x" + c.outputHeight());
         }
-        return SemanticMap.of(m.labels(), m.instances(), m.height(), m.width(), c.semanticNc() - 1);
+        return encoder.encode(m.labels(), m.instances());
     }
 
     static Image toImage(Tensor rgb) {
