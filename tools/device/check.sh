@@ -12,6 +12,7 @@ MODELS=${MODELS:-"gaugan ddpm"}
 FRACTIONS=${FRACTIONS:-0.012,0.05,0.2}
 RUNS=${RUNS:-30} WARMUP=${WARMUP:-10}
 JAVA_OPTS=${JAVA_OPTS:-}                # e.g. -Dtessera.vulkan.parkedScratchMiB=0
+BENCH_ARGS=${BENCH_ARGS:-}              # more bench options, e.g. "--drag 12"
 LIB=${LIB:-.device/lib}                 # the jars: another folder runs another build, side by side
 source .device/prelude.sh
 CP=$(ls "$LIB"/*.jar | tr '\n' ':')
@@ -31,9 +32,9 @@ fi
 for b in $BACKENDS; do for p in $PRECISIONS; do for m in $MODELS; do
   echo "== $b $p $m" >> "$L"
   java $JAVA_OPTS -Dtessera.$b.passTimes=true -cp "$CP" dev.tessera.samples.TesseraCli bench --backend $b --precision $p \
-    --model $m --fractions "$FRACTIONS" --runs "$RUNS" --warmup "$WARMUP" >> "$L" 2>&1
+    --model $m --fractions "$FRACTIONS" --runs "$RUNS" --warmup "$WARMUP" $BENCH_ARGS >> "$L" 2>&1
 done; done; done
 python3 tools/device/gpu_medians.py "$L" >> "$S"
-grep -E "^(gaugan|ddpm) edit|dense: median|Exception|Error" "$L" >> "$S"
+grep -E "^== |^(gaugan|ddpm) (edit|drag)|dense: median|Exception|Error" "$L" >> "$S"
 date -u >> "$S"
 cat "$S"

@@ -16,6 +16,7 @@ import dev.tessera.runtime.models.DdpmConfig;
 import dev.tessera.runtime.models.DdpmUnet;
 import dev.tessera.runtime.models.Gaugan;
 import dev.tessera.runtime.models.GauganConfig;
+import dev.tessera.runtime.models.SemanticMap;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.SparsePlan;
 import dev.tessera.runtime.sparse.SparsePlanner;
@@ -31,6 +32,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -40,7 +42,11 @@ import java.util.function.Supplier;
  * and time per op and per sparse step kind.
  *
  * <pre>bench [--backend cpu|cuda|...] [--precision fp32|fp16] [--model gaugan|ddpm|all] [--runs N]
- *       [--warmup N] [--threads N] [--dense-only] [--fractions 0.012,0.05,0.2] [--dump-masks DIR]</pre>
+ *       [--warmup N] [--threads N] [--dense-only] [--fractions 0.012,0.05,0.2] [--dump-masks DIR] [--drag N]</pre>
+ *
+ * <p>{@code --drag N} also times a brush drag: N strokes, each a new edit that extends the last,
+ * up to the first fraction. That is what a user painting waits for: every stroke is a new mask
+ * and a new plan, so each pass is that plan's first (no replayed graph).
  */
 final class Bench {
     private final int runs, warmup;
@@ -68,6 +74,7 @@ final class Bench {
         double[] fractions = Arrays.stream(stringOption(args, "--fractions", "0.012,0.05,0.2").split(","))
                 .mapToDouble(Double::parseDouble).toArray();
         String dump = stringOption(args, "--dump-masks", "");
+        int drag = intOption(args, "--drag", 0);
         System.out.printf("backend %s (%s), %s, warm-up %d, runs %d, medians%n", ((dev.tessera.spi.BackendProvider) backend).name(),
                 ((dev.tessera.spi.BackendProvider) backend).devices().get(0).name(), precision, b.warmup, b.runs);
         double sgemm = 0;
@@ -82,17 +89,28 @@ final class Bench {
             GauganConfig c = GauganConfig.cityscapes();
             ModelGraph g = Gaugan.build(c, new RandomWeights(0));
             Shape in = g.inputs().get(0).shape();
-            int[] labels = randomLabels(in.h(), in.w(), in.c() - 1);
-            Tensor original = oneHot(labels, in);
+            int[] labels = randomLabels(in.h(), in.w(), in.c() - 1), instances = new int[labels.length]; // one instance: no edges
+            Tensor original = SemanticMap.of(labels, instances, in.h(), in.w(), in.c() - 1);
             b.dense("GauGAN Cityscapes " + c.outputWidth() + "x" + c.outputHeight(), g, sgemm, original);
+            Function<Mask, int[]> paint = stroke -> {
+                int[] edited = labels.clone();
+                for (int i = 0; i < edited.length; i++) if (stroke.get(i / in.w(), i % in.w())) edited[i] = 21;
+                return edited;
+            };
             if (!denseOnly) {
                 for (double f : fractions) {
-                    Mask stroke = Strokes.paint(in.h(), in.w(), f, c.maskRule().dilation(), 11);
-                    int[] edited = labels.clone();
-                    for (int i = 0; i < edited.length; i++) if (stroke.get(i / in.w(), i % in.w())) edited[i] = 21;
+                    int[] edited = paint.apply(Strokes.paint(in.h(), in.w(), f, c.maskRule().dilation(), 11));
                     b.sparse("gaugan", g, c.sparsePolicy(), c.maskRule(), new Tensor[] {original},
-                            new Tensor[] {oneHot(edited, in)}, dump);
+                            new Tensor[] {SemanticMap.of(edited, instances, in.h(), in.w(), in.c() - 1)}, dump);
                 }
+            }
+            if (drag > 0) { // as GauganSession edits: the input rewritten where it changes, the mask from the ids
+                SemanticMap.Encoder encoder = new SemanticMap.Encoder(in.h(), in.w(), in.c() - 1);
+                encoder.encode(labels, instances);
+                b.drag("gaugan", g, c.sparsePolicy(), new Tensor[] {original}, new EditPath<>(paint,
+                        edited -> new Tensor[] {encoder.encode(edited, instances)},
+                        edited -> c.maskRule().dilate(SemanticMap.changed(labels, instances, edited, instances, in.h(), in.w()))),
+                        c.maskRule(), fractions[0], drag, in, 11);
             }
         }
         if (model.equals("all") || model.equals("ddpm")) {
@@ -102,17 +120,24 @@ final class Bench {
             Tensor t = Tensor.of(Shape.of(1), new float[] {500f});
             Tensor original = smoothImage(in);
             b.dense("DDPM church-256 (one UNet step)", g, sgemm, original, t);
-            if (!denseOnly) {
-                MaskRule rule = c.maskRule(5);
-                for (double f : fractions) {
-                    Mask stroke = Strokes.paint(in.h(), in.w(), f, rule.dilation(), 12);
-                    Tensor edited = original.copy();
-                    int plane = in.h() * in.w();
-                    for (int i = 0; i < plane; i++) {
-                        if (stroke.get(i / in.w(), i % in.w())) for (int ch = 0; ch < 3; ch++) edited.set(ch * plane + i, 0.7f - 0.6f * ch);
-                    }
-                    b.sparse("ddpm", g, c.sparsePolicy(64), rule, new Tensor[] {original, t}, new Tensor[] {edited, t}, dump);
+            MaskRule rule = c.maskRule(5);
+            Function<Mask, Tensor> paint = stroke -> {
+                Tensor edited = original.copy();
+                int plane = in.h() * in.w();
+                for (int i = 0; i < plane; i++) {
+                    if (stroke.get(i / in.w(), i % in.w())) for (int ch = 0; ch < 3; ch++) edited.set(ch * plane + i, 0.7f - 0.6f * ch);
                 }
+                return edited;
+            };
+            if (!denseOnly) {
+                for (double f : fractions) {
+                    b.sparse("ddpm", g, c.sparsePolicy(64), rule, new Tensor[] {original, t},
+                            new Tensor[] {paint.apply(Strokes.paint(in.h(), in.w(), f, rule.dilation(), 12)), t}, dump);
+                }
+            }
+            if (drag > 0) {
+                b.drag("ddpm", g, c.sparsePolicy(64), new Tensor[] {original, t}, new EditPath<>(paint, edited -> new Tensor[] {edited, t},
+                        edited -> rule.difference(original, edited)), rule, fractions[0], drag, in, 12);
             }
         }
     }
@@ -200,6 +225,51 @@ final class Bench {
     }
 
     /**
+     * What a session does with a painted stroke: the edited state ({@code paint}, the user's part,
+     * not timed), the pass's inputs from it, and its difference mask against the original.
+     */
+    private record EditPath<S>(Function<Mask, S> paint, Function<S, Tensor[]> inputs, Function<S, Mask> difference) {}
+
+    /**
+     * A brush drag: {@code strokes} new edits, the k-th painting the walk of seed {@code seed} up to
+     * k/strokes of {@code fraction}, after one drag of another seed that leaves the backend's first-use
+     * work (kernel loading, conv timings per tile count, JIT) behind. Per stroke, the wall time of what
+     * a session does: the inputs, the difference mask, the mask pyramid and plan, and the pass.
+     */
+    private <S> void drag(String model, ModelGraph graph, SparsePolicy policy, Tensor[] original, EditPath<S> edit, MaskRule rule,
+            double fraction, int strokes, Shape in, long seed) {
+        SparsePlanner planner = new SparsePlanner(graph, policy, 0);
+        try (DeviceModel device = backend.load(graph, precision); GraphExecutor exec = device.newExecutor(planner);
+                ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
+            exec.full(cache, null, original);
+            double[][] ms = new double[5][strokes]; // inputs, mask, plan, pass, total
+            for (long s : new long[] {seed + 100, seed}) { // the first drag warms up
+                if (!onCpu()) warmUp(() -> exec.dense(original));
+                for (int k = 0; k < strokes; k++) {
+                    S edited = edit.paint().apply(Strokes.paint(in.h(), in.w(), fraction * (k + 1) / strokes, rule.dilation(), s));
+                    long t0 = System.nanoTime();
+                    Tensor[] inputs = edit.inputs().apply(edited);
+                    long t1 = System.nanoTime();
+                    Mask difference = edit.difference().apply(edited);
+                    long t2 = System.nanoTime();
+                    SparsePlan plan = planner.plan(new BlockSets(rule.pyramid(difference)));
+                    long t3 = System.nanoTime();
+                    exec.sparse(cache, plan, false, null, inputs);
+                    long t4 = System.nanoTime();
+                    long[] t = {t0, t1, t2, t3, t4};
+                    for (int p = 0; p < 4; p++) ms[p][k] = (t[p + 1] - t[p]) / 1e6;
+                    ms[4][k] = (t4 - t0) / 1e6;
+                }
+            }
+            double last = ms[4][strokes - 1];
+            for (double[] phase : ms) Arrays.sort(phase);
+            System.out.printf("%s drag of %d strokes to %.2f%%, medians: inputs %.2f ms, mask %.2f ms, plan %.2f ms, pass %.2f ms;"
+                    + " total %.2f ms (min %.2f, max %.2f; last stroke %.2f)%n", model, strokes, 100 * fraction, ms[0][strokes / 2],
+                    ms[1][strokes / 2], ms[2][strokes / 2], ms[3][strokes / 2], ms[4][strokes / 2], ms[4][0], ms[4][strokes - 1], last);
+        }
+    }
+
+    /**
      * {@code warmup} passes and, on a GPU, more until {@link #GPU_WARM_UP_NANOS} have gone by. A GPU
      * left idle for about a second (a model's first pass, a new edit's first pass: host work) lowers
      * its clocks and raises them again only after a second or two of load (H100, nvidia-smi,
@@ -272,14 +342,6 @@ final class Bench {
             for (int y = y0; y < y1; y++) for (int x = x0; x < x1; x++) label[y * w + x] = l;
         }
         return label;
-    }
-
-    /** One-hot labels; the instance-edge channel stays zero (one instance). */
-    private static Tensor oneHot(int[] labels, Shape shape) {
-        Tensor t = Tensor.zeros(shape);
-        int plane = shape.h() * shape.w();
-        for (int i = 0; i < plane; i++) t.set(labels[i] * plane + i, 1f);
-        return t;
     }
 
     /** A mask as a NumPy uint8 [H, W] file, so other tools can replay the same edit. */
