@@ -31,8 +31,9 @@ for line in open(sys.argv[1], errors="replace"):
         if m.group(1) == "sparse" and edit_dense is None:
             edit_dense = median_ms(times["dense"])
         times[m.group(1)].append(float(m.group(2)))
-    elif HEADER.match(line):
+    elif HEADER.match(line):  # a new bench: what the last one's drag timed belongs to no edit here
         print(line)
+        times, edit_dense = {k: [] for k in times}, None
     elif m := EDIT.match(line):
         sparse = median_ms(times["sparse"])
         speedup = edit_dense / sparse

@@ -46,7 +46,8 @@ import java.util.function.Supplier;
  *
  * <p>{@code --drag N} also times a brush drag: N strokes, each a new edit that extends the last,
  * up to the first fraction. That is what a user painting waits for: every stroke is a new mask
- * and a new plan, so each pass is that plan's first (no replayed graph).
+ * and a new plan, so each pass is that plan's first (no replayed graph). {@code --sdedit STEPS} times
+ * what a DDPM SDEdit edit asks of the executor: one plan run against each denoising step's cache.
  */
 final class Bench {
     private final int runs, warmup;
@@ -74,7 +75,7 @@ final class Bench {
         double[] fractions = Arrays.stream(stringOption(args, "--fractions", "0.012,0.05,0.2").split(","))
                 .mapToDouble(Double::parseDouble).toArray();
         String dump = stringOption(args, "--dump-masks", "");
-        int drag = intOption(args, "--drag", 0);
+        int drag = intOption(args, "--drag", 0), sdedit = intOption(args, "--sdedit", 0);
         System.out.printf("backend %s (%s), %s, warm-up %d, runs %d, medians%n", ((dev.tessera.spi.BackendProvider) backend).name(),
                 ((dev.tessera.spi.BackendProvider) backend).devices().get(0).name(), precision, b.warmup, b.runs);
         double sgemm = 0;
@@ -135,6 +136,7 @@ final class Bench {
                             new Tensor[] {paint.apply(Strokes.paint(in.h(), in.w(), f, rule.dilation(), 12)), t}, dump);
                 }
             }
+            if (sdedit > 0) b.sdedit(g, c.sparsePolicy(64), rule, original, paint, sdedit, fractions[0], in);
             if (drag > 0) {
                 b.drag("ddpm", g, c.sparsePolicy(64), new Tensor[] {original, t}, new EditPath<>(paint, edited -> new Tensor[] {edited, t},
                         edited -> rule.difference(original, edited)), rule, fractions[0], drag, in, 12);
@@ -266,6 +268,52 @@ final class Bench {
             System.out.printf("%s drag of %d strokes to %.2f%%, medians: inputs %.2f ms, mask %.2f ms, plan %.2f ms, pass %.2f ms;"
                     + " total %.2f ms (min %.2f, max %.2f; last stroke %.2f)%n", model, strokes, 100 * fraction, ms[0][strokes / 2],
                     ms[1][strokes / 2], ms[2][strokes / 2], ms[3][strokes / 2], ms[4][strokes / 2], ms[4][0], ms[4][strokes - 1], last);
+        }
+    }
+
+    /**
+     * An SDEdit edit as {@code DiffusionSession} runs it: the full passes fill one cache per step
+     * (timesteps spread over [0, 500]), then each edit makes one mask and plan and runs it against
+     * every step's cache. Two edits of different strokes, the first to warm up; wall times.
+     */
+    private void sdedit(ModelGraph graph, SparsePolicy policy, MaskRule rule, Tensor image, Function<Mask, Tensor> paint, int steps,
+            double fraction, Shape in) {
+        SparsePlanner planner = new SparsePlanner(graph, policy, 0);
+        ActivationCache[] caches = new ActivationCache[steps];
+        Tensor[] timesteps = new Tensor[steps];
+        try (DeviceModel device = backend.load(graph, precision); GraphExecutor exec = device.newExecutor(planner)) {
+            try {
+                for (int s = 0; s < steps; s++) {
+                    timesteps[s] = Tensor.of(Shape.of(1), new float[] {Math.round(500.0 * s / Math.max(1, steps - 1))});
+                    caches[s] = exec.newCache(Long.MAX_VALUE);
+                    exec.full(caches[s], null, image, timesteps[s]);
+                }
+                for (long seed : new long[] {112, 12}) { // the first edit warms up
+                    if (!onCpu()) warmUp(() -> exec.dense(image, timesteps[0]));
+                    Tensor edited = paint.apply(Strokes.paint(in.h(), in.w(), fraction, rule.dilation(), seed));
+                    long t0 = System.nanoTime();
+                    Mask difference = rule.difference(image, edited);
+                    SparsePlan plan = planner.plan(new BlockSets(rule.pyramid(difference)));
+                    long t1 = System.nanoTime();
+                    double[] ms = new double[steps];
+                    for (int s = 0; s < steps; s++) {
+                        long start = System.nanoTime();
+                        exec.sparse(caches[s], plan, false, null, edited, timesteps[s]);
+                        ms[s] = (System.nanoTime() - start) / 1e6;
+                    }
+                    double passes = Arrays.stream(ms).sum();
+                    double first = ms[0], second = steps > 1 ? ms[1] : Double.NaN;
+                    Arrays.sort(ms, Math.min(2, steps), steps);
+                    if (seed == 12) {
+                        System.out.printf("ddpm sdedit of %d steps, %.2f%% edit: mask and plan %.2f ms, passes %.1f ms (first %.2f, second %.2f,"
+                                + " median of the rest %.2f), total %.1f ms%n", steps, 100 * difference.fraction(),
+                                (t1 - t0) / 1e6, passes, first, second, steps > 2 ? ms[2 + (steps - 2) / 2] : Double.NaN,
+                                (t1 - t0) / 1e6 + passes);
+                    }
+                }
+            } finally {
+                for (ActivationCache c : caches) if (c != null) c.close();
+            }
         }
     }
 
