@@ -40,9 +40,11 @@ import org.jspecify.annotations.Nullable;
  * memory). A pass synchronizes once, when its output is downloaded.
  *
  * <p>Launch overhead: a pass that repeats the previous one (a dense pass after a dense pass, the
- * same plan against the same cache, as in every step of an SDEdit loop and every re-run of an
- * edit) is captured once as a CUDA graph and then replayed with one launch; its inputs and output
- * live in fixed buffers so the graph stays valid. Not thread-safe: one executor per session.
+ * same plan again: every re-run of an edit, and every step of an SDEdit edit, each against its own
+ * cache, whose entries the passes then read through copies at fixed addresses, {@code
+ * beginSparse}) is captured once as a CUDA graph and then replayed with one launch; its inputs
+ * and output live in fixed buffers so the graph stays valid. A new plan's first pass launches
+ * eagerly. Not thread-safe: one executor per session.
  */
 final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     private final CudaModel model;
@@ -791,6 +793,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             uploadPlanData(plan);
             long t1 = System.nanoTime();
             CudaDevice.check(cudaEventRecord(passStart, first.stream), "cudaEventRecord");
+            Object reads = beginSparse(cache);
             StepLanes laned = lanesFor(plan);
             Runnable steps = () -> {
                 List<SparsePlan.Step> all = plan.steps();
@@ -811,7 +814,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                     if (progress != null) progress.step(i + 1, all.size());
                 }
                 joinLanes(started);
-                long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
+                long out = planner.changed(graph.output()) ? full[outId] : cached(outId, cache).address;
                 copy(out, output.address, output.bytes());
                 if (!update) freeTransients();
             };
@@ -819,7 +822,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
                 sparseGraph.forget();
                 steps.run();
             } else {
-                sparseGraph.run(new SparseKey(plan, cache, planDataGeneration, generations()), steps);
+                sparseGraph.run(new SparseKey(plan, reads, planDataGeneration, generations()), steps);
             }
             Tensor result = finishPass("sparse", t0, t1);
             if (update) writeBack(cache);
@@ -950,8 +953,12 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     /** CUDA graphs can be turned off (-Dtessera.cuda.graphs=false), e.g. to compare with eager launches. */
     private static final boolean GRAPHS = !"false".equals(System.getProperty("tessera.cuda.graphs"));
 
-    /** What a sparse pass's captured graph depends on besides the executor's own buffers. */
-    private record SparseKey(SparsePlan plan, ActivationCache cache, int planDataGeneration, List<Integer> laneGenerations) {}
+    /**
+     * What a sparse pass's captured graph depends on besides the executor's own buffers: the plan,
+     * the cache it reads (or this executor, while passes read copies of several caches' entries:
+     * {@code beginSparse}), the plan data's and the lanes' memory.
+     */
+    private record SparseKey(SparsePlan plan, Object reads, int planDataGeneration, List<Integer> laneGenerations) {}
 
     /**
      * One pass kind's CUDA graph: a pass whose key equals the previous pass's key is captured (the

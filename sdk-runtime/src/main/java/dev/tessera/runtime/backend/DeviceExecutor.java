@@ -29,7 +29,8 @@ import org.jspecify.annotations.Nullable;
  * passes its own way (streams, graphs, command buffers); this class keeps each value's memory
  * during a pass, and the working maps that persist between edits: the full maps tiles are
  * scattered into, where a later scatter restores only the pixels the previous edit wrote (none when
- * it writes the same tiles).
+ * it writes the same tiles), and the copies of cache entries that passes against several caches
+ * read ({@link #beginSparse}).
  *
  * @param <B> the backend's device memory, as cache entries hold it
  */
@@ -54,6 +55,14 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     private final Map<SparsePlan.Step, Integer> addIndexOffset = new IdentityHashMap<>();
     /** The device address of the plan data last laid out (the backend uploads it and sets this). */
     protected long planData;
+    /**
+     * Copies of cache entries at fixed addresses, by value id or norm node name, and the entry each
+     * copy holds: what sparse passes read instead of the entries while {@link #mirroring}.
+     */
+    private final Map<Object, B> mirror = new HashMap<>();
+    private final Map<Object, B> mirroredFrom = new HashMap<>();
+    private boolean mirroring;
+    private @Nullable ActivationCache lastCache;
 
     // State of one pass.
     /** The device address of each value's full map in this pass, 0 while it has none. */
@@ -218,6 +227,58 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         return b;
     }
 
+    // ---------------------------------------------------------------- the cache a pass reads
+
+    /**
+     * Called by a backend that replays recorded passes before each sparse pass (outside any
+     * recording). Once passes alternate between live caches (an SDEdit edit runs one plan against
+     * each denoising step's cache), they read copies of the entries at fixed addresses instead of
+     * the entries: this refreshes each copy whose entry differs (device copies of at most the
+     * cache's size: 0.36 GB for DDPM's float16 cache), so one recording of the plan serves every cache. While passes use one cache
+     * at a time (a GauGAN session), they read the entries themselves and no copy exists.
+     *
+     * @return what a recording of the pass depends on besides the plan: the cache, or this
+     *     executor while it reads copies
+     */
+    protected Object beginSparse(ActivationCache cache) {
+        ActivationCache last = lastCache;
+        if (last != null && last != cache && !last.valueIds().isEmpty()) mirroring = true;
+        lastCache = cache;
+        if (!mirroring) return cache;
+        for (Map.Entry<Object, B> e : mirror.entrySet()) refresh(e.getKey(), e.getValue(), entry(e.getKey(), cache));
+        return this;
+    }
+
+    /** The cache entry of value {@code id} as sparse passes read it. */
+    protected B cached(int id, ActivationCache cache) {
+        return mirrored(id, cache);
+    }
+
+    /** A group norm's cached affine as sparse passes read it. */
+    private B cachedAffine(String node, ActivationCache cache) {
+        return mirrored(node, cache);
+    }
+
+    private B entry(Object key, ActivationCache cache) {
+        return key instanceof Integer id ? cache.entry(id, memoryType) : cache.affineEntry((String) key, memoryType);
+    }
+
+    private B mirrored(Object key, ActivationCache cache) {
+        B entry = entry(key, cache);
+        if (!mirroring) return entry;
+        B copy = mirror.get(key);
+        if (copy == null) mirror.put(key, copy = allocateMap(entry.bytes())); // in a pass that is not recorded: see beginSparse
+        refresh(key, copy, entry);
+        return copy;
+    }
+
+    private void refresh(Object key, B copy, B entry) {
+        if (mirroredFrom.get(key) == entry) return;
+        copy(entry.address(), copy.address(), entry.bytes());
+        mirroredFrom.put(key, entry);
+        if (key instanceof Integer id) syncedWith.remove(id); // the working map holds the old contents outside its tiles
+    }
+
     // ---------------------------------------------------------------- the steps
 
     /**
@@ -287,7 +348,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         putTiles(v, g, out);
         GatherSource a = source(indexAt(indexOffset, s), s.value(), s.source(), s.tiles(), cache);
         GatherSource b = map != null ? source(indexAt(addIndexOffset, s), map, map, s.addTiles(), cache) : null;
-        long affine = s.norm() == null ? 0 : cache.affineEntry(s.norm().name(), memoryType).address();
+        long affine = s.norm() == null ? 0 : cachedAffine(s.norm().name(), cache).address();
         gather(a, b, s.modulates() ? s.add() : null, vector != null ? fullOf(vector, cache) : 0, g.positions(), v.shape().c(), affine,
                 s.act(), out);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
@@ -297,11 +358,11 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     private GatherSource source(long index, Value v, Value source, @Nullable TileGeometry from, ActivationCache cache) {
         int plane = source.shape().h() * source.shape().w();
         if (from == null) return new GatherSource(index, 0, 0, fullOf(source, cache), plane);
-        return new GatherSource(index, tilesOf(v, from), from.positions(), cache.entry(v.id(), memoryType).address(), plane);
+        return new GatherSource(index, tilesOf(v, from), from.positions(), cached(v.id(), cache).address(), plane);
     }
 
     private void scatter(Value v, TileGeometry g, ActivationCache cache) {
-        B base = cache.entry(v.id(), memoryType);
+        B base = cached(v.id(), cache);
         B dst = working.get(v.id());
         int c = v.shape().c();
         if (dst == null || !dirty.containsKey(v.id()) || syncedWith.get(v.id()) != base) {
@@ -329,7 +390,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         long[] in = new long[n.inputs().size()];
         for (int i = 0; i < in.length; i++) in[i] = fullOf(n.inputs().get(i), cache);
         if (s.cachedNorm()) {
-            affine(in[0], out.address(), cache.affineEntry(n.name(), memoryType).address(), v.shape().c(), (long) v.shape().h() * v.shape().w(), s.act());
+            affine(in[0], out.address(), cachedAffine(n.name(), cache).address(), v.shape().c(), (long) v.shape().h() * v.shape().w(), s.act());
         } else if (s.add() != null) {
             runConvWithAdd(n, in, out.address(), s.add(), fullOf(s.addend(), cache));
         } else {
@@ -359,7 +420,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 gather(new GatherSource(indexAt(indexOffset, s), 0, 0, map, tokens), null, null, 0, out.positions(), c, 0, null, queries);
                 attention(n, queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
-                affine(tilesOf(n.inputs().get(0), in), result, cache.affineEntry(n.name(), memoryType).address(), c, in.positions(), s.act());
+                affine(tilesOf(n.inputs().get(0), in), result, cachedAffine(n.name(), cache).address(), c, in.positions(), s.act());
                 if (SparsePlan.needsZeroPadding(s)) zeroPadding(result, in, c);
             } else {
                 long[] args = new long[n.inputs().size()];
@@ -381,7 +442,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     protected long fullOf(Value v, ActivationCache cache) {
         if (full[v.id()] != 0) return full[v.id()];
         if (planner.changed(v)) throw new IllegalStateException("value " + v.id() + " has no full map in this plan");
-        return full[v.id()] = cache.entry(v.id(), memoryType).address();
+        return full[v.id()] = cached(v.id(), cache).address();
     }
 
     private long tilesOf(Value v, TileGeometry g) {
@@ -400,6 +461,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
             if (!planner.changed(graph.valueById(id))) continue;
             B entry = cache.entry(id, memoryType);
             syncedWith.remove(id); // the working map may predate this update: copy the cache in whole next time
+            mirroredFrom.remove(id); // and so may the copy a pass reads
             if (full[id] != 0) {
                 copy(full[id], entry.address(), entry.bytes());
             } else if (tiledAs.containsKey(id)) {
@@ -425,13 +487,17 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     protected void forgetUnrunPass() {
         dirty.clear();
         syncedWith.clear();
+        mirroredFrom.clear();
         laidPlan = null;
     }
 
-    /** Frees the working maps. */
+    /** Frees the working maps and the copies of cache entries. */
     protected void closeWorkingMaps() {
         for (B b : working.values()) b.close();
+        for (B b : mirror.values()) b.close();
         working.clear();
+        mirror.clear();
+        mirroredFrom.clear();
         dirty.clear();
         syncedWith.clear();
     }

@@ -116,6 +116,40 @@ public abstract class BackendConformance {
     }
 
     /**
+     * The SDEdit loop as a session runs it: every step's cache filled first and kept, then one plan
+     * against each of them, twice. A GPU backend may read the caches through copies and replay one
+     * recording of the plan for every step; the second loop must agree with the first bit for bit.
+     */
+    @Test
+    void sdEditAgainstLiveCaches() {
+        try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
+            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
+            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_DDPM.sparsePolicy(32), 0);
+            Tensor original = c.tensor("x0_original"), edited = c.tensor("x0_edited"), noise = c.tensor("noise");
+            Mask mask = Mask.fromTensor(c.tensor("difference_mask"));
+            SdEdit sdedit = new SdEdit(NoiseSchedule.ddpmDefault(), new int[] {0, 100, 200});
+            ActivationCache[] caches = new ActivationCache[sdedit.steps()];
+            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
+                for (int step = 0; step < caches.length; step++) {
+                    caches[step] = exec.newCache(Long.MAX_VALUE);
+                    exec.full(caches[step], null, sdedit.originalSample(original, noise, step), timestep(sdedit.timestep(step)));
+                }
+                SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_DDPM.maskRule(2).pyramid(mask)));
+                float[][] loops = new float[2][];
+                for (int loop = 0; loop < loops.length; loop++) {
+                    Tensor sparse = sdedit.run(original, edited, noise, mask,
+                            (x, t, step) -> exec.sparse(caches[step], plan, false, null, x, timestep(t)));
+                    check("ddim_final_sparse_attnfix (live caches, loop " + loop + ")", c.tensor("ddim_final_sparse_attnfix"), sparse);
+                    loops[loop] = sparse.toArray();
+                }
+                assertArrayEquals(loops[0], loops[1], "the second loop");
+            } finally {
+                for (ActivationCache cache : caches) if (cache != null) cache.close();
+            }
+        }
+    }
+
+    /**
      * A sequence as a session runs it on one executor and cache: repeated passes (which a GPU
      * backend captures and replays) give the same output bit for bit; accepted edits update the
      * cache, so an edit back to the original then reproduces the original's output.
