@@ -8,31 +8,6 @@
 //     /usr/local/cuda/lib64/libcublas.so* 2>/dev/null | head -1) $(ls /usr/lib/x86_64-linux-gnu/libcublasLt.so* \
 //     /usr/local/cuda/lib64/libcublasLt.so* 2>/dev/null | head -1) && /tmp/gemm_tune
 #include "bench_common.cuh"
-#include <cstdint>
-
-typedef struct cublasLtContext* cublasLtHandle_t;
-typedef struct cublasLtMatmulDescOpaque_t* cublasLtMatmulDesc_t;
-typedef struct cublasLtMatrixLayoutOpaque_t* cublasLtMatrixLayout_t;
-typedef struct cublasLtMatmulPreferenceOpaque_t* cublasLtMatmulPreference_t;
-typedef struct { uint64_t data[8]; } cublasLtMatmulAlgo_t;
-typedef struct { cublasLtMatmulAlgo_t algo; size_t workspaceSize; int state; float wavesCount; int reserved[4]; } cublasLtMatmulHeuristicResult_t;
-extern "C" int cublasLtCreate(cublasLtHandle_t*);
-extern "C" int cublasLtMatmulDescCreate(cublasLtMatmulDesc_t*, int computeType, int scaleType);
-extern "C" int cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t*, int type, uint64_t rows, uint64_t cols, int64_t ld);
-extern "C" int cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t*);
-extern "C" int cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t, int attr, const void* buf, size_t size);
-extern "C" int cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
-                                              cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatmulPreference_t, int requested,
-                                              cublasLtMatmulHeuristicResult_t* results, int* returned);
-extern "C" int cublasLtMatmulAlgoConfigSetAttribute(cublasLtMatmulAlgo_t*, int attr, const void* buf, size_t size);
-extern "C" int cublasLtMatmulAlgoCheck(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
-                                       cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t*,
-                                       cublasLtMatmulHeuristicResult_t*);
-extern "C" int cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t, const void* alpha, const void* a, cublasLtMatrixLayout_t,
-                              const void* b, cublasLtMatrixLayout_t, const void* beta, const void* c, cublasLtMatrixLayout_t, void* d,
-                              cublasLtMatrixLayout_t, const cublasLtMatmulAlgo_t* algo, void* workspace, size_t workspaceBytes,
-                              cudaStream_t);
-const int PREF_MAX_WORKSPACE_BYTES = 1, ALGO_CONFIG_SPLITK_NUM = 2, ALGO_CONFIG_REDUCTION_SCHEME = 3;
 
 // A product as the conv way runs it: Cout rows, P columns (tile positions or map pixels), K = Cin * kh * kw.
 struct Product { const char* name; int cout, p, k; };
