@@ -82,3 +82,12 @@ static __half* randomHalves(size_t n) {
     CHECK(cudaMemcpy(d, host.data(), n * 2, cudaMemcpyHostToDevice));
     return d;
 }
+
+// A cuBLASLt preference that allows a workspace of `bytes`, which it allocates into *workspace.
+static cublasLtMatmulPreference_t ltPreference(size_t bytes, void** workspace) {
+    CHECK(cudaMalloc(workspace, bytes));
+    cublasLtMatmulPreference_t pref;
+    CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    CHECK(cublasLtMatmulPreferenceSetAttribute(pref, PREF_MAX_WORKSPACE_BYTES, &bytes, sizeof(bytes)));
+    return pref;
+}

@@ -53,10 +53,7 @@ int main() {
     CHECK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, 1000, cout, 1000));
     size_t workspaceBytes = 32 << 20;
     void* workspace;
-    CHECK(cudaMalloc(&workspace, workspaceBytes));
-    cublasLtMatmulPreference_t pref;
-    CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    CHECK(cublasLtMatmulPreferenceSetAttribute(pref, PREF_MAX_WORKSPACE_BYTES, &workspaceBytes, sizeof(workspaceBytes)));
+    cublasLtMatmulPreference_t pref = ltPreference(workspaceBytes, &workspace);
     cublasLtMatmulHeuristicResult_t result;
     int returned = 0;
     auto h0 = Clock::now();

@@ -38,10 +38,7 @@ int main() {
     CHECK(cublasLtCreate(&lt));
     size_t workspaceBytes = 32 << 20;
     void* workspace;
-    CHECK(cudaMalloc(&workspace, workspaceBytes));
-    cublasLtMatmulPreference_t pref;
-    CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    CHECK(cublasLtMatmulPreferenceSetAttribute(pref, PREF_MAX_WORKSPACE_BYTES, &workspaceBytes, sizeof(workspaceBytes)));
+    cublasLtMatmulPreference_t pref = ltPreference(workspaceBytes, &workspace);
     float one = 1.f;
     printf("%-40s %10s %10s %10s %5s %6s %10s %s\n", "product (Cout x P x K)", "GemmEx us", "Lt top1", "Lt best", "of", "gain",
            "split best", "(algo, split, scheme)");

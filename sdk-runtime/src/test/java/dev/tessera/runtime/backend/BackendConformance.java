@@ -92,22 +92,33 @@ public abstract class BackendConformance {
         }
     }
 
+    /** The golden 3-step DDIM SDEdit case: its UNet's planner, inputs, mask and plan. */
+    private record SdEditCase(SparsePlanner planner, Tensor original, Tensor edited, Tensor noise, Mask mask, SdEdit sdedit,
+            SparsePlan plan) {
+        static SdEditCase load(SafetensorsFile w, SafetensorsFile c) {
+            SparsePlanner planner = new SparsePlanner(DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w), ModelsForTests.GOLDEN_DDPM.sparsePolicy(32), 0);
+            Mask mask = Mask.fromTensor(c.tensor("difference_mask"));
+            return new SdEditCase(planner, c.tensor("x0_original"), c.tensor("x0_edited"), c.tensor("noise"), mask,
+                    new SdEdit(NoiseSchedule.ddpmDefault(), new int[] {0, 100, 200}),
+                    planner.plan(new BlockSets(ModelsForTests.GOLDEN_DDPM.maskRule(2).pyramid(mask))));
+        }
+
+        Tensor run(SdEdit.Denoiser denoiser) {
+            return sdedit.run(original, edited, noise, mask, denoiser);
+        }
+    }
+
     @Test
     void ddimSdEditLoop() {
         try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
-            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
-            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_DDPM.sparsePolicy(32), 0);
-            Tensor original = c.tensor("x0_original"), edited = c.tensor("x0_edited"), noise = c.tensor("noise");
-            Mask mask = Mask.fromTensor(c.tensor("difference_mask"));
-            SdEdit sdedit = new SdEdit(NoiseSchedule.ddpmDefault(), new int[] {0, 100, 200});
-            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
-                Tensor dense = sdedit.run(original, edited, noise, mask, (x, t, step) -> exec.dense(x, timestep(t)));
+            SdEditCase k = SdEditCase.load(w, c);
+            try (DeviceModel model = backend().load(k.planner().graph(), precision()); GraphExecutor exec = model.newExecutor(k.planner())) {
+                Tensor dense = k.run((x, t, step) -> exec.dense(x, timestep(t)));
                 check("ddim_final_dense", c.tensor("ddim_final_dense"), dense);
-                SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_DDPM.maskRule(2).pyramid(mask)));
-                Tensor sparse = sdedit.run(original, edited, noise, mask, (x, t, step) -> {
+                Tensor sparse = k.run((x, t, step) -> {
                     try (ActivationCache cache = exec.newCache(Long.MAX_VALUE)) {
-                        exec.full(cache, null, sdedit.originalSample(original, noise, step), timestep(t));
-                        return exec.sparse(cache, plan, false, null, x, timestep(t));
+                        exec.full(cache, null, k.sdedit().originalSample(k.original(), k.noise(), step), timestep(t));
+                        return exec.sparse(cache, k.plan(), false, null, x, timestep(t));
                     }
                 });
                 check("ddim_final_sparse_attnfix", c.tensor("ddim_final_sparse_attnfix"), sparse);
@@ -123,22 +134,16 @@ public abstract class BackendConformance {
     @Test
     void sdEditAgainstLiveCaches() {
         try (SafetensorsFile w = Golden.weights("ddpm"); SafetensorsFile c = Golden.tensors("ddpm")) {
-            ModelGraph graph = DdpmUnet.build(ModelsForTests.GOLDEN_DDPM, w);
-            SparsePlanner planner = new SparsePlanner(graph, ModelsForTests.GOLDEN_DDPM.sparsePolicy(32), 0);
-            Tensor original = c.tensor("x0_original"), edited = c.tensor("x0_edited"), noise = c.tensor("noise");
-            Mask mask = Mask.fromTensor(c.tensor("difference_mask"));
-            SdEdit sdedit = new SdEdit(NoiseSchedule.ddpmDefault(), new int[] {0, 100, 200});
-            ActivationCache[] caches = new ActivationCache[sdedit.steps()];
-            try (DeviceModel model = backend().load(graph, precision()); GraphExecutor exec = model.newExecutor(planner)) {
+            SdEditCase k = SdEditCase.load(w, c);
+            ActivationCache[] caches = new ActivationCache[k.sdedit().steps()];
+            try (DeviceModel model = backend().load(k.planner().graph(), precision()); GraphExecutor exec = model.newExecutor(k.planner())) {
                 for (int step = 0; step < caches.length; step++) {
                     caches[step] = exec.newCache(Long.MAX_VALUE);
-                    exec.full(caches[step], null, sdedit.originalSample(original, noise, step), timestep(sdedit.timestep(step)));
+                    exec.full(caches[step], null, k.sdedit().originalSample(k.original(), k.noise(), step), timestep(k.sdedit().timestep(step)));
                 }
-                SparsePlan plan = planner.plan(new BlockSets(ModelsForTests.GOLDEN_DDPM.maskRule(2).pyramid(mask)));
                 float[][] loops = new float[2][];
                 for (int loop = 0; loop < loops.length; loop++) {
-                    Tensor sparse = sdedit.run(original, edited, noise, mask,
-                            (x, t, step) -> exec.sparse(caches[step], plan, false, null, x, timestep(t)));
+                    Tensor sparse = k.run((x, t, step) -> exec.sparse(caches[step], k.plan(), false, null, x, timestep(t)));
                     check("ddim_final_sparse_attnfix (live caches, loop " + loop + ")", c.tensor("ddim_final_sparse_attnfix"), sparse);
                     loops[loop] = sparse.toArray();
                 }
