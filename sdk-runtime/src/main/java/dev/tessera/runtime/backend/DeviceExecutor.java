@@ -234,8 +234,9 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
      * recording). Once passes alternate between live caches (an SDEdit edit runs one plan against
      * each denoising step's cache), they read copies of the entries at fixed addresses instead of
      * the entries: this refreshes each copy whose entry differs (device copies of at most the
-     * cache's size: 0.36 GB for DDPM's float16 cache), so one recording of the plan serves every cache. While passes use one cache
-     * at a time (a GauGAN session), they read the entries themselves and no copy exists.
+     * cache's size: 0.36 GB for DDPM's float16 cache), so one recording of the plan serves every
+     * cache. While passes use one cache at a time (a GauGAN session), they read the entries
+     * themselves and no copy exists.
      *
      * @return what a recording of the pass depends on besides the plan: the cache, or this
      *     executor while it reads copies

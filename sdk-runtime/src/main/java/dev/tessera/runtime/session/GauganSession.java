@@ -20,9 +20,8 @@ import org.jspecify.annotations.Nullable;
 /** Label-map editing with GauGAN: one cache, sparse passes against the accepted label map. */
 final class GauganSession extends BaseSession {
     private final GraphExecutor exec;
+    private final SemanticMap.Encoder encoder; // the input of the last map encoded, rewritten where the next differs
     private @Nullable ActivationCache cache;
-
-    private final SemanticMap.Encoder encoder;
 
     GauganSession(LoadedModel model) {
         super(model);
