@@ -27,8 +27,7 @@ import org.jspecify.annotations.Nullable;
  * Runs one graph on a Vulkan device: dense and full passes node by node, sparse passes step by step
  * as the {@link SparsePlan} says (the steps themselves are {@link DeviceExecutor}'s, shared with the
  * CUDA backend). A pass is described into the executor's {@link CommandStream} and submitted once,
- * when its output is downloaded; a pass that repeats (the same plan on the same cache, or on each
- * step's cache of an SDEdit edit, whose entries the passes then read through copies, a dense pass
+ * when its output is downloaded; a pass that repeats (the same plan on the same cache, a dense pass
  * on new inputs) replays its recording. Scratch memory lives for one pass. A pass that fails or is
  * cancelled before its submission runs nothing. With profiling on, the device's clock at the end of
  * each node or step gives its time (still one submission). Not thread-safe: one executor per
@@ -639,10 +638,6 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
                 submit("sparse");
                 return result;
             }
-            // Passes against several live caches read copies of their entries (DeviceExecutor.beginSparse):
-            // the copies refreshed from this cache run in a submission of their own, so that the pass's
-            // recording is the same for every step of an SDEdit edit and replays.
-            if (beginSparse(cache) != cache) stream.submit();
             for (int i = 0; i < inputs.length; i++) full[graph.inputs().get(i).id()] = upload(inputs[i]);
             uploadPlanData(plan);
             markUploaded();
@@ -652,7 +647,7 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
                 markStep(StepProfile.key(steps.get(i)));
                 if (progress != null) progress.step(i + 1, steps.size());
             }
-            long out = planner.changed(graph.output()) ? full[outId] : cached(outId, cache).address;
+            long out = planner.changed(graph.output()) ? full[outId] : cache.entry(outId, DeviceBuffer.class).address;
             Tensor result = download(out, graph.output().shape());
             if (update) writeBack(cache);
             submit("sparse");
