@@ -1005,7 +1005,7 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
             }
             CudaDevice.check(cudaStreamEndCapture(first.stream, g), "cudaStreamEndCapture");
             CUgraphExec_st e = new CUgraphExec_st();
-            CudaDevice.check(cudaGraphInstantiate(e, g, 0L), "cudaGraphInstantiate");
+            CudaDevice.check(cudaGraphInstantiate(e, g, cudaGraphInstantiateFlagUseNodePriority), "cudaGraphInstantiate");
             cudaGraphDestroy(g);
             exec = e;
             CudaDevice.check(cudaGraphLaunch(exec, first.stream), "cudaGraphLaunch");
@@ -1157,8 +1157,15 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
         return all;
     }
 
+    /**
+     * A new lane. The first runs at the device's highest stream priority: StepLanes puts a sparse
+     * pass's critical path there, so its kernels go first where other lanes' kernels wait too
+     * (captured graphs keep each kernel's priority: they are instantiated to use it).
+     */
     private Lane addLane() {
-        Lane l = new Lane(model.device, half, half ? IMPLICIT_MAX_BLOCKS : 0, model.cudnnPlans);
+        int[] least = {0}, greatest = {0};
+        CudaDevice.check(cudaDeviceGetStreamPriorityRange(least, greatest), "cudaDeviceGetStreamPriorityRange");
+        Lane l = new Lane(model.device, half, half ? IMPLICIT_MAX_BLOCKS : 0, lanes.isEmpty() ? greatest[0] : least[0], model.cudnnPlans);
         lanes.add(l);
         return l;
     }

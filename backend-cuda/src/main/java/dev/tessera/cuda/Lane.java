@@ -29,9 +29,12 @@ final class Lane implements AutoCloseable {
     final List<Long> transients = new ArrayList<>();
     private final DeviceBuffer blasWorkspace = DeviceBuffer.allocate(32L << 20); // fixed, so cuBLAS can be captured
 
-    /** @param cudnnPlans the model's cuDNN plans */
-    Lane(CudaDevice device, boolean half, long arrivalCounters, Convolutions.Plans cudnnPlans) {
-        CudaDevice.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    /**
+     * @param priority the stream's priority (lower runs first where kernels of several streams wait for the GPU)
+     * @param cudnnPlans the model's cuDNN plans
+     */
+    Lane(CudaDevice device, boolean half, long arrivalCounters, int priority, Convolutions.Plans cudnnPlans) {
+        CudaDevice.check(cudaStreamCreateWithPriority(stream, cudaStreamNonBlocking, priority), "cudaStreamCreateWithPriority");
         CudaDevice.check(cudaEventCreateWithFlags(joined, cudaEventDisableTiming), "cudaEventCreateWithFlags");
         kernels = new Kernels(device, stream, half);
         convolutions = new Convolutions(stream, half, cudnnPlans);
