@@ -3,7 +3,7 @@ package dev.tessera.cuda;
 import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
 import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
 
-import dev.tessera.runtime.backend.ParallelCopy;
+import dev.tessera.runtime.tensor.Ranges;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import org.bytedeco.javacpp.Pointer;
@@ -12,7 +12,7 @@ import org.bytedeco.javacpp.Pointer;
  * Page-locked host memory that an executor's inputs and outputs pass through. The GPU copies
  * page-locked memory by DMA at the bus's speed; from ordinary (pageable) memory the driver stages
  * it first: GauGAN's 18.9 MB one-hot input took 2.0 ms a pass that way on an H100's host. The host
- * side copies into and out of it on several cores ({@link ParallelCopy}). Grows to the largest
+ * side copies into and out of it on several cores ({@link Ranges}). Grows to the largest
  * transfer; one pass at a time uses it (a pass synchronizes before it returns, so no copy of a
  * finished pass is in flight).
  */
@@ -43,7 +43,7 @@ final class PinnedStaging implements AutoCloseable {
     /** Copies src's remaining floats into dst from its position, on several cores for large copies. */
     static void copy(FloatBuffer src, FloatBuffer dst) {
         int from = src.position(), to = dst.position();
-        ParallelCopy.run(src.remaining(), PARALLEL_FLOATS, (a, b) ->
+        Ranges.of(src.remaining(), PARALLEL_FLOATS, 1).forEach((a, b) ->
                 dst.duplicate().position(to + (int) a).put(src.duplicate().position(from + (int) a).limit(from + (int) b)));
     }
 

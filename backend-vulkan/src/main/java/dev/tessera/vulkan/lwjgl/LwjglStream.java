@@ -3,7 +3,7 @@ package dev.tessera.vulkan.lwjgl;
 import static org.lwjgl.system.MemoryStack.stackPush;
 import static org.lwjgl.vulkan.VK10.*;
 
-import dev.tessera.runtime.backend.ParallelCopy;
+import dev.tessera.runtime.tensor.Ranges;
 import dev.tessera.vulkan.CommandStream;
 import dev.tessera.vulkan.Kernel;
 import java.nio.Buffer;
@@ -229,7 +229,7 @@ final class LwjglStream implements CommandStream {
 
     /** Host memory to host memory (staging memory is mapped), on several cores for large copies. */
     private static void hostCopy(long src, long dst, long bytes) {
-        ParallelCopy.run(bytes, PARALLEL_BYTES, (a, b) -> MemoryUtil.memCopy(src + a, dst + a, b - a));
+        Ranges.of(bytes, PARALLEL_BYTES, 1).forEach((a, b) -> MemoryUtil.memCopy(src + a, dst + a, b - a));
     }
 
     /** Bytes a core copies at least. */

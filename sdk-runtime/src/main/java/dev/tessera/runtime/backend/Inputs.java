@@ -7,10 +7,10 @@ import dev.tessera.runtime.graph.Value;
 import dev.tessera.runtime.sparse.ActivationCache;
 import dev.tessera.runtime.sparse.SparsePlanner;
 import dev.tessera.runtime.tensor.Shape;
+import dev.tessera.runtime.tensor.Ranges;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
 import java.util.List;
-import java.util.stream.IntStream;
 
 /** The checks every backend makes on the inputs of a pass, with the same messages everywhere. */
 public final class Inputs {
@@ -64,11 +64,10 @@ public final class Inputs {
 
     public static void requireFinite(Tensor t, String what) {
         FloatBuffer d = t.data();
-        int n = t.size(), chunks = Math.max(1, n >> 16);
+        int n = t.size();
         // On all cores: a one-hot label map is millions of floats, and its scan took longer than a GPU pass.
-        if (IntStream.range(0, chunks).parallel().allMatch(c -> finite(d, (int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks)))) {
-            return;
-        }
+        Ranges r = Ranges.of(n, 1 << 16, 1);
+        if (r.indices().allMatch(c -> finite(d, (int) r.start(c), (int) r.end(c)))) return;
         for (int i = 0; i < n; i++) {
             if (!Float.isFinite(d.get(i))) {
                 throw new InvalidInputException(what + " holds " + d.get(i) + " at flat index " + i + "; inputs must be finite");

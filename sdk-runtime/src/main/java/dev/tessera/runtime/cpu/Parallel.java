@@ -1,5 +1,6 @@
 package dev.tessera.runtime.cpu;
 
+import dev.tessera.runtime.tensor.Ranges;
 import java.util.function.IntConsumer;
 import java.util.stream.IntStream;
 
@@ -18,14 +19,9 @@ final class Parallel {
         }
     }
 
-    /** Runs {@code body(start, end)} on about one contiguous range per core covering [0, n). */
+    /** Runs {@code body(start, end)} on about two contiguous ranges per core covering [0, n). */
     static void forRanges(int n, RangeBody body) {
-        int parts = Math.min(THREADS * 2, Math.max(1, n / 4096));
-        if (parts <= 1) {
-            body.run(0, n);
-            return;
-        }
-        IntStream.range(0, parts).parallel().forEach(p -> body.run((int) ((long) n * p / parts), (int) ((long) n * (p + 1) / parts)));
+        Ranges.of(n, 4096, 2).forEach((start, end) -> body.run((int) start, (int) end));
     }
 
     interface RangeBody {

@@ -1,10 +1,10 @@
 package dev.tessera.runtime.mask;
 
 import dev.tessera.InvalidInputException;
+import dev.tessera.runtime.tensor.Ranges;
 import dev.tessera.runtime.tensor.Shape;
 import dev.tessera.runtime.tensor.Tensor;
 import java.nio.FloatBuffer;
-import java.util.stream.IntStream;
 
 /**
  * Where an edit changed the input: {@code |edited - original| > eps} on any channel, then a
@@ -41,9 +41,8 @@ public final class DifferenceMask {
         FloatBuffer a = original.data(), b = edited.data();
         boolean[] bits = new boolean[plane];
         // Ranges of pixels on the cores: GauGAN's 36-channel 256x512 input took 7-9 ms on one.
-        int parts = (int) Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), (long) c * plane / PARALLEL_VALUES));
-        long bad = IntStream.range(0, parts).parallel()
-                .mapToLong(k -> markChanged(a, b, c, plane, eps, bits, (int) ((long) plane * k / parts), (int) ((long) plane * (k + 1) / parts)))
+        Ranges parts = Ranges.of(plane, PARALLEL_VALUES / c, 1);
+        long bad = parts.indices().mapToLong(k -> markChanged(a, b, c, plane, eps, bits, (int) parts.start(k), (int) parts.end(k)))
                 .filter(i -> i >= 0).min().orElse(-1);
         if (bad >= 0) checkFinite(a.get((int) bad), b.get((int) bad), (int) (bad / plane), (int) (bad % plane), w, s); // throws
         return new Mask(h, w, bits);
