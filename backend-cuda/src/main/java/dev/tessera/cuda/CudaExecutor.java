@@ -1040,23 +1040,22 @@ final class CudaExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void gather(GatherSource a, @Nullable GatherSource b, @Nullable Node modulation, long vector, int positions, int channels,
-            long affine, Op.@Nullable Activation act, long out) {
-        String kernel = modulation != null ? "gather_spade" : b == null && vector == 0 ? "gather" : "gather_add";
+    protected void gather(GatherSource a, @Nullable GatherSource b, boolean modulates, long vector, int positions, int channels,
+            long scale, long shift, Op.@Nullable Activation act, long out) {
+        String kernel = modulates ? "gather_spade" : b == null && vector == 0 ? "gather" : "gather_add";
         lane.kernels.call(kernel).ptr(a.index()).ptr(a.tiles()).i(a.tilePositions()).ptr(a.map()).l(a.plane());
         if (b == null) lane.kernels.ptr(0).ptr(0).i(0).ptr(0).l(0);
         else lane.kernels.ptr(b.index()).ptr(b.tiles()).i(b.tilePositions()).ptr(b.map()).l(b.plane());
-        long scale = affine, shift = affine == 0 ? 0 : affine + 4L * channels;
-        if (modulation != null) { // the SPADE node's batch norm
-            DeviceBuffer[] p = model.params(modulation);
-            scale = p[0].address;
-            shift = p[1].address;
-        }
         // channels a thread: as many as keep about four blocks a multiprocessor (at most GATHER_CHANNELS)
         long blocksX = (positions + 255) / 256;
         int per = (int) Math.max(1, Math.min(GATHER_CHANNELS, blocksX * channels / (4L * model.device.multiprocessors)));
         lane.kernels.ptr(vector).i(positions).ptr(out).i(channels).ptr(scale).ptr(shift).i(activationCode(act)).f(slope(act)).i(per)
                 .launch2d(positions, (channels + per - 1) / per);
+    }
+
+    @Override
+    protected long param(Node node, int index) {
+        return model.params(node)[index].address;
     }
 
     @Override

@@ -696,19 +696,18 @@ final class VulkanExecutor extends DeviceExecutor<DeviceBuffer> {
     }
 
     @Override
-    protected void gather(GatherSource a, @Nullable GatherSource b, @Nullable Node modulation, long vector, int positions, int channels,
-            long affine, Op.@Nullable Activation act, long out) {
+    protected void gather(GatherSource a, @Nullable GatherSource b, boolean modulates, long vector, int positions, int channels,
+            long scale, long shift, Op.@Nullable Activation act, long out) {
         long total = (long) channels * positions;
-        long scale = affine, shift = affine == 0 ? 0 : affine + 4L * channels;
-        if (modulation != null) { // the SPADE node's batch norm
-            long[] p = model.params(modulation);
-            scale = p[0];
-            shift = p[1];
-        }
         kernels.call(Kernel.GATHER).buffer(a.index()).buffer(a.tiles()).buffer(a.map()).buffer(out).buffer(scale).buffer(shift)
                 .buffer(b == null ? 0 : b.index()).buffer(b == null ? 0 : b.tiles()).buffer(b == null ? 0 : b.map()).buffer(vector)
                 .u(positions).u(a.tilePositions()).u(a.plane()).u(b == null ? 0 : b.tilePositions()).u(b == null ? 0 : b.plane())
-                .u(total).u(activationCode(act)).f(slope(act)).u(modulation != null ? 1 : 0).launch(total);
+                .u(total).u(activationCode(act)).f(slope(act)).u(modulates ? 1 : 0).launch(total);
+    }
+
+    @Override
+    protected long param(Node node, int index) {
+        return model.params(node)[index];
     }
 
     @Override

@@ -126,13 +126,16 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
     /**
      * Tiles {@code out} [channels, positions] read from {@code a}, plus {@code b} where not null,
      * plus the per-channel vector at {@code vector} (storage precision; 0 for none); then, except on
-     * padding, the per-channel affine at {@code affine} (scale then shift, float32; 0 for none) and
-     * {@code act}. With a SPADE node {@code modulation}, {@code b} holds its gamma and beta (2 *
-     * channels) instead, and the value becomes {@code act((a * scale + shift) * (1 + gamma) + beta)}
-     * with the node's batch norm as scale and shift.
+     * padding, {@code x * scale[c] + shift[c]} (float32 vectors; both 0 for none) and {@code act}.
+     * When {@code modulates} (a SPADE node), {@code b} holds its gamma and beta (2 * channels)
+     * instead, scale and shift are its batch norm, and the value becomes
+     * {@code act((a * scale + shift) * (1 + gamma) + beta)}.
      */
-    protected abstract void gather(GatherSource a, @Nullable GatherSource b, @Nullable Node modulation, long vector, int positions,
-            int channels, long affine, Op.@Nullable Activation act, long out);
+    protected abstract void gather(GatherSource a, @Nullable GatherSource b, boolean modulates, long vector, int positions, int channels,
+            long scale, long shift, Op.@Nullable Activation act, long out);
+
+    /** The device address of parameter {@code index} of {@code node} (its weights, bias, ...). */
+    protected abstract long param(Node node, int index);
 
     /** Writes the in-map pixels of the tiles into the map. */
     protected abstract void scatterTiles(long tiles, long map, TileGeometry g, int channels);
@@ -349,9 +352,16 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
         putTiles(v, g, out);
         GatherSource a = source(indexAt(indexOffset, s), s.value(), s.source(), s.tiles(), cache);
         GatherSource b = map != null ? source(indexAt(addIndexOffset, s), map, map, s.addTiles(), cache) : null;
-        long affine = s.norm() == null ? 0 : cachedAffine(s.norm().name(), cache).address();
-        gather(a, b, s.modulates() ? s.add() : null, vector != null ? fullOf(vector, cache) : 0, g.positions(), v.shape().c(), affine,
-                s.act(), out);
+        int c = v.shape().c();
+        long scale = 0, shift = 0;
+        if (s.modulates()) { // the SPADE node's batch norm
+            scale = param(s.add(), 0);
+            shift = param(s.add(), 1);
+        } else if (s.norm() != null) { // the group norm's cached affine: scale, then shift
+            scale = cachedAffine(s.norm().name(), cache).address();
+            shift = scale + 4L * c;
+        }
+        gather(a, b, s.modulates(), vector != null ? fullOf(vector, cache) : 0, g.positions(), c, scale, shift, s.act(), out);
         if (s.result() != s.value()) tiledAs.put(v.id(), g);
     }
 
@@ -418,7 +428,7 @@ public abstract class DeviceExecutor<B extends DeviceMemory> implements GraphExe
                 int tokens = qkv.h() * qkv.w();
                 long map = fullOf(n.inputs().get(0), cache);
                 long queries = alloc((long) c * out.positions());
-                gather(new GatherSource(indexAt(indexOffset, s), 0, 0, map, tokens), null, null, 0, out.positions(), c, 0, null, queries);
+                gather(new GatherSource(indexAt(indexOffset, s), 0, 0, map, tokens), null, false, 0, out.positions(), c, 0, 0, null, queries);
                 attention(n, queries, out.positions(), c, map, tokens, alloc((long) out.positions() * tokens), result);
             } else if (op instanceof Op.GroupNorm) {
                 affine(tilesOf(n.inputs().get(0), in), result, cachedAffine(n.name(), cache).address(), c, in.positions(), s.act());
