@@ -78,27 +78,27 @@ public final class SemanticMap {
          * @throws InvalidInputException as {@link SemanticMap#of} does; the encoder then still holds the previous map
          */
         public Tensor encode(int[] newLabels, int[] newInstances) {
+            if (tensor == null) {
+                tensor = of(newLabels, newInstances, height, width, labelCount);
+                labels = newLabels.clone();
+                instances = newInstances.clone();
+                return tensor;
+            }
             Tensor t = tensor;
-            if (t == null) {
-                t = of(newLabels, newInstances, height, width, labelCount);
-            } else {
-                checkSize(newLabels, newInstances, height, width);
-                int plane = height * width, edges = labelCount * plane;
-                for (int i = 0; i < plane; i++) if (newLabels[i] != labels[i]) checkLabel(newLabels[i], i, width, labelCount);
-                for (int i = 0; i < plane; i++) {
-                    if (newLabels[i] != labels[i]) {
-                        t.set(labels[i] * plane + i, 0f);
-                        t.set(newLabels[i] * plane + i, 1f);
-                    }
-                    if (newInstances[i] != instances[i]) {
-                        Tensor u = t;
-                        forEdgeNeighbourhood(i, height, width, j -> u.set(edges + j, edge(newInstances, j, height, width) ? 1f : 0f));
-                    }
+            checkSize(newLabels, newInstances, height, width);
+            int plane = height * width, edges = labelCount * plane;
+            for (int i = 0; i < plane; i++) if (newLabels[i] != labels[i]) checkLabel(newLabels[i], i, width, labelCount);
+            for (int i = 0; i < plane; i++) { // the tensor and the map it holds, rewritten where they differ
+                if (newLabels[i] != labels[i]) {
+                    t.set(labels[i] * plane + i, 0f);
+                    t.set(newLabels[i] * plane + i, 1f);
+                    labels[i] = newLabels[i];
+                }
+                if (newInstances[i] != instances[i]) {
+                    forEdgeNeighbourhood(i, height, width, j -> t.set(edges + j, edge(newInstances, j, height, width) ? 1f : 0f));
+                    instances[i] = newInstances[i];
                 }
             }
-            tensor = t;
-            labels = newLabels.clone();
-            instances = newInstances.clone();
             return t;
         }
     }
